@@ -1,0 +1,804 @@
+//! The pool: workers, the queue in front of them, and their supervision.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::module::{JsModule, ModuleSpec};
+use crate::protocol::json_string;
+use crate::run::{Resend, RunHandle};
+use crate::script::{script_key, LoadedScript, Output, Script, ScriptKind};
+use crate::session::Session;
+use crate::spawn::{self, EngineCommand};
+use crate::worker::{Exited, Worker, WorkerConfig};
+
+/// The worker runtime, embedded so that no install step is needed.
+const WORKER_SOURCE: &str = include_str!("../../../js-client/src/worker.mjs");
+
+/// The oldest Node.js major version the runtime supports.
+const MIN_NODE_MAJOR: u32 = 20;
+
+/// Configures and starts a [`Pool`].
+///
+/// Every setting has a default that works; see each method.
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    workers: usize,
+    node: PathBuf,
+    node_args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+    startup_timeout: Duration,
+    cancel_grace: Duration,
+    max_in_flight_per_worker: usize,
+    queue_bound: usize,
+    script_cache_size: NonZeroUsize,
+    max_message_bytes: usize,
+    spare_contexts: usize,
+    modules: BTreeMap<String, String>,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            node: PathBuf::from("node"),
+            node_args: Vec::new(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(30),
+            startup_timeout: Duration::from_secs(20),
+            cancel_grace: Duration::from_millis(500),
+            max_in_flight_per_worker: 64,
+            queue_bound: 10_000,
+            script_cache_size: NonZeroUsize::new(256).expect("non-zero"),
+            max_message_bytes: 64 * 1024 * 1024,
+            spare_contexts: 2,
+            modules: BTreeMap::new(),
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Number of engine processes (default: the machine's available
+    /// parallelism). At least one.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The engine program: a path, or a name looked up in `PATH`
+    /// (default `node`). Node.js 20 or newer.
+    pub fn node(mut self, program: impl Into<PathBuf>) -> Self {
+        self.node = program.into();
+        self
+    }
+
+    /// An extra command-line argument for the engine, e.g.
+    /// `--max-old-space-size=256`.
+    pub fn node_arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.node_args.push(arg.into());
+        self
+    }
+
+    /// An environment variable for the engine processes. Workers see none of
+    /// the host's environment except what is set here.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The default timeout of a run, async work included (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a worker may take to start (default 20 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long a worker has to stop a cancelled or timed-out run before it
+    /// is considered stuck and replaced (default 500 ms).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// How many runs one worker interleaves at most (default 64). Beyond
+    /// that, runs wait in the pool's queue.
+    pub fn max_in_flight_per_worker(mut self, max: usize) -> Self {
+        self.max_in_flight_per_worker = max.max(1);
+        self
+    }
+
+    /// How many runs may wait for a worker (default 10,000). Beyond that a
+    /// run fails at once with [`Error::Overloaded`].
+    pub fn queue_bound(mut self, bound: usize) -> Self {
+        self.queue_bound = bound;
+        self
+    }
+
+    /// How many compiled scripts each worker keeps (default 256).
+    pub fn script_cache_size(mut self, size: NonZeroUsize) -> Self {
+        self.script_cache_size = size;
+        self
+    }
+
+    /// The largest message either side may send, in bytes (default 64 MiB).
+    /// A larger result fails with [`Error::Limit`].
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// How many fresh contexts each worker prepares ahead of plain runs
+    /// while idle (default 2).
+    pub fn spare_contexts(mut self, count: usize) -> Self {
+        self.spare_contexts = count;
+        self
+    }
+
+    /// Registers an ES module that scripts can import by `name`
+    /// (`import { f } from "name"`).
+    pub fn module(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
+        self.modules.insert(name.into(), source.into());
+        self
+    }
+
+    /// Starts the workers (in parallel) and returns once all have answered.
+    pub async fn build(self) -> Result<Pool> {
+        let program = spawn::resolve_program(&self.node)?;
+        let mut args = self.node_args.clone();
+        for flag in [
+            "--experimental-vm-modules",
+            "--disallow-code-generation-from-strings",
+            "--frozen-intrinsics",
+            "--no-warnings",
+            "--input-type=module",
+            "-e",
+            WORKER_SOURCE,
+        ] {
+            args.push(flag.into());
+        }
+        let config = Arc::new(WorkerConfig {
+            command: EngineCommand {
+                program,
+                args,
+                env: self.env.clone(),
+            },
+            init_params: self.init_params(),
+            startup_timeout: self.startup_timeout,
+            max_message_bytes: self.max_message_bytes,
+            script_cache_size: self.script_cache_size,
+            cancel_grace: self.cancel_grace,
+            min_node_major: MIN_NODE_MAJOR,
+        });
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(PoolInner {
+            config,
+            timeout: self.timeout,
+            max_in_flight: self.max_in_flight_per_worker,
+            queue_bound: self.queue_bound,
+            state: Mutex::new(DispatchState {
+                workers: vec![None; self.workers],
+                waiters: VecDeque::new(),
+            }),
+            ids: Arc::new(AtomicU64::new(1)),
+            counters: Arc::new(Counters::default()),
+            modules: Mutex::new(BTreeMap::new()),
+            closed: AtomicBool::new(false),
+            exits: exits_tx,
+        });
+        let started = Instant::now();
+        let starts = (0..self.workers).map(|slot| {
+            let inner = inner.clone();
+            tokio::spawn(async move { inner.start_worker(slot).await })
+        });
+        let mut workers = Vec::with_capacity(self.workers);
+        let mut first_error = None;
+        for start in starts.collect::<Vec<_>>() {
+            match start.await {
+                Ok(Ok(worker)) => workers.push(worker),
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(Error::Spawn {
+                        program: self.node.display().to_string(),
+                        message: format!("start-up task failed: {join}"),
+                    });
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            for worker in &workers {
+                worker.kill("pool start-up failed");
+            }
+            return Err(error);
+        }
+        {
+            let mut state = inner.state.lock().unwrap();
+            for worker in workers {
+                let slot = worker.slot;
+                state.workers[slot] = Some(worker);
+            }
+        }
+        tokio::spawn(supervise(Arc::downgrade(&inner), exits_rx));
+        tracing::info!(workers = self.workers, elapsed = ?started.elapsed(), "pool started");
+        Ok(Pool { inner })
+    }
+
+    fn init_params(&self) -> String {
+        let mut modules = serde_json::Map::new();
+        for (name, code) in &self.modules {
+            modules.insert(
+                name.clone(),
+                serde_json::json!({
+                    "code": code,
+                    "key": script_key(ScriptKind::Module, name, code),
+                }),
+            );
+        }
+        serde_json::json!({
+            "modules": modules,
+            "scriptCacheSize": self.script_cache_size.get(),
+            "maxMessageBytes": self.max_message_bytes,
+            "spareContexts": self.spare_contexts,
+            "callbacks": [],
+        })
+        .to_string()
+    }
+}
+
+/// A warm pool of engine processes that runs JavaScript.
+///
+/// Cheap to clone: clones share the workers. Dropping the last clone kills
+/// the workers; [`Pool::shutdown`] stops them gracefully.
+///
+/// ```no_run
+/// # async fn demo() -> outrigger::Result<()> {
+/// use std::time::Duration;
+/// let pool = outrigger::Pool::builder().workers(2).timeout(Duration::from_secs(5)).build().await?;
+/// let four: i64 = pool.eval("2 + 2").await?;
+/// assert_eq!(four, 4);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    pub(crate) inner: Arc<PoolInner>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A builder with working defaults.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// Evaluates an expression and deserializes its value (promises are
+    /// awaited). Console output goes to `tracing` only; use [`Pool::run`] to
+    /// get it.
+    pub async fn eval<T: DeserializeOwned>(&self, code: &str) -> Result<T> {
+        let mut handle = self.start(Script::expression(code)).await?;
+        let raw = handle.finish().await?;
+        serde_json::from_str(raw.get()).map_err(Error::Deserialize)
+    }
+
+    /// Runs a script to its end and returns its value, logs and events.
+    pub async fn run(&self, script: Script) -> Result<Output> {
+        self.start(script).await?.output().await
+    }
+
+    /// Starts a script and returns a handle whose events arrive before its
+    /// result.
+    pub async fn start(&self, script: Script) -> Result<RunHandle> {
+        let timeout = script.timeout_or(self.inner.timeout);
+        let loaded = script.load().await?;
+        let slot = self.inner.acquire().await?;
+        Ok(self.inner.launch(slot, loaded, None, timeout))
+    }
+
+    /// Opens a session: one context on one worker, kept across runs.
+    pub async fn session(&self) -> Result<Session> {
+        Session::open(self.clone()).await
+    }
+
+    /// Loads an ES module into every worker, once, and returns a handle to
+    /// call its exported functions with JSON arguments. The module keeps its
+    /// state between calls (on each worker).
+    pub async fn load_module(
+        &self,
+        name: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Result<JsModule> {
+        JsModule::load_into_pool(self.clone(), name.into(), source.into()).await
+    }
+
+    /// Round trip to the least busy worker, without running code.
+    pub async fn ping(&self) -> Result<Duration> {
+        let slot = self.inner.acquire().await?;
+        let started = Instant::now();
+        slot.worker()
+            .request_value("ping", "{}", "ping", self.inner.timeout)
+            .await?;
+        Ok(started.elapsed())
+    }
+
+    /// Counters of the pool right now.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Stops taking work, waits (up to the default timeout) for the runs in
+    /// flight, then stops every worker.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::SeqCst);
+        let waiters = std::mem::take(&mut inner.state.lock().unwrap().waiters);
+        drop(waiters);
+        let deadline = Instant::now() + inner.timeout;
+        while inner.stats().in_flight > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let workers: Vec<Arc<Worker>> = inner
+            .state
+            .lock()
+            .unwrap()
+            .workers
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for worker in &workers {
+            worker.notify("shutdown", "{}");
+        }
+        for worker in &workers {
+            if tokio::time::timeout(Duration::from_secs(2), worker.exited())
+                .await
+                .is_err()
+            {
+                worker.kill("did not stop after shutdown");
+            }
+        }
+        tracing::info!("pool shut down");
+    }
+
+    /// Kills one worker process, as a crash would (for tests and drills).
+    /// Returns its process id. The pool replaces it.
+    #[doc(hidden)]
+    pub fn kill_worker(&self, index: usize) -> Option<u32> {
+        let worker = self
+            .inner
+            .state
+            .lock()
+            .unwrap()
+            .workers
+            .get(index)?
+            .clone()?;
+        worker.kill("killed on request");
+        Some(worker.pid)
+    }
+
+    /// Process ids of the live workers.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .workers
+            .iter()
+            .flatten()
+            .filter(|w| w.is_alive())
+            .map(|w| w.pid)
+            .collect()
+    }
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live worker processes.
+    pub workers: usize,
+    /// Runs and calls on workers now.
+    pub in_flight: usize,
+    /// Runs waiting for a worker.
+    pub queued: usize,
+    /// Runs that ended with a value.
+    pub completed: u64,
+    /// Runs that ended with an error (timeouts and cancellations included).
+    pub failed: u64,
+    /// Workers started to replace one that died.
+    pub restarts: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    completed: AtomicU64,
+    failed: AtomicU64,
+    restarts: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn completed(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct PoolInner {
+    pub(crate) config: Arc<WorkerConfig>,
+    pub(crate) timeout: Duration,
+    max_in_flight: usize,
+    queue_bound: usize,
+    state: Mutex<DispatchState>,
+    pub(crate) ids: Arc<AtomicU64>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) modules: Mutex<BTreeMap<u64, ModuleSpec>>,
+    closed: AtomicBool,
+    exits: mpsc::UnboundedSender<Exited>,
+}
+
+struct DispatchState {
+    workers: Vec<Option<Arc<Worker>>>,
+    waiters: VecDeque<oneshot::Sender<Slot>>,
+}
+
+/// A claim on one worker's capacity, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    worker: Option<Arc<Worker>>,
+    pool: Weak<PoolInner>,
+}
+
+impl Slot {
+    pub(crate) fn worker(&self) -> &Arc<Worker> {
+        self.worker
+            .as_ref()
+            .expect("a slot holds its worker until dropped")
+    }
+
+    fn into_worker(mut self) -> Arc<Worker> {
+        self.worker
+            .take()
+            .expect("a slot holds its worker until dropped")
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            match self.pool.upgrade() {
+                Some(pool) => pool.release(worker),
+                None => {
+                    worker.in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+impl PoolInner {
+    /// Starts a worker and loads the pool's modules into it.
+    async fn start_worker(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>> {
+        let worker =
+            Worker::start(slot, &self.config, self.ids.clone(), self.exits.clone()).await?;
+        let modules: Vec<ModuleSpec> = self.modules.lock().unwrap().values().cloned().collect();
+        for module in modules {
+            if let Err(error) = module.load_on(&worker, self.timeout).await {
+                tracing::error!(pid = worker.pid, module = %module.name, %error, "loading a module into a new worker failed");
+            }
+        }
+        Ok(worker)
+    }
+
+    /// Waits for capacity on the least busy worker.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Slot> {
+        loop {
+            let waiting = {
+                let mut state = self.state.lock().unwrap();
+                if self.closed.load(Ordering::SeqCst) {
+                    return Err(Error::Closed);
+                }
+                let best = state
+                    .workers
+                    .iter()
+                    .flatten()
+                    .filter(|w| w.is_alive())
+                    .min_by_key(|w| w.in_flight.load(Ordering::SeqCst))
+                    .filter(|w| w.in_flight.load(Ordering::SeqCst) < self.max_in_flight)
+                    .cloned();
+                if let Some(worker) = best {
+                    worker.in_flight.fetch_add(1, Ordering::SeqCst);
+                    return Ok(Slot {
+                        worker: Some(worker),
+                        pool: Arc::downgrade(self),
+                    });
+                }
+                if state.waiters.len() >= self.queue_bound {
+                    state.waiters.retain(|w| !w.is_closed());
+                    if state.waiters.len() >= self.queue_bound {
+                        return Err(Error::Overloaded {
+                            bound: self.queue_bound,
+                        });
+                    }
+                }
+                let (tx, rx) = oneshot::channel();
+                state.waiters.push_back(tx);
+                rx
+            };
+            match waiting.await {
+                Ok(slot) if slot.worker().is_alive() => return Ok(slot),
+                Ok(_dead) => continue,
+                Err(_) => return Err(Error::Closed),
+            }
+        }
+    }
+
+    /// Capacity on one given worker (sessions are pinned), past the limit.
+    pub(crate) fn claim(self: &Arc<Self>, worker: &Arc<Worker>) -> Result<Slot> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        worker.in_flight.fetch_add(1, Ordering::SeqCst);
+        Ok(Slot {
+            worker: Some(worker.clone()),
+            pool: Arc::downgrade(self),
+        })
+    }
+
+    /// Gives capacity back, straight to the first waiter if there is one.
+    fn release(self: &Arc<Self>, mut worker: Arc<Worker>) {
+        loop {
+            let waiter = {
+                let mut state = self.state.lock().unwrap();
+                if worker.is_alive() && !self.closed.load(Ordering::SeqCst) {
+                    state.waiters.pop_front()
+                } else {
+                    None
+                }
+            };
+            let Some(waiter) = waiter else {
+                worker.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return;
+            };
+            let slot = Slot {
+                worker: Some(worker),
+                pool: Arc::downgrade(self),
+            };
+            match waiter.send(slot) {
+                Ok(()) => return,
+                Err(slot) => worker = slot.into_worker(),
+            }
+        }
+    }
+
+    /// Puts a new worker in its slot and gives it waiting runs.
+    fn install(self: &Arc<Self>, worker: Arc<Worker>) {
+        self.state.lock().unwrap().workers[worker.slot] = Some(worker.clone());
+        loop {
+            let waiter = {
+                let mut state = self.state.lock().unwrap();
+                if worker.in_flight.load(Ordering::SeqCst) >= self.max_in_flight {
+                    return;
+                }
+                match state.waiters.pop_front() {
+                    Some(waiter) => {
+                        worker.in_flight.fetch_add(1, Ordering::SeqCst);
+                        waiter
+                    }
+                    None => return,
+                }
+            };
+            let slot = Slot {
+                worker: Some(worker.clone()),
+                pool: Arc::downgrade(self),
+            };
+            // A waiter that gave up drops the slot, which releases it.
+            let _ = waiter.send(slot);
+        }
+    }
+
+    /// Sends a run to the worker of `slot`.
+    pub(crate) fn launch(
+        self: &Arc<Self>,
+        slot: Slot,
+        script: LoadedScript,
+        session: Option<u64>,
+        timeout: Duration,
+    ) -> RunHandle {
+        let known = slot.worker().knows_script(&script.key);
+        let params = run_params(&script, session, timeout, !known);
+        let name = script.name.clone();
+        let key = script.key.clone();
+        let resend = Resend {
+            key,
+            with_code: if known {
+                Some(Box::new(move || {
+                    run_params(&script, session, timeout, true)
+                }))
+            } else {
+                None
+            },
+        };
+        self.launch_request(slot, "run", &params, name, timeout, Some(resend))
+    }
+
+    /// Sends a run-like request (`run` or `call`) to the worker of `slot`.
+    pub(crate) fn launch_request(
+        self: &Arc<Self>,
+        slot: Slot,
+        method: &str,
+        params: &str,
+        name: String,
+        timeout: Duration,
+        resend: Option<Resend>,
+    ) -> RunHandle {
+        let worker = slot.worker().clone();
+        let id = worker.next_id();
+        let span = tracing::info_span!("outrigger.run", run = id, worker = worker.pid, method, script = %name);
+        let replies = worker.send_request(id, method, params);
+        RunHandle::new(
+            id,
+            worker,
+            slot,
+            replies,
+            timeout,
+            name,
+            resend,
+            self.counters.clone(),
+            span,
+        )
+    }
+
+    fn stats(&self) -> Stats {
+        let state = self.state.lock().unwrap();
+        let live: Vec<&Arc<Worker>> = state
+            .workers
+            .iter()
+            .flatten()
+            .filter(|w| w.is_alive())
+            .collect();
+        Stats {
+            workers: live.len(),
+            in_flight: state
+                .workers
+                .iter()
+                .flatten()
+                .map(|w| w.in_flight.load(Ordering::SeqCst))
+                .sum(),
+            queued: state.waiters.iter().filter(|w| !w.is_closed()).count(),
+            completed: self.counters.completed.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+            restarts: self.counters.restarts.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn live_workers(&self) -> Vec<Arc<Worker>> {
+        self.state
+            .lock()
+            .unwrap()
+            .workers
+            .iter()
+            .flatten()
+            .filter(|w| w.is_alive())
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let state = self.state.get_mut().unwrap();
+        state.waiters.clear();
+        for worker in state.workers.iter().flatten() {
+            worker.kill("the pool was dropped");
+        }
+    }
+}
+
+/// The params of a `run` request.
+pub(crate) fn run_params(
+    script: &LoadedScript,
+    session: Option<u64>,
+    timeout: Duration,
+    with_code: bool,
+) -> String {
+    let mut params = String::with_capacity(128 + if with_code { script.code.len() } else { 0 });
+    params.push_str(r#"{"kind":""#);
+    params.push_str(script.kind.as_str());
+    params.push_str(r#"","name":"#);
+    params.push_str(&json_string(&script.name));
+    params.push_str(r#","key":""#);
+    params.push_str(&script.key);
+    params.push('"');
+    if with_code {
+        params.push_str(r#","code":"#);
+        params.push_str(&json_string(&script.code));
+    }
+    if let Some(globals) = &script.globals {
+        params.push_str(r#","globals":"#);
+        params.push_str(&json_string(globals));
+    }
+    if let Some(session) = session {
+        params.push_str(r#","session":"#);
+        params.push_str(&session.to_string());
+    }
+    params.push_str(r#","timeout":"#);
+    params.push_str(&timeout.as_millis().to_string());
+    params.push('}');
+    params
+}
+
+/// Replaces workers that died, for as long as the pool lives.
+async fn supervise(pool: Weak<PoolInner>, mut exits: mpsc::UnboundedReceiver<Exited>) {
+    while let Some(exit) = exits.recv().await {
+        let Some(inner) = pool.upgrade() else { return };
+        if inner.is_closed() {
+            continue;
+        }
+        {
+            let state = inner.state.lock().unwrap();
+            let current = state.workers[exit.slot].as_ref().map(|w| w.pid);
+            if current != Some(exit.pid) && current.is_some() {
+                // Already replaced.
+                continue;
+            }
+        }
+        inner.counters.restarts.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(replace(Arc::downgrade(&inner), exit.slot));
+    }
+}
+
+async fn replace(pool: Weak<PoolInner>, slot: usize) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let Some(inner) = pool.upgrade() else { return };
+        if inner.is_closed() {
+            return;
+        }
+        match inner.start_worker(slot).await {
+            Ok(worker) => {
+                if inner.is_closed() {
+                    worker.kill("the pool closed during start-up");
+                    return;
+                }
+                tracing::info!(slot, pid = worker.pid, "replacement worker ready");
+                inner.install(worker);
+                return;
+            }
+            Err(error) => {
+                tracing::error!(slot, %error, ?backoff, "cannot start a replacement worker");
+            }
+        }
+        drop(inner);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

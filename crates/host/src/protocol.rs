@@ -1,0 +1,359 @@
+//! The wire protocol: JSON-RPC 2.0, one JSON text per line, both ways.
+//!
+//! The host sends requests (`init`, `run`, `call`, `module.load`,
+//! `session.open`, `ping`) and notifications (`cancel`, `session.close`,
+//! `module.unload`, `shutdown`). The worker answers them, and sends
+//! notifications of its own (`log`, `event`) and requests for callbacks.
+//! Values travel as raw JSON text: a result is handed on without being parsed
+//! into an intermediate tree.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::Error;
+use crate::script::{Event, LogEntry, LogLevel};
+
+/// The protocol version the embedded worker runtime speaks.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+/// Error codes of the protocol. Standard JSON-RPC codes, and an application
+/// range for what runs can end with.
+pub mod codes {
+    /// The message was not valid JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// The message was not a valid request.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// No such method (or callback).
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// The params did not fit the method.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// Something broke inside the receiver.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// The script threw or failed to compile.
+    pub const SCRIPT_ERROR: i64 = -32000;
+    /// The run hit its timeout.
+    pub const TIMEOUT: i64 = -32001;
+    /// The run was cancelled.
+    pub const CANCELLED: i64 = -32002;
+    /// The worker died under the request.
+    pub const WORKER_EXITED: i64 = -32003;
+    /// The pool's queue was full.
+    pub const OVERLOADED: i64 = -32004;
+    /// A callback failed.
+    pub const CALLBACK_FAILED: i64 = -32005;
+    /// A value could not be represented as JSON.
+    pub const NON_JSON: i64 = -32006;
+    /// The worker does not hold the compiled script the host referred to.
+    pub const UNKNOWN_SCRIPT: i64 = -32007;
+    /// A session, module or export does not exist.
+    pub const NOT_FOUND: i64 = -32008;
+    /// A size limit was exceeded.
+    pub const LIMIT: i64 = -32009;
+    /// An import could not be resolved or is not allowed.
+    pub const IMPORT: i64 = -32010;
+}
+
+/// Writes a request line (without the newline).
+pub(crate) fn request(id: u64, method: &str, params: &str) -> String {
+    let mut line = String::with_capacity(48 + method.len() + params.len());
+    line.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    line.push_str(itoa(id).as_str());
+    line.push_str(r#","method":""#);
+    line.push_str(method);
+    line.push_str(r#"","params":"#);
+    line.push_str(params);
+    line.push('}');
+    line
+}
+
+/// Writes a notification line (without the newline).
+pub(crate) fn notification(method: &str, params: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params}}}"#)
+}
+
+/// Writes an error response line (without the newline).
+pub(crate) fn error_response(id: Option<u64>, code: i64, message: &str) -> String {
+    let id = id.map_or_else(|| "null".to_owned(), itoa);
+    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"\"".to_owned());
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message}}}}}"#)
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// A JSON string literal holding `text` (for values sent as JSON text).
+pub(crate) fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
+}
+
+/// One line from a worker, parsed only as far as routing needs.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default, borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<RpcError>,
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RpcError {
+    pub(crate) code: i64,
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) data: Option<serde_json::Value>,
+}
+
+/// What a worker said, ready to route.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// The answer to one of the host's requests.
+    Response {
+        id: u64,
+        result: Result<Box<RawValue>, RpcError>,
+    },
+    /// A console call of a run.
+    Log { run: Option<u64>, entry: LogEntry },
+    /// An event a run emitted.
+    Event { run: Option<u64>, event: Event },
+    /// A request from the worker to the host (a callback call).
+    Request {
+        id: u64,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    /// An error the worker reported with no request to pin it on.
+    Unsolicited(RpcError),
+}
+
+#[derive(Deserialize)]
+struct LogParams {
+    run: Option<u64>,
+    level: LogLevel,
+    args: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct EventParams {
+    run: Option<u64>,
+    name: String,
+    data: serde_json::Value,
+}
+
+/// Parses one line from a worker.
+pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
+    let envelope: Envelope<'_> = serde_json::from_str(line)
+        .map_err(|e| Error::Protocol(format!("malformed message from worker: {e}")))?;
+    if let Some(method) = envelope.method {
+        let params = envelope.params.map(RawValue::get).unwrap_or("null");
+        return match (envelope.id, method.as_ref()) {
+            (None, "log") => {
+                let p: LogParams = serde_json::from_str(params)
+                    .map_err(|e| Error::Protocol(format!("malformed log notification: {e}")))?;
+                Ok(Incoming::Log {
+                    run: p.run,
+                    entry: LogEntry {
+                        level: p.level,
+                        args: p.args,
+                    },
+                })
+            }
+            (None, "event") => {
+                let p: EventParams = serde_json::from_str(params)
+                    .map_err(|e| Error::Protocol(format!("malformed event notification: {e}")))?;
+                Ok(Incoming::Event {
+                    run: p.run,
+                    event: Event {
+                        name: p.name,
+                        data: p.data,
+                    },
+                })
+            }
+            (None, other) => Err(Error::Protocol(format!(
+                "unknown notification `{other}` from worker"
+            ))),
+            (Some(id), _) => Ok(Incoming::Request {
+                id,
+                method: method.into_owned(),
+                params: envelope.params.map(RawValue::to_owned),
+            }),
+        };
+    }
+    match (envelope.id, envelope.result, envelope.error) {
+        (Some(id), Some(result), None) => Ok(Incoming::Response {
+            id,
+            result: Ok(result.to_owned()),
+        }),
+        (Some(id), None, Some(error)) => Ok(Incoming::Response {
+            id,
+            result: Err(error),
+        }),
+        (None, None, Some(error)) => Ok(Incoming::Unsolicited(error)),
+        _ => Err(Error::Protocol(
+            "message from worker is neither a request, a notification nor a response".into(),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct ValueBody<'a> {
+    #[serde(borrow)]
+    value: &'a RawValue,
+}
+
+/// The `value` of a `run` or `call` result, as raw JSON.
+pub(crate) fn result_value(result: &RawValue) -> Result<&RawValue, Error> {
+    serde_json::from_str::<ValueBody<'_>>(result.get())
+        .map(|body| body.value)
+        .map_err(|e| Error::Protocol(format!("malformed result from worker: {e}")))
+}
+
+#[derive(Deserialize, Default)]
+struct ScriptErrorData {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    stack: Option<String>,
+    #[serde(default)]
+    line: Option<u32>,
+    #[serde(default)]
+    column: Option<u32>,
+    #[serde(default)]
+    specifier: Option<String>,
+    #[serde(default)]
+    referrer: Option<String>,
+}
+
+/// Turns an error object from a worker into the error a caller sees.
+pub(crate) fn into_error(error: RpcError, script: &str, timeout: std::time::Duration) -> Error {
+    let data: ScriptErrorData = error
+        .data
+        .and_then(|d| serde_json::from_value(d).ok())
+        .unwrap_or_default();
+    match error.code {
+        codes::SCRIPT_ERROR => Error::Script {
+            name: data.name.unwrap_or_else(|| "Error".into()),
+            message: data.message.unwrap_or(error.message),
+            stack: data.stack,
+            script: script.to_owned(),
+            line: data.line,
+            column: data.column,
+        },
+        codes::TIMEOUT => Error::Timeout { after: timeout },
+        codes::CANCELLED => Error::Cancelled,
+        codes::NON_JSON => Error::NonJson(error.message),
+        codes::LIMIT => Error::Limit(error.message),
+        codes::NOT_FOUND => Error::NotFound(error.message),
+        codes::IMPORT => Error::Import {
+            specifier: data.specifier.unwrap_or_default(),
+            referrer: data.referrer.unwrap_or_default(),
+            message: error.message,
+        },
+        code => Error::Protocol(format!(
+            "worker answered with error {code}: {}",
+            error.message
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_response_keeping_the_raw_result() {
+        let line = r#"{"jsonrpc":"2.0","id":7,"result":{"value":{"a":[1,2]}}}"#;
+        let Incoming::Response { id, result } = parse_incoming(line).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(id, 7);
+        let raw = result.unwrap();
+        assert_eq!(result_value(&raw).unwrap().get(), r#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn parses_log_and_event_notifications() {
+        let log =
+            r#"{"jsonrpc":"2.0","method":"log","params":{"run":3,"level":"warn","args":["x",1]}}"#;
+        match parse_incoming(log).unwrap() {
+            Incoming::Log { run, entry } => {
+                assert_eq!(run, Some(3));
+                assert_eq!(entry.level, LogLevel::Warn);
+                assert_eq!(entry.message(), "x 1");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let event =
+            r#"{"jsonrpc":"2.0","method":"event","params":{"run":4,"name":"p","data":{"n":1}}}"#;
+        match parse_incoming(event).unwrap() {
+            Incoming::Event { run, event } => {
+                assert_eq!(run, Some(4));
+                assert_eq!(event.name, "p");
+                assert_eq!(event.data["n"], 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_protocol_error() {
+        for line in [
+            "not json",
+            "[1,2]",
+            r#"{"jsonrpc":"2.0"}"#,
+            r#"{"method":"nope"}"#,
+        ] {
+            assert!(
+                matches!(parse_incoming(line), Err(Error::Protocol(_))),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn maps_script_errors_with_their_position() {
+        let error = RpcError {
+            code: codes::SCRIPT_ERROR,
+            message: "SyntaxError: Unexpected token".into(),
+            data: Some(serde_json::json!({
+                "name": "SyntaxError", "message": "Unexpected token", "stack": null,
+                "line": 2, "column": 9
+            })),
+        };
+        match into_error(error, "user.js", std::time::Duration::from_secs(1)) {
+            Error::Script {
+                name,
+                line,
+                column,
+                script,
+                ..
+            } => {
+                assert_eq!(
+                    (name.as_str(), line, column, script.as_str()),
+                    ("SyntaxError", Some(2), Some(9), "user.js")
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn writes_requests_and_error_responses() {
+        assert_eq!(
+            request(5, "ping", "{}"),
+            r#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{}}"#
+        );
+        let line = error_response(Some(9), codes::METHOD_NOT_FOUND, "no \"x\"");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["error"]["message"], "no \"x\"");
+    }
+}

@@ -1,0 +1,302 @@
+//! What a run is made of (a [`Script`]) and what it gives back (an [`Output`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+
+/// How a script's source is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScriptKind {
+    /// A classic script; its value is the value of its last statement
+    /// (`2 + 2`, or `const x = 1; x + 1`). A promise is awaited.
+    Expression,
+    /// An ES module with top-level `await`; its value is the default export
+    /// (awaited if it is a promise).
+    Module,
+}
+
+impl ScriptKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ScriptKind::Expression => "expression",
+            ScriptKind::Module => "module",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Code(Arc<str>),
+    File(PathBuf),
+}
+
+/// A piece of JavaScript to run, with its inputs.
+///
+/// ```no_run
+/// # async fn demo(pool: &outrigger::Pool) -> outrigger::Result<()> {
+/// use outrigger::Script;
+/// let out = pool
+///     .run(Script::module("export default input.a + input.b;").global("input", serde_json::json!({"a": 1, "b": 2})))
+///     .await?;
+/// assert_eq!(out.value, 3);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Script {
+    kind: ScriptKind,
+    source: Source,
+    name: Option<String>,
+    globals: Vec<(String, Result<Box<RawValue>, String>)>,
+    timeout: Option<Duration>,
+    key: Arc<OnceLock<String>>,
+}
+
+impl Script {
+    fn new(kind: ScriptKind, source: Source) -> Self {
+        Script {
+            kind,
+            source,
+            name: None,
+            globals: Vec::new(),
+            timeout: None,
+            key: Arc::default(),
+        }
+    }
+
+    /// A classic script whose completion value is the result.
+    pub fn expression(code: impl Into<String>) -> Self {
+        Self::new(ScriptKind::Expression, Source::Code(code.into().into()))
+    }
+
+    /// An ES module whose default export is the result.
+    pub fn module(code: impl Into<String>) -> Self {
+        Self::new(ScriptKind::Module, Source::Code(code.into().into()))
+    }
+
+    /// A classic script read from a file when it runs. Its name defaults to
+    /// the file's path.
+    pub fn expression_file(path: impl Into<PathBuf>) -> Self {
+        Self::new(ScriptKind::Expression, Source::File(path.into()))
+    }
+
+    /// An ES module read from a file when it runs. Its name defaults to the
+    /// file's path.
+    pub fn module_file(path: impl Into<PathBuf>) -> Self {
+        Self::new(ScriptKind::Module, Source::File(path.into()))
+    }
+
+    /// Makes `value` (as JSON) a global variable `name` of the run.
+    pub fn global(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
+        let json = serde_json::value::to_raw_value(&value).map_err(|e| e.to_string());
+        self.globals.push((name.into(), json));
+        self
+    }
+
+    /// The name stack traces and errors show for this script (the file name
+    /// of its frames). Defaults to `script.js` / `module.mjs`, or the path.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self.key = Arc::default();
+        self
+    }
+
+    /// A timeout for this run, instead of the pool's default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How the source is evaluated.
+    pub fn kind(&self) -> ScriptKind {
+        self.kind
+    }
+
+    pub(crate) fn timeout_or(&self, default: Duration) -> Duration {
+        self.timeout.unwrap_or(default)
+    }
+
+    pub(crate) fn display_name(&self) -> String {
+        match (&self.name, &self.source) {
+            (Some(name), _) => name.clone(),
+            (None, Source::File(path)) => path.display().to_string(),
+            (None, Source::Code(_)) => match self.kind {
+                ScriptKind::Expression => "script.js".into(),
+                ScriptKind::Module => "module.mjs".into(),
+            },
+        }
+    }
+
+    /// The source text, read from disk for file scripts.
+    pub(crate) async fn load(&self) -> Result<LoadedScript> {
+        let code: Arc<str> = match &self.source {
+            Source::Code(code) => code.clone(),
+            Source::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map_err(|source| Error::ReadScript {
+                    path: path.clone(),
+                    source,
+                })?
+                .into(),
+        };
+        let name = self.display_name();
+        let key = match &self.source {
+            Source::Code(_) => self
+                .key
+                .get_or_init(|| script_key(self.kind, &name, &code))
+                .clone(),
+            Source::File(_) => script_key(self.kind, &name, &code),
+        };
+        let globals = self.globals_json()?.map(Arc::from);
+        Ok(LoadedScript {
+            kind: self.kind,
+            name,
+            code,
+            key,
+            globals,
+        })
+    }
+
+    fn globals_json(&self) -> Result<Option<String>> {
+        if self.globals.is_empty() {
+            return Ok(None);
+        }
+        let mut text = String::from("{");
+        for (i, (name, value)) in self.globals.iter().enumerate() {
+            let value = value.as_ref().map_err(|e| {
+                Error::InvalidInput(format!("global `{name}` cannot be turned into JSON: {e}"))
+            })?;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&crate::protocol::json_string(name));
+            text.push(':');
+            text.push_str(value.get());
+        }
+        text.push('}');
+        Ok(Some(text))
+    }
+}
+
+/// A script with its source in memory and its cache key computed.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedScript {
+    pub(crate) kind: ScriptKind,
+    pub(crate) name: String,
+    pub(crate) code: Arc<str>,
+    pub(crate) key: String,
+    pub(crate) globals: Option<Arc<str>>,
+}
+
+/// The content address of a script: a hash of its kind, name and source.
+pub(crate) fn script_key(kind: ScriptKind, name: &str, code: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(kind.as_str().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(name.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(code.as_bytes());
+    hasher.finalize().to_hex()[..32].to_owned()
+}
+
+/// What a finished run gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The script's value (an expression's completion value, a module's
+    /// default export), as JSON. `undefined` becomes `null`.
+    pub value: serde_json::Value,
+    /// Every console call the run made, in order.
+    pub logs: Vec<LogEntry>,
+    /// Every event the run emitted with `host.emit`, in order.
+    pub events: Vec<Event>,
+}
+
+/// The level of a console call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// `console.log`, `console.dir`, `console.table`
+    Log,
+    /// `console.info`, `console.count`, `console.timeEnd`
+    Info,
+    /// `console.warn`
+    Warn,
+    /// `console.error`, `console.assert`
+    Error,
+    /// `console.debug`
+    Debug,
+    /// `console.trace`
+    Trace,
+}
+
+/// One console call of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Which console method was called.
+    pub level: LogLevel,
+    /// The arguments: JSON where they can be, otherwise a readable rendering
+    /// as a string (functions, errors, cycles, ...).
+    pub args: Vec<serde_json::Value>,
+}
+
+impl LogEntry {
+    /// The arguments joined by spaces as `console.log` prints them: strings
+    /// as they are, anything else as JSON.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            match arg {
+                serde_json::Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for LogEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:?}] {}", self.level, self.message())
+    }
+}
+
+/// A one-way message a script sent with `host.emit(name, data)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event's name.
+    pub name: String,
+    /// Its data (`null` when none was given).
+    pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_kind_name_and_code() {
+        let a = script_key(ScriptKind::Expression, "a.js", "1");
+        assert_eq!(a, script_key(ScriptKind::Expression, "a.js", "1"));
+        assert_ne!(a, script_key(ScriptKind::Module, "a.js", "1"));
+        assert_ne!(a, script_key(ScriptKind::Expression, "b.js", "1"));
+        assert_ne!(a, script_key(ScriptKind::Expression, "a.js", "2"));
+    }
+
+    #[test]
+    fn log_messages_join_like_console() {
+        let entry = LogEntry {
+            level: LogLevel::Log,
+            args: vec!["count".into(), 3.into(), serde_json::json!({"a": 1})],
+        };
+        assert_eq!(entry.message(), r#"count 3 {"a":1}"#);
+    }
+}

@@ -1,0 +1,570 @@
+//! One engine process: its channel, the tasks that read and write it, and the
+//! table of requests waiting for an answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, Notify};
+
+use crate::error::{Error, Result};
+use crate::protocol::{self, codes, Incoming, RpcError};
+use crate::script::{Event, LogEntry};
+use crate::spawn::{self, EngineCommand};
+
+/// What a request waiting on a worker receives.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Log(LogEntry),
+    Event(Event),
+    Done(Result<Box<RawValue>, RpcError>),
+    Exited { pid: u32, reason: String },
+}
+
+/// Settings every worker of a pool shares.
+#[derive(Debug)]
+pub(crate) struct WorkerConfig {
+    pub(crate) command: EngineCommand,
+    pub(crate) init_params: String,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) script_cache_size: NonZeroUsize,
+    pub(crate) cancel_grace: Duration,
+    pub(crate) min_node_major: u32,
+}
+
+/// Told to the pool when a worker process has ended.
+#[derive(Debug)]
+pub(crate) struct Exited {
+    pub(crate) slot: usize,
+    pub(crate) pid: u32,
+}
+
+/// A running engine process.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) slot: usize,
+    pub(crate) pid: u32,
+    pub(crate) version: OnceLock<String>,
+    ids: Arc<AtomicU64>,
+    writer: mpsc::UnboundedSender<String>,
+    pending: Mutex<Pending>,
+    pub(crate) in_flight: AtomicUsize,
+    kill: Notify,
+    exit_notify: Notify,
+    kill_reason: Mutex<Option<String>>,
+    stderr_tail: Mutex<VecDeque<String>>,
+    known_scripts: Mutex<lru::LruCache<String, ()>>,
+    cancel_grace: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    alive: bool,
+    waiting: HashMap<u64, mpsc::UnboundedSender<Reply>>,
+}
+
+const STDERR_TAIL_LINES: usize = 20;
+
+impl Worker {
+    /// Starts a process and waits until it has answered `init`.
+    pub(crate) async fn start(
+        slot: usize,
+        config: &WorkerConfig,
+        ids: Arc<AtomicU64>,
+        exits: mpsc::UnboundedSender<Exited>,
+    ) -> Result<Arc<Worker>> {
+        let (host_end, worker_end) =
+            std::os::unix::net::UnixStream::pair().map_err(|e| Error::Spawn {
+                program: config.command.program.display().to_string(),
+                message: format!("cannot create the worker's channel: {e}"),
+            })?;
+        host_end.set_nonblocking(true).map_err(|e| Error::Spawn {
+            program: config.command.program.display().to_string(),
+            message: format!("cannot set up the worker's channel: {e}"),
+        })?;
+        let stream = UnixStream::from_std(host_end).map_err(|e| Error::Spawn {
+            program: config.command.program.display().to_string(),
+            message: format!("cannot set up the worker's channel: {e}"),
+        })?;
+        let mut child = spawn::spawn(config.command.clone(), OwnedFd::from(worker_end)).await?;
+        let pid = child.id().unwrap_or(0);
+        let (writer, outgoing) = mpsc::unbounded_channel();
+        let worker = Arc::new(Worker {
+            slot,
+            pid,
+            version: OnceLock::new(),
+            ids,
+            writer,
+            pending: Mutex::new(Pending {
+                alive: true,
+                waiting: HashMap::new(),
+            }),
+            in_flight: AtomicUsize::new(0),
+            kill: Notify::new(),
+            exit_notify: Notify::new(),
+            kill_reason: Mutex::new(None),
+            stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
+            known_scripts: Mutex::new(lru::LruCache::new(config.script_cache_size)),
+            cancel_grace: config.cancel_grace,
+        });
+        let (read_half, write_half) = stream.into_split();
+        tokio::spawn(write_loop(write_half, outgoing));
+        tokio::spawn(read_loop(
+            worker.clone(),
+            read_half,
+            config.max_message_bytes,
+        ));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|stderr| tokio::spawn(stderr_loop(worker.clone(), stderr)));
+        tokio::spawn(wait_loop(worker.clone(), child, stderr, exits));
+        tracing::debug!(pid, slot, "worker process started");
+
+        let init = worker
+            .request_value("init", &config.init_params, "init", config.startup_timeout)
+            .await;
+        let program = config.command.program.display().to_string();
+        let hello = match init {
+            Ok(hello) => hello,
+            Err(Error::WorkerExited { reason, .. }) => {
+                return Err(Error::Spawn {
+                    program,
+                    message: format!("the engine exited during start-up: {reason}"),
+                })
+            }
+            Err(Error::Timeout { .. }) => {
+                worker.kill("start-up timed out");
+                return Err(Error::Spawn {
+                    program,
+                    message: format!(
+                        "the engine did not answer within {:?}",
+                        config.startup_timeout
+                    ),
+                });
+            }
+            Err(e) => {
+                worker.kill("start-up failed");
+                return Err(Error::Spawn {
+                    program,
+                    message: format!("start-up failed: {e}"),
+                });
+            }
+        };
+        #[derive(Deserialize)]
+        struct Hello {
+            protocol: u32,
+            version: String,
+        }
+        let hello: Hello = serde_json::from_str(hello.get()).map_err(|e| Error::Spawn {
+            program: program.clone(),
+            message: format!("unexpected start-up answer: {e}"),
+        })?;
+        let major = hello
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .unwrap_or(0);
+        if major < config.min_node_major || hello.protocol != protocol::PROTOCOL_VERSION {
+            worker.kill("unsupported engine");
+            return Err(Error::Spawn {
+                program,
+                message: format!(
+                    "found Node.js {} (protocol {}), but outrigger needs Node.js {} or newer (protocol {})",
+                    hello.version,
+                    hello.protocol,
+                    config.min_node_major,
+                    protocol::PROTOCOL_VERSION
+                ),
+            });
+        }
+        let _ = worker.version.set(hello.version);
+        tracing::info!(
+            pid,
+            slot,
+            version = worker.version.get().map(String::as_str),
+            "worker ready"
+        );
+        Ok(worker)
+    }
+
+    /// A fresh request id (unique in the pool).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.pending.lock().unwrap().alive
+    }
+
+    /// Sends a request with a known id; replies arrive on the receiver.
+    pub(crate) fn send_request(
+        &self,
+        id: u64,
+        method: &str,
+        params: &str,
+    ) -> mpsc::UnboundedReceiver<Reply> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        {
+            let mut pending = self.pending.lock().unwrap();
+            if !pending.alive {
+                let _ = tx.send(Reply::Exited {
+                    pid: self.pid,
+                    reason: self.exit_reason(),
+                });
+                return rx;
+            }
+            pending.waiting.insert(id, tx);
+        }
+        let _ = self.writer.send(protocol::request(id, method, params));
+        rx
+    }
+
+    /// Sends a request again under the same id (the first answer said the
+    /// worker lacked the compiled script).
+    pub(crate) fn resend(
+        &self,
+        id: u64,
+        method: &str,
+        params: &str,
+        reply: mpsc::UnboundedSender<Reply>,
+    ) {
+        let mut pending = self.pending.lock().unwrap();
+        if !pending.alive {
+            let _ = reply.send(Reply::Exited {
+                pid: self.pid,
+                reason: self.exit_reason(),
+            });
+            return;
+        }
+        pending.waiting.insert(id, reply);
+        drop(pending);
+        let _ = self.writer.send(protocol::request(id, method, params));
+    }
+
+    /// Sends a request and waits for its value, ignoring logs. Errors name
+    /// `name`; past `timeout` the request is cancelled.
+    pub(crate) async fn request_value(
+        self: &Arc<Self>,
+        method: &str,
+        params: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>> {
+        let id = self.next_id();
+        let mut rx = self.send_request(id, method, params);
+        let answer = async {
+            loop {
+                match rx.recv().await {
+                    Some(Reply::Done(Ok(value))) => return Ok(value),
+                    Some(Reply::Done(Err(error))) => {
+                        return Err(protocol::into_error(error, name, timeout))
+                    }
+                    Some(Reply::Exited { pid, reason }) => {
+                        return Err(Error::WorkerExited { pid, reason })
+                    }
+                    Some(Reply::Log(entry)) => {
+                        tracing::debug!(target: "outrigger::console", pid = self.pid, method, "{entry}");
+                    }
+                    Some(Reply::Event(_)) => {}
+                    None => {
+                        return Err(Error::WorkerExited {
+                            pid: self.pid,
+                            reason: self.exit_reason(),
+                        })
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.cancel(id, "timeout");
+                Err(Error::Timeout { after: timeout })
+            }
+        }
+    }
+
+    /// Resolves once the process has ended.
+    pub(crate) async fn exited(&self) {
+        loop {
+            let notified = self.exit_notify.notified();
+            if !self.is_alive() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn notify(&self, method: &str, params: &str) {
+        let _ = self.writer.send(protocol::notification(method, params));
+    }
+
+    /// Asks the worker to stop a run, and replaces the worker if it does not
+    /// answer within the grace period (it is stuck in synchronous code).
+    pub(crate) fn cancel(self: &Arc<Self>, id: u64, reason: &str) {
+        self.notify("cancel", &format!(r#"{{"id":{id},"reason":"{reason}"}}"#));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let worker = Arc::downgrade(self);
+        let grace = self.cancel_grace;
+        runtime.spawn(async move {
+            tokio::time::sleep(grace).await;
+            let Some(worker) = worker.upgrade() else { return };
+            let stuck = worker.pending.lock().unwrap().waiting.contains_key(&id);
+            if stuck {
+                worker.kill(&format!(
+                    "killed: run {id} did not stop within {grace:?} of being cancelled (stuck in synchronous code)"
+                ));
+            }
+        });
+    }
+
+    /// Whether the worker has this script compiled; records that it will.
+    pub(crate) fn knows_script(&self, key: &str) -> bool {
+        let mut known = self.known_scripts.lock().unwrap();
+        if known.get(key).is_some() {
+            return true;
+        }
+        known.put(key.to_owned(), ());
+        false
+    }
+
+    pub(crate) fn forget_script(&self, key: &str) {
+        self.known_scripts.lock().unwrap().pop(key);
+    }
+
+    /// Kills the process; the pool replaces it.
+    pub(crate) fn kill(&self, reason: &str) {
+        {
+            let mut why = self.kill_reason.lock().unwrap();
+            if why.is_none() {
+                *why = Some(reason.to_owned());
+            }
+        }
+        tracing::warn!(pid = self.pid, slot = self.slot, reason, "killing worker");
+        self.kill.notify_one();
+    }
+
+    fn exit_reason(&self) -> String {
+        self.kill_reason
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| "the worker process ended".into())
+    }
+
+    fn route(&self, incoming: Incoming) {
+        match incoming {
+            Incoming::Response { id, result } => {
+                let waiter = self.pending.lock().unwrap().waiting.remove(&id);
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(Reply::Done(result));
+                }
+            }
+            Incoming::Log { run, entry } => self.deliver(run, Reply::Log(entry)),
+            Incoming::Event { run, event } => self.deliver(run, Reply::Event(event)),
+            Incoming::Request { id, method, params } => {
+                tracing::debug!(
+                    pid = self.pid,
+                    id,
+                    method,
+                    params = params.as_deref().map(RawValue::get),
+                    "callback request"
+                );
+                let message =
+                    format!("no callback named \"{method}\" is registered with this pool");
+                let _ = self.writer.send(protocol::error_response(
+                    Some(id),
+                    codes::METHOD_NOT_FOUND,
+                    &message,
+                ));
+            }
+            Incoming::Unsolicited(error) => {
+                tracing::warn!(pid = self.pid, code = error.code, message = %error.message, "worker reported an error");
+            }
+        }
+    }
+
+    fn deliver(&self, run: Option<u64>, reply: Reply) {
+        let waiter = run.and_then(|run| self.pending.lock().unwrap().waiting.get(&run).cloned());
+        match (waiter, reply) {
+            (Some(waiter), reply) => {
+                let _ = waiter.send(reply);
+            }
+            (None, Reply::Log(entry)) => {
+                tracing::debug!(target: "outrigger::console", pid = self.pid, run, "{entry}");
+            }
+            (None, Reply::Event(event)) => {
+                tracing::debug!(pid = self.pid, run, name = %event.name, "event from a finished run");
+            }
+            (None, _) => {}
+        }
+    }
+
+    /// Marks the worker dead and fails every request on it.
+    fn fail_all(&self, reason: &str) {
+        let waiting = {
+            let mut pending = self.pending.lock().unwrap();
+            pending.alive = false;
+            std::mem::take(&mut pending.waiting)
+        };
+        for (_, waiter) in waiting {
+            let _ = waiter.send(Reply::Exited {
+                pid: self.pid,
+                reason: reason.to_owned(),
+            });
+        }
+        self.exit_notify.notify_waiters();
+    }
+}
+
+async fn write_loop(
+    mut socket: tokio::net::unix::OwnedWriteHalf,
+    mut outgoing: mpsc::UnboundedReceiver<String>,
+) {
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    while let Some(first) = outgoing.recv().await {
+        buffer.clear();
+        buffer.extend_from_slice(first.as_bytes());
+        buffer.push(b'\n');
+        // Coalesce whatever else is ready into one write.
+        while buffer.len() < 1024 * 1024 {
+            match outgoing.try_recv() {
+                Ok(line) => {
+                    buffer.extend_from_slice(line.as_bytes());
+                    buffer.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+        if socket.write_all(&buffer).await.is_err() {
+            return;
+        }
+        if buffer.capacity() > 4 * 1024 * 1024 {
+            buffer = Vec::with_capacity(64 * 1024);
+        }
+    }
+    let _ = socket.shutdown().await;
+}
+
+async fn read_loop(
+    worker: Arc<Worker>,
+    mut socket: tokio::net::unix::OwnedReadHalf,
+    max_message_bytes: usize,
+) {
+    // A line may be the largest message plus its envelope.
+    let limit = max_message_bytes + 64 * 1024;
+    let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut scanned = 0;
+    loop {
+        if buffer.capacity() - buffer.len() < 16 * 1024 {
+            buffer.reserve(64 * 1024);
+        }
+        match socket.read_buf(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let mut start = 0;
+        while let Some(offset) = memchr::memchr(b'\n', &buffer[scanned..]) {
+            let end = scanned + offset;
+            let line = &buffer[start..end];
+            if !line.is_empty() {
+                let parsed = std::str::from_utf8(line)
+                    .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))
+                    .and_then(protocol::parse_incoming);
+                match parsed {
+                    Ok(incoming) => worker.route(incoming),
+                    Err(error) => {
+                        worker.kill(&format!("killed: {error}"));
+                        return;
+                    }
+                }
+            }
+            start = end + 1;
+            scanned = start;
+        }
+        buffer.drain(..start);
+        scanned = buffer.len();
+        if buffer.len() > limit {
+            worker.kill(&format!(
+                "killed: protocol error: a message from the worker exceeds {limit} bytes"
+            ));
+            return;
+        }
+        if buffer.is_empty() && buffer.capacity() > 4 * 1024 * 1024 {
+            buffer = Vec::with_capacity(64 * 1024);
+        }
+    }
+    // The channel closed: the process is ending or must.
+    worker.kill("the worker closed its channel");
+}
+
+async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::process::ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::warn!(target: "outrigger::worker_stderr", pid = worker.pid, "{line}");
+        let mut tail = worker.stderr_tail.lock().unwrap();
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+}
+
+async fn wait_loop(
+    worker: Arc<Worker>,
+    mut child: tokio::process::Child,
+    stderr: Option<tokio::task::JoinHandle<()>>,
+    exits: mpsc::UnboundedSender<Exited>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = worker.kill.notified() => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    if let Some(stderr) = stderr {
+        let _ = tokio::time::timeout(Duration::from_millis(200), stderr).await;
+    }
+    let status = match status {
+        Ok(status) => describe_status(status),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let mut reason = match worker.kill_reason.lock().unwrap().clone() {
+        Some(why) => format!("{why} ({status})"),
+        None => status,
+    };
+    let tail: Vec<String> = worker.stderr_tail.lock().unwrap().iter().cloned().collect();
+    if !tail.is_empty() {
+        reason.push_str("; stderr: ");
+        reason.push_str(&tail.join("\n"));
+    }
+    *worker.kill_reason.lock().unwrap() = Some(reason.clone());
+    tracing::warn!(pid = worker.pid, slot = worker.slot, %reason, "worker exited");
+    worker.fail_all(&reason);
+    let _ = exits.send(Exited {
+        slot: worker.slot,
+        pid: worker.pid,
+    });
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}

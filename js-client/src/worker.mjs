@@ -1,0 +1,946 @@
+// The outrigger worker runtime: the program every engine process runs.
+//
+// It speaks JSON-RPC 2.0, one JSON text per line, over the private channel the
+// host hands it as file descriptor 3, and runs each script in a `vm` context of
+// its own. See ARCHITECTURE.md at the repository root for the protocol.
+//
+// Plain ESM with no dependencies: the host embeds this file and starts it with
+// `node --input-type=module -e <this file>`, so no install step is needed.
+
+import net from 'node:net';
+import vm from 'node:vm';
+import util from 'node:util';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Buffer } from 'node:buffer';
+import { builtinModules } from 'node:module';
+
+/** Version of the wire protocol; the host checks it at start-up. */
+const PROTOCOL_VERSION = 1;
+
+/** Error codes shared with the host (crates/host/src/protocol.rs). */
+export const CODES = Object.freeze({
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL: -32603,
+  SCRIPT: -32000,
+  TIMEOUT: -32001,
+  CANCELLED: -32002,
+  NON_JSON: -32006,
+  UNKNOWN_SCRIPT: -32007,
+  NOT_FOUND: -32008,
+  LIMIT: -32009,
+  IMPORT: -32010,
+});
+
+const LOG_LEVELS = ['log', 'info', 'warn', 'error', 'debug', 'trace'];
+
+/** Web APIs the worker's realm lends to every context. */
+const WEB_GLOBALS = [
+  'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal',
+  'Event', 'EventTarget', 'Headers', 'Request', 'Response', 'FormData', 'Blob',
+  'DOMException', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance',
+];
+
+// ---------------------------------------------------------------------------
+// Configuration, set by the host's `init` request.
+
+const config = {
+  /** Modules scripts may import by name: name -> source. */
+  modules: new Map(),
+  /** Compiled scripts kept (content-addressed LRU). */
+  scriptCacheSize: 256,
+  /** Largest result, event or log line a run may send, in bytes. */
+  maxMessageBytes: 64 * 1024 * 1024,
+  /** Fresh contexts kept ready for plain runs. */
+  spareContexts: 2,
+  /** Callbacks the host offers: { name, path: [namespace?, jsName] }. */
+  callbacks: [],
+};
+
+// ---------------------------------------------------------------------------
+// The channel: line framing in, coalesced writes out.
+
+let channel = null;
+let outQueue = [];
+let flushScheduled = false;
+
+function send(text) {
+  outQueue.push(text);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+function flush() {
+  flushScheduled = false;
+  if (outQueue.length === 0 || channel === null) return;
+  const data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+  outQueue = [];
+  channel.write(data);
+}
+
+function respond(id, resultJson) {
+  send('{"jsonrpc":"2.0","id":' + JSON.stringify(id) + ',"result":' + resultJson + '}');
+}
+
+function respondError(id, code, message, data) {
+  const error = { code, message };
+  if (data !== undefined) error.data = data;
+  send(JSON.stringify({ jsonrpc: '2.0', id, error }));
+}
+
+function notify(method, paramsJson) {
+  send('{"jsonrpc":"2.0","method":"' + method + '","params":' + paramsJson + '}');
+}
+
+/** Feeds raw bytes from the channel; calls `onLine` for every complete line. */
+export function createLineReader(onLine, maxLineBytes) {
+  let parts = [];
+  let partBytes = 0;
+  return (chunk) => {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl === -1) break;
+      let line;
+      if (parts.length > 0) {
+        parts.push(chunk.subarray(start, nl));
+        line = Buffer.concat(parts).toString('utf8');
+        parts = [];
+        partBytes = 0;
+      } else {
+        line = chunk.toString('utf8', start, nl);
+      }
+      start = nl + 1;
+      if (line.length > 0) onLine(line);
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.subarray(start));
+      partBytes += chunk.length - start;
+      if (partBytes > maxLineBytes()) {
+        throw new Error(`message from the host exceeds ${maxLineBytes()} bytes`);
+      }
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Values crossing the channel.
+
+class NonJsonError extends Error {}
+
+/** Where in `value` JSON would silently lose something, or null. */
+function findNonJson(value, path) {
+  const type = typeof value;
+  if (type === 'function') return `${path} is a function`;
+  if (type === 'symbol') return `${path} is a symbol`;
+  if (type === 'bigint') return `${path} is a BigInt`;
+  if (type !== 'object' || value === null) return null;
+  if (typeof value.toJSON === 'function') return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNonJson(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (util.types.isMap(value)) return `${path} is a Map (convert it with Object.fromEntries)`;
+  if (util.types.isSet(value)) return `${path} is a Set (convert it with Array.from)`;
+  if (util.types.isPromise(value)) return `${path} is a Promise (await it first)`;
+  for (const key of Object.keys(value)) {
+    const found = findNonJson(value[key], IDENT.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+    if (found !== null) return found;
+  }
+  return null;
+}
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * JSON text for a value, or a NonJsonError saying what JSON cannot carry.
+ * `undefined` at the top becomes null, as does a missing value in an array.
+ */
+export function toJsonText(value, what = 'value') {
+  if (value === undefined) return 'null';
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (/BigInt/i.test(message)) {
+      const found = findNonJsonSafe(value, what);
+      throw new NonJsonError(found ?? `${what} contains a BigInt, which JSON cannot carry`);
+    }
+    if (/circular/i.test(message)) {
+      throw new NonJsonError(`${what} has a cycle, which JSON cannot carry: ${message.split('\n')[0]}`);
+    }
+    throw new NonJsonError(`${what} cannot be turned into JSON: ${message}`);
+  }
+  if (text === undefined) {
+    throw new NonJsonError(`${what} is a ${typeof value}, which JSON cannot carry`);
+  }
+  const found = findNonJson(value, what);
+  if (found !== null) throw new NonJsonError(`${found}, which JSON cannot carry`);
+  if (text.length > config.maxMessageBytes) {
+    const error = new NonJsonError(`${what} is ${text.length} bytes of JSON, over the limit of ${config.maxMessageBytes}`);
+    error.code = CODES.LIMIT;
+    throw error;
+  }
+  return text;
+}
+
+function findNonJsonSafe(value, what) {
+  try {
+    return findNonJson(value, what);
+  } catch {
+    return null;
+  }
+}
+
+/** A log argument: JSON when it can be, otherwise a readable rendering. */
+function logArgJson(value) {
+  const type = typeof value;
+  if (type === 'string') return JSON.stringify(value);
+  if (type === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
+  if (type === 'boolean' || value === null) return String(value);
+  if (type === 'undefined') return '"undefined"';
+  if (type === 'object' && !util.types.isProxy(value)) {
+    try {
+      const text = JSON.stringify(value);
+      if (text !== undefined && findNonJson(value, '') === null && !(util.types.isNativeError(value))) {
+        return text;
+      }
+    } catch {
+      // Fall through to the inspected form.
+    }
+  }
+  let shown;
+  try {
+    shown = util.inspect(value, { customInspect: false, showProxy: true, depth: 4, breakLength: Infinity });
+  } catch (e) {
+    shown = `[uninspectable ${type}]`;
+  }
+  return JSON.stringify(shown);
+}
+
+// ---------------------------------------------------------------------------
+// Errors, as the host sees them.
+
+class ImportFailure extends Error {
+  constructor(specifier, referrer, reason) {
+    super(`cannot import "${specifier}" from ${referrer}: ${reason}`);
+    this.specifier = specifier;
+    this.referrer = referrer;
+    this.reason = reason;
+  }
+}
+
+function safeGet(object, key) {
+  try {
+    const value = object[key];
+    return typeof value === 'string' ? value : value === undefined ? undefined : String(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const STACK_FRAME = /^\s+at (?:.*? \()?(.*?):(\d+):(\d+)\)?$/;
+const RUNTIME_URL = import.meta.url;
+
+/** Removes node's source-line decoration and the runtime's own frames. */
+function cleanStack(stack) {
+  let text = stack;
+  // `file:LINE\n<source>\n<carets>\n\n` before the error itself.
+  const decorated = /^[^\n]*:\d+\n[^\n]*\n\s*\^+\s*\n\n/.exec(text);
+  if (decorated) text = text.slice(decorated[0].length);
+  return text
+    .split('\n')
+    .filter((line) => {
+      const frame = STACK_FRAME.exec(line);
+      if (!frame) return !/^\s+at /.test(line) || !/node:|\[eval\d*\]/.test(line);
+      const file = frame[1];
+      return !file.startsWith('node:') && file !== RUNTIME_URL && !/\[eval\d*\]/.test(file);
+    })
+    .join('\n');
+}
+
+/** Line and column in `filename` where an error happened, from its stack. */
+function locate(stack, filename) {
+  if (typeof stack !== 'string') return {};
+  const prefix = filename + ':';
+  if (stack.startsWith(prefix)) {
+    const m = /^(\d+)\n([^\n]*)\n(\s*)\^/.exec(stack.slice(prefix.length));
+    if (m) return { line: Number(m[1]), column: m[3].length + 1 };
+  }
+  for (const line of stack.split('\n')) {
+    const frame = STACK_FRAME.exec(line);
+    if (frame && frame[1] === filename) return { line: Number(frame[2]), column: Number(frame[3]) };
+  }
+  return {};
+}
+
+/** The JSON-RPC error for something a run threw. */
+function errorFor(thrown, filename) {
+  if (thrown instanceof NonJsonError) {
+    return { code: thrown.code ?? CODES.NON_JSON, message: thrown.message };
+  }
+  if (thrown instanceof ImportFailure) {
+    return {
+      code: CODES.IMPORT,
+      message: thrown.message,
+      data: { specifier: thrown.specifier, referrer: thrown.referrer, reason: thrown.reason },
+    };
+  }
+  if (thrown instanceof RunEnded) {
+    return { code: thrown.code, message: thrown.message };
+  }
+  if (thrown && thrown.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    return { code: CODES.TIMEOUT, message: thrown.message };
+  }
+  const isError = util.types.isNativeError(thrown)
+    || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
+  if (isError) {
+    const rawStack = safeGet(thrown, 'stack');
+    const { line, column } = locate(rawStack, filename);
+    const data = {
+      name: safeGet(thrown, 'name') ?? 'Error',
+      message: safeGet(thrown, 'message') ?? '',
+      stack: rawStack === undefined ? null : cleanStack(rawStack),
+      line: line ?? null,
+      column: column ?? null,
+    };
+    return { code: CODES.SCRIPT, message: `${data.name}: ${data.message}`, data };
+  }
+  let message;
+  try {
+    message = typeof thrown === 'string' ? thrown : toJsonText(thrown, 'thrown value');
+  } catch {
+    message = util.inspect(thrown, { customInspect: false, showProxy: true });
+  }
+  const name = thrown === null ? 'null' : typeof thrown;
+  return {
+    code: CODES.SCRIPT,
+    message: `uncaught ${name}: ${message}`,
+    data: { name, message, stack: null, line: null, column: null },
+  };
+}
+
+/** Thrown into a run that was cancelled or timed out. */
+class RunEnded extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Contexts: one realm per plain run, per session, per loaded module.
+
+const als = new AsyncLocalStorage();
+
+/** The script-facing globals, built inside the context's own realm. */
+function contextBootstrap(bridge) {
+  'use strict';
+  const g = globalThis;
+  const define = (name, value) =>
+    Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+
+  const consoleObject = {};
+  for (const level of bridge.levels) {
+    consoleObject[level] = function (...args) {
+      bridge.log(level, args);
+    };
+  }
+  consoleObject.dir = function (value) {
+    bridge.log('log', [value]);
+  };
+  consoleObject.table = function (value) {
+    bridge.log('log', [value]);
+  };
+  consoleObject.assert = function (condition, ...args) {
+    if (!condition) bridge.log('error', ['Assertion failed', ...args]);
+  };
+  const counts = new Map();
+  consoleObject.count = function (label = 'default') {
+    const n = (counts.get(label) || 0) + 1;
+    counts.set(label, n);
+    bridge.log('info', [`${label}: ${n}`]);
+  };
+  const timers = new Map();
+  consoleObject.time = function (label = 'default') {
+    timers.set(label, bridge.now());
+  };
+  consoleObject.timeEnd = function (label = 'default') {
+    const start = timers.get(label);
+    if (start === undefined) return;
+    timers.delete(label);
+    bridge.log('info', [`${label}: ${(bridge.now() - start).toFixed(3)}ms`]);
+  };
+  define('console', consoleObject);
+
+  const timer = (repeat) =>
+    function (callback, delay, ...args) {
+      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+      return bridge.setTimer(callback, Number(delay) || 0, args, repeat);
+    };
+  define('setTimeout', timer(false));
+  define('setInterval', timer(true));
+  define('setImmediate', function setImmediate(callback, ...args) {
+    if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+    return bridge.setTimer(callback, 0, args, false);
+  });
+  const clear = function (id) {
+    bridge.clearTimer(id);
+  };
+  define('clearTimeout', clear);
+  define('clearInterval', clear);
+  define('clearImmediate', clear);
+  define('queueMicrotask', function queueMicrotask(callback) {
+    if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+    Promise.resolve().then(() => callback());
+  });
+
+  for (const [name, value] of bridge.web) define(name, value);
+  define('fetch', function fetch(input, init) {
+    return bridge.fetch(input, init);
+  });
+
+  const host = {};
+  Object.defineProperty(host, 'emit', {
+    value: function emit(name, data) {
+      if (typeof name !== 'string') throw new TypeError('host.emit(name, data): name must be a string');
+      bridge.emit(name, data);
+    },
+    enumerable: true,
+  });
+  for (const callback of bridge.callbacks) {
+    let target = host;
+    for (const part of callback.path.slice(0, -1)) {
+      if (!Object.prototype.hasOwnProperty.call(target, part)) target[part] = {};
+      target = target[part];
+    }
+    const method = callback.name;
+    target[callback.path[callback.path.length - 1]] = function (params) {
+      return bridge.call(method, params);
+    };
+  }
+  define('host', Object.freeze(host));
+  Object.defineProperty(g, 'signal', {
+    get() {
+      return bridge.signal();
+    },
+    configurable: true,
+    enumerable: false,
+  });
+}
+
+const bootstrapScript = new vm.Script(`(${contextBootstrap.toString()})`, { filename: 'outrigger:bootstrap' });
+const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined).map((name) => [name, globalThis[name]]);
+let nextTimerId = 1;
+
+/**
+ * A context and what belongs to it: its timers, the modules imported into it,
+ * and who its logs belong to when no run is current.
+ */
+class ContextState {
+  constructor() {
+    this.timers = new Map();
+    this.modules = new Map();
+    this.disposed = false;
+    this.context = vm.createContext({}, { codeGeneration: { strings: true, wasm: true } });
+    const state = this;
+    const bridge = {
+      levels: LOG_LEVELS,
+      web: webGlobals,
+      callbacks: config.callbacks,
+      now: () => performance.now(),
+      log: (level, args) => sendLog(level, args),
+      emit: (name, data) => sendEvent(name, data),
+      call: (method, params) => callHost(method, params),
+      signal: () => als.getStore()?.controller.signal,
+      fetch: (input, init) => runFetch(input, init),
+      setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
+      clearTimer: (id) => state.clearTimer(id),
+    };
+    bootstrapScript.runInContext(this.context)(bridge);
+    this.jsonParse = vm.runInContext('JSON.parse', this.context);
+  }
+
+  setTimer(callback, delay, args, repeat) {
+    if (this.disposed) return 0;
+    const id = nextTimerId++;
+    const fire = () => {
+      if (!repeat) this.timers.delete(id);
+      try {
+        callback(...args);
+      } catch (error) {
+        sendLog('error', ['Uncaught exception in timer callback:', error]);
+      }
+    };
+    const handle = repeat ? setInterval(fire, delay) : setTimeout(fire, delay);
+    this.timers.set(id, handle);
+    return id;
+  }
+
+  clearTimer(id) {
+    const handle = this.timers.get(id);
+    if (handle === undefined) return;
+    clearTimeout(handle);
+    clearInterval(handle);
+    this.timers.delete(id);
+  }
+
+  dispose() {
+    this.disposed = true;
+    for (const handle of this.timers.values()) {
+      clearTimeout(handle);
+      clearInterval(handle);
+    }
+    this.timers.clear();
+    this.modules.clear();
+  }
+}
+
+const spareContexts = [];
+let refillScheduled = false;
+
+function freshContext() {
+  const state = spareContexts.pop() ?? new ContextState();
+  scheduleRefill();
+  return state;
+}
+
+function scheduleRefill() {
+  if (refillScheduled || spareContexts.length >= config.spareContexts) return;
+  refillScheduled = true;
+  setImmediate(() => {
+    refillScheduled = false;
+    if (spareContexts.length < config.spareContexts) {
+      spareContexts.push(new ContextState());
+      scheduleRefill();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// What scripts reach through `console`, `host`, `fetch` and `signal`.
+
+function sendLog(level, args) {
+  const run = als.getStore();
+  let params = '{"run":' + (run ? run.id : 'null') + ',"level":"' + level + '","args":[';
+  for (let i = 0; i < args.length; i++) {
+    if (i > 0) params += ',';
+    params += logArgJson(args[i]);
+  }
+  params += ']}';
+  notify('log', params);
+}
+
+function sendEvent(name, data) {
+  const run = als.getStore();
+  const dataJson = toJsonText(data, 'event data');
+  notify('event', '{"run":' + (run ? run.id : 'null') + ',"name":' + JSON.stringify(name) + ',"data":' + dataJson + '}');
+}
+
+function runFetch(input, init) {
+  const run = als.getStore();
+  const options = init ? { ...init } : {};
+  if (run && !options.signal) options.signal = run.controller.signal;
+  return fetch(input, options);
+}
+
+let nextCallId = 1;
+const pendingCalls = new Map();
+
+/** A request to the host (a callback), answered by a response line. */
+function callHost(method, params) {
+  const run = als.getStore();
+  const id = nextCallId++;
+  const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject, run });
+    send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
+      + (run ? run.id : 'null') + ',"args":' + paramsJson + '}}');
+  });
+}
+
+function onHostResponse(message) {
+  const call = pendingCalls.get(message.id);
+  if (call === undefined) return;
+  pendingCalls.delete(message.id);
+  if (message.error) {
+    const error = new Error(message.error.message);
+    error.code = message.error.code;
+    if (message.error.data !== undefined) error.data = message.error.data;
+    call.reject(error);
+  } else {
+    call.resolve(message.result);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Compiling: a content-addressed LRU of scripts, and code caches for modules.
+
+const scriptCache = new Map();
+const moduleCodeCache = new Map();
+
+function lruGet(map, key) {
+  const value = map.get(key);
+  if (value !== undefined) {
+    map.delete(key);
+    map.set(key, value);
+  }
+  return value;
+}
+
+function lruSet(map, key, value) {
+  map.set(key, value);
+  while (map.size > config.scriptCacheSize) map.delete(map.keys().next().value);
+}
+
+/** Source for a run: from the message, or from the cache by key. */
+function sourceOf(params) {
+  if (typeof params.code === 'string') return params.code;
+  const error = new RunEnded(CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
+  throw error;
+}
+
+function compileScript(params) {
+  const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
+  if (cached !== undefined) return cached;
+  const script = new vm.Script(sourceOf(params), {
+    filename: params.name,
+    importModuleDynamically: dynamicImport,
+  });
+  if (params.key) lruSet(scriptCache, params.key, script);
+  return script;
+}
+
+function compileModule(state, source, name, key) {
+  const cachedData = key ? lruGet(moduleCodeCache, key) : undefined;
+  let module;
+  try {
+    module = new vm.SourceTextModule(source, {
+      identifier: name,
+      context: state.context,
+      cachedData,
+      importModuleDynamically: dynamicImport,
+    });
+  } catch (error) {
+    if (error && error.name === 'SyntaxError') throw locateModuleSyntaxError(error, source, name);
+    throw error;
+  }
+  moduleOwners.set(module, state);
+  if (key && cachedData === undefined) {
+    try {
+      lruSet(moduleCodeCache, key, module.createCachedData());
+    } catch {
+      // A module that cannot produce a code cache is simply compiled each time.
+    }
+  }
+  return module;
+}
+
+/**
+ * Module syntax errors carry no position in node; find it by compiling the
+ * source as a strict async function body with the module-only syntax blanked.
+ */
+function locateModuleSyntaxError(error, source, name) {
+  const prefix = '(async function(){"use strict";';
+  const blanked = source
+    .replace(/^([ \t]*)import\s+[^;'"]*?(?:from\s*)?(['"])[^'"]*\2[ \t]*;?/gm, (m) => m.replace(/[^\n]/g, ' '))
+    .replace(/^([ \t]*)export\s+default\b/gm, (m, indent) => indent + 'void' + ' '.repeat(m.length - indent.length - 4))
+    .replace(/^([ \t]*)export\s*\{[^}]*\}[^;\n]*;?/gm, (m) => m.replace(/[^\n]/g, ' '))
+    .replace(/^([ \t]*)export\b/gm, (m, indent) => indent + ' '.repeat(m.length - indent.length));
+  try {
+    new vm.Script(prefix + blanked + '\n})', { filename: name });
+  } catch (probe) {
+    const where = locate(safeGet(probe, 'stack'), name);
+    if (where.line !== undefined && safeGet(probe, 'message') === safeGet(error, 'message')) {
+      if (where.line === 1) where.column -= prefix.length;
+      const located = new SyntaxError(error.message);
+      located.stack = `${name}:${where.line}\n${source.split('\n')[where.line - 1] ?? ''}\n${' '.repeat(Math.max(0, where.column - 1))}^\n\nSyntaxError: ${error.message}\n    at ${name}:${where.line}:${where.column}`;
+      return located;
+    }
+  }
+  return error;
+}
+
+const moduleOwners = new WeakMap();
+
+/** Resolves what a script imports: registered in-memory modules only. */
+function linkerFor(state) {
+  return (specifier, referencing) => {
+    const existing = state.modules.get(specifier);
+    if (existing !== undefined) return existing;
+    const source = config.modules.get(specifier);
+    if (source === undefined) {
+      const referrer = referencing?.identifier ?? 'the script';
+      const bare = specifier.startsWith('node:') ? specifier.slice(5) : specifier;
+      if (specifier.startsWith('node:') || builtinModules.includes(bare)) {
+        throw new ImportFailure(specifier, referrer, `Node built-in module "${specifier}" is not allowed in scripts`);
+      }
+      const known = [...config.modules.keys()];
+      throw new ImportFailure(specifier, referrer, `no module with that name is registered`
+        + (known.length ? ` (registered: ${known.join(', ')})` : ' (none are registered)'));
+    }
+    const module = compileModule(state, source.code, specifier, source.key);
+    state.modules.set(specifier, module);
+    return module;
+  };
+}
+
+async function dynamicImport(specifier, referrer) {
+  const state = moduleOwners.get(referrer) ?? als.getStore()?.state;
+  if (state === undefined) throw new ImportFailure(specifier, 'a finished run', 'the run has ended');
+  const module = linkerFor(state)(specifier, referrer);
+  if (module.status === 'unlinked') await module.link(linkerFor(state));
+  if (module.status === 'linked') await module.evaluate();
+  return module;
+}
+
+// ---------------------------------------------------------------------------
+// Runs.
+
+const runs = new Map();
+const sessions = new Map();
+const loadedModules = new Map();
+
+class Run {
+  constructor(id, state, timeout) {
+    this.id = id;
+    this.state = state;
+    this.controller = new AbortController();
+    this.ended = new Promise((_, reject) => {
+      this.end = (code, message) => {
+        const reason = new RunEnded(code, message);
+        reject(reason);
+        this.controller.abort(code === CODES.TIMEOUT ? new DOMException(message, 'TimeoutError') : reason);
+      };
+    });
+    this.ended.catch(() => {});
+    this.timer = timeout > 0
+      ? setTimeout(() => this.end(CODES.TIMEOUT, `run timed out after ${timeout} ms`), timeout)
+      : null;
+  }
+
+  finish() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    runs.delete(this.id);
+  }
+}
+
+/** Awaits a value a script produced, unless the run ends first. */
+async function settle(run, value) {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function') {
+    return await Promise.race([value, run.ended]);
+  }
+  return value;
+}
+
+function contextFor(params) {
+  if (params.session === undefined || params.session === null) return { state: freshContext(), owned: true };
+  const state = sessions.get(params.session);
+  if (state === undefined) throw new RunEnded(CODES.NOT_FOUND, `session ${params.session} is not open on this worker`);
+  return { state, owned: false };
+}
+
+async function runScript(id, params) {
+  const { state, owned } = contextFor(params);
+  const run = new Run(id, state, params.timeout);
+  runs.set(id, run);
+  const syncTimeout = params.timeout > 0 ? { timeout: params.timeout } : {};
+  try {
+    const text = await als.run(run, async () => {
+      if (params.globals) {
+        const globals = state.jsonParse(params.globals);
+        for (const name of Object.keys(globals)) state.context[name] = globals[name];
+      }
+      let value;
+      if (params.kind === 'module') {
+        const module = compileModule(state, sourceOf(params), params.name, params.key);
+        await Promise.race([module.link(linkerFor(state)), run.ended]);
+        await Promise.race([module.evaluate(syncTimeout), run.ended]);
+        value = module.namespace.default;
+      } else {
+        value = compileScript(params).runInContext(state.context, { ...syncTimeout, displayErrors: true });
+      }
+      return toJsonText(await settle(run, value));
+    });
+    respond(id, '{"value":' + text + '}');
+  } catch (thrown) {
+    const { code, message, data } = errorFor(thrown, params.name);
+    respondError(id, code, message, data);
+  } finally {
+    run.finish();
+    if (owned) state.dispose();
+  }
+}
+
+async function loadModule(id, params) {
+  let state;
+  if (params.session !== undefined && params.session !== null) {
+    state = sessions.get(params.session);
+    if (state === undefined) return respondError(id, CODES.NOT_FOUND, `session ${params.session} is not open on this worker`);
+  } else {
+    state = new ContextState();
+  }
+  const run = new Run(id, state, params.timeout);
+  runs.set(id, run);
+  try {
+    await als.run(run, async () => {
+      const module = compileModule(state, sourceOf(params), params.name, params.key);
+      await Promise.race([module.link(linkerFor(state)), run.ended]);
+      await Promise.race([module.evaluate(params.timeout > 0 ? { timeout: params.timeout } : {}), run.ended]);
+      const exports = Object.keys(module.namespace);
+      loadedModules.set(params.handle, { namespace: module.namespace, state, owned: params.session == null, name: params.name });
+      respond(id, JSON.stringify({ exports }));
+    });
+  } catch (thrown) {
+    if (params.session == null) state.dispose();
+    const { code, message, data } = errorFor(thrown, params.name);
+    respondError(id, code, message, data);
+  } finally {
+    run.finish();
+  }
+}
+
+async function callExport(id, params) {
+  const loaded = loadedModules.get(params.handle);
+  if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
+  const run = new Run(id, loaded.state, params.timeout);
+  runs.set(id, run);
+  try {
+    const fn = loaded.namespace[params.export];
+    if (typeof fn !== 'function') {
+      const names = Object.keys(loaded.namespace).filter((k) => typeof loaded.namespace[k] === 'function');
+      throw new RunEnded(CODES.NOT_FOUND, `module "${loaded.name}" has no exported function "${params.export}"`
+        + ` (exported functions: ${names.length ? names.join(', ') : 'none'})`);
+    }
+    const text = await als.run(run, async () => {
+      const args = params.args ? loaded.state.jsonParse(params.args) : [];
+      return toJsonText(await settle(run, fn(...args)));
+    });
+    respond(id, '{"value":' + text + '}');
+  } catch (thrown) {
+    const { code, message, data } = errorFor(thrown, loaded.name);
+    respondError(id, code, message, data);
+  } finally {
+    run.finish();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Dispatch.
+
+function handleRequest(message) {
+  const { id, method, params } = message;
+  switch (method) {
+    case 'run':
+      return void runScript(id, params);
+    case 'call':
+      return void callExport(id, params);
+    case 'module.load':
+      return void loadModule(id, params);
+    case 'ping':
+      return respond(id, '{}');
+    case 'init':
+      for (const [name, source] of Object.entries(params.modules ?? {})) config.modules.set(name, source);
+      if (params.scriptCacheSize) config.scriptCacheSize = params.scriptCacheSize;
+      if (params.maxMessageBytes) config.maxMessageBytes = params.maxMessageBytes;
+      if (params.spareContexts !== undefined) config.spareContexts = params.spareContexts;
+      if (params.callbacks) config.callbacks = params.callbacks;
+      scheduleRefill();
+      return respond(id, JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid }));
+    case 'session.open': {
+      if (sessions.has(params.session)) return respondError(id, CODES.INVALID_PARAMS, `session ${params.session} is already open`);
+      sessions.set(params.session, new ContextState());
+      return respond(id, '{}');
+    }
+    default:
+      return respondError(id, CODES.METHOD_NOT_FOUND, `unknown method "${method}"`);
+  }
+}
+
+function handleNotification(message) {
+  const { method, params } = message;
+  switch (method) {
+    case 'cancel': {
+      const run = runs.get(params.id);
+      if (run !== undefined) {
+        const timedOut = params.reason === 'timeout';
+        run.end(timedOut ? CODES.TIMEOUT : CODES.CANCELLED, timedOut ? 'run timed out' : 'run cancelled');
+      }
+      return;
+    }
+    case 'session.close': {
+      const state = sessions.get(params.session);
+      sessions.delete(params.session);
+      if (state !== undefined) state.dispose();
+      for (const [handle, loaded] of loadedModules) if (loaded.state === state) loadedModules.delete(handle);
+      return;
+    }
+    case 'module.unload': {
+      const loaded = loadedModules.get(params.handle);
+      loadedModules.delete(params.handle);
+      if (loaded !== undefined && loaded.owned) loaded.state.dispose();
+      return;
+    }
+    case 'shutdown':
+      flush();
+      channel.end();
+      return void setImmediate(() => process.exit(0));
+    default:
+      return;
+  }
+}
+
+function handleLine(line) {
+  let message;
+  try {
+    message = JSON.parse(line);
+  } catch (e) {
+    return respondError(null, CODES.PARSE_ERROR, `invalid JSON from the host: ${e.message}`);
+  }
+  if (message === null || typeof message !== 'object') {
+    return respondError(null, CODES.INVALID_REQUEST, 'a message must be a JSON object');
+  }
+  if (typeof message.method === 'string') {
+    if (message.id === undefined || message.id === null) return handleNotification(message);
+    return handleRequest(message);
+  }
+  if ('result' in message || 'error' in message) return onHostResponse(message);
+  return respondError(message.id ?? null, CODES.INVALID_REQUEST, 'a message needs a method, a result or an error');
+}
+
+// ---------------------------------------------------------------------------
+// Start-up.
+
+/** Connects to the host over the inherited channel and serves until it closes. */
+export function serve(fd = 3) {
+  process.on('uncaughtException', (error) => {
+    sendLog('error', ['Uncaught exception:', error]);
+  });
+  process.on('unhandledRejection', (reason) => {
+    sendLog('error', ['Unhandled promise rejection:', reason]);
+  });
+  channel = new net.Socket({ fd, readable: true, writable: true });
+  const exit = () => process.exit(0);
+  channel.on('end', exit);
+  channel.on('close', exit);
+  channel.on('error', exit);
+  const read = createLineReader(handleLine, () => config.maxMessageBytes + 1024 * 1024);
+  channel.on('data', (chunk) => {
+    try {
+      read(chunk);
+    } catch (error) {
+      respondError(null, CODES.LIMIT, error.message);
+      flush();
+      process.exit(3);
+    }
+  });
+}
+
+if (globalThis.__outriggerNoServe !== true) serve();
