@@ -449,6 +449,8 @@ class ContextState {
     this.timers = new Map();
     this.modules = new Map();
     this.disposed = false;
+    /** The run that started last here: whose `signal` a callback outside any run sees. */
+    this.lastRun = undefined;
     this.context = vm.createContext({}, { codeGeneration: { strings: true, wasm: true } });
     const state = this;
     const bridge = {
@@ -456,10 +458,10 @@ class ContextState {
       web: webGlobals,
       callbacks: config.callbacks,
       now: () => performance.now(),
-      log: (level, args) => sendLog(level, args),
-      emit: (name, data) => sendEvent(name, data),
+      log: (level, args) => sendLog(level, args, state),
+      emit: (name, data) => sendEvent(name, data, state),
       call: (method, params) => callHost(method, params),
-      signal: () => als.getStore()?.controller.signal,
+      signal: () => currentRun(state)?.controller.signal,
       fetch: (input, init) => runFetch(input, init),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
       clearTimer: (id) => state.clearTimer(id),
@@ -476,7 +478,7 @@ class ContextState {
       try {
         callback(...args);
       } catch (error) {
-        sendLog('error', ['Uncaught exception in timer callback:', error]);
+        sendLog('error', ['Uncaught exception in timer callback:', error], this);
       }
     };
     const handle = repeat ? setInterval(fire, delay) : setTimeout(fire, delay);
@@ -527,8 +529,13 @@ function scheduleRefill() {
 // ---------------------------------------------------------------------------
 // What scripts reach through `console`, `host`, `fetch` and `signal`.
 
-function sendLog(level, args) {
-  const run = als.getStore();
+/** The run something belongs to: the current one, else the context's latest. */
+function currentRun(state) {
+  return als.getStore() ?? state?.lastRun;
+}
+
+function sendLog(level, args, state) {
+  const run = currentRun(state);
   let params = '{"run":' + (run ? run.id : 'null') + ',"level":"' + level + '","args":[';
   for (let i = 0; i < args.length; i++) {
     if (i > 0) params += ',';
@@ -538,8 +545,8 @@ function sendLog(level, args) {
   notify('log', params);
 }
 
-function sendEvent(name, data) {
-  const run = als.getStore();
+function sendEvent(name, data, state) {
+  const run = currentRun(state);
   const dataJson = toJsonText(data, 'event data');
   notify('event', '{"run":' + (run ? run.id : 'null') + ',"name":' + JSON.stringify(name) + ',"data":' + dataJson + '}');
 }
@@ -585,6 +592,8 @@ function onHostResponse(message) {
 
 const scriptCache = new Map();
 const moduleCodeCache = new Map();
+/** What the caches did, for the host's `stats` request. */
+const cacheStats = { scriptCompiles: 0, scriptHits: 0, moduleCompiles: 0, moduleCacheHits: 0 };
 
 function lruGet(map, key) {
   const value = map.get(key);
@@ -600,42 +609,69 @@ function lruSet(map, key, value) {
   while (map.size > config.scriptCacheSize) map.delete(map.keys().next().value);
 }
 
-/** Source for a run: from the message, or from the cache by key. */
-function sourceOf(params) {
-  if (typeof params.code === 'string') return params.code;
-  const error = new RunEnded(CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
-  throw error;
+/** The error for a key sent without source that is not cached here. */
+function unknownScript(params) {
+  return new RunEnded(CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
 }
 
+/** A classic script: compiled once, run in any context. */
 function compileScript(params) {
   const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
-  if (cached !== undefined) return cached;
-  const script = new vm.Script(sourceOf(params), {
+  if (cached !== undefined) {
+    cacheStats.scriptHits++;
+    return cached;
+  }
+  if (typeof params.code !== 'string') throw unknownScript(params);
+  const script = new vm.Script(params.code, {
     filename: params.name,
     importModuleDynamically: dynamicImport,
   });
+  cacheStats.scriptCompiles++;
   if (params.key) lruSet(scriptCache, params.key, script);
   return script;
 }
 
-function compileModule(state, source, name, key) {
-  const cachedData = key ? lruGet(moduleCodeCache, key) : undefined;
+/**
+ * A module for one context. A module instance belongs to its context, so the
+ * cache keeps its source and V8's code cache, which makes recompiling cheap.
+ */
+function compileModule(state, params) {
+  const { name, key } = params;
+  let entry = key ? lruGet(moduleCodeCache, key) : undefined;
+  const source = typeof params.code === 'string' ? params.code : entry?.source;
+  if (source === undefined) throw unknownScript(params);
+  const create = (cachedData) => new vm.SourceTextModule(source, {
+    identifier: name,
+    context: state.context,
+    cachedData,
+    importModuleDynamically: dynamicImport,
+  });
   let module;
   try {
-    module = new vm.SourceTextModule(source, {
-      identifier: name,
-      context: state.context,
-      cachedData,
-      importModuleDynamically: dynamicImport,
-    });
+    try {
+      module = create(entry?.cachedData);
+    } catch (error) {
+      if (entry?.cachedData === undefined || error?.code !== 'ERR_VM_MODULE_CACHED_DATA_REJECTED') throw error;
+      entry.cachedData = undefined;
+      module = create(undefined);
+    }
   } catch (error) {
     if (error && error.name === 'SyntaxError') throw locateModuleSyntaxError(error, source, name);
     throw error;
   }
   moduleOwners.set(module, state);
-  if (key && cachedData === undefined) {
+  if (entry?.cachedData !== undefined) {
+    cacheStats.moduleCacheHits++;
+  } else {
+    cacheStats.moduleCompiles++;
+  }
+  if (key && entry === undefined) {
+    entry = { source, cachedData: undefined };
+    lruSet(moduleCodeCache, key, entry);
+  }
+  if (entry !== undefined && entry.cachedData === undefined) {
     try {
-      lruSet(moduleCodeCache, key, module.createCachedData());
+      entry.cachedData = module.createCachedData();
     } catch {
       // A module that cannot produce a code cache is simply compiled each time.
     }
@@ -686,7 +722,7 @@ function linkerFor(state) {
       throw new ImportFailure(specifier, referrer, `no module with that name is registered`
         + (known.length ? ` (registered: ${known.join(', ')})` : ' (none are registered)'));
     }
-    const module = compileModule(state, source.code, specifier, source.key);
+    const module = compileModule(state, { name: specifier, key: source.key, code: source.code });
     state.modules.set(specifier, module);
     return module;
   };
@@ -712,6 +748,7 @@ class Run {
   constructor(id, state, timeout) {
     this.id = id;
     this.state = state;
+    state.lastRun = this;
     this.controller = new AbortController();
     this.ended = new Promise((_, reject) => {
       this.end = (code, message) => {
@@ -760,7 +797,7 @@ async function runScript(id, params) {
       }
       let value;
       if (params.kind === 'module') {
-        const module = compileModule(state, sourceOf(params), params.name, params.key);
+        const module = compileModule(state, params);
         await Promise.race([module.link(linkerFor(state)), run.ended]);
         await Promise.race([module.evaluate(syncTimeout), run.ended]);
         value = module.namespace.default;
@@ -791,7 +828,7 @@ async function loadModule(id, params) {
   runs.set(id, run);
   try {
     await als.run(run, async () => {
-      const module = compileModule(state, sourceOf(params), params.name, params.key);
+      const module = compileModule(state, params);
       await Promise.race([module.link(linkerFor(state)), run.ended]);
       await Promise.race([module.evaluate(params.timeout > 0 ? { timeout: params.timeout } : {}), run.ended]);
       const exports = Object.keys(module.namespace);
@@ -846,6 +883,15 @@ function handleRequest(message) {
       return void loadModule(id, params);
     case 'ping':
       return respond(id, '{}');
+    case 'stats':
+      return respond(id, JSON.stringify({
+        ...cacheStats,
+        runs: runs.size,
+        sessions: sessions.size,
+        loadedModules: loadedModules.size,
+        spareContexts: spareContexts.length,
+        heapUsed: process.memoryUsage().heapUsed,
+      }));
     case 'init':
       for (const [name, source] of Object.entries(params.modules ?? {})) config.modules.set(name, source);
       if (params.scriptCacheSize) config.scriptCacheSize = params.scriptCacheSize;

@@ -30,7 +30,7 @@ mod worker;
 
 pub use error::{Error, Result};
 pub use module::JsModule;
-pub use pool::{Pool, PoolBuilder, Stats};
+pub use pool::{Pool, PoolBuilder, Stats, WorkerStats};
 pub use run::RunHandle;
 pub use script::{Event, LogEntry, LogLevel, Output, Script, ScriptKind};
 pub use session::Session;

@@ -195,7 +195,8 @@ impl JsModule {
 
     /// Calls an exported function and deserializes what it returns (a
     /// promise is awaited). `args` must serialize to a JSON array: use a
-    /// tuple (`(a, b)`, or `(a,)` for one argument), an array or a `Vec`.
+    /// tuple (`(a, b)`, `(a,)` for one argument, `()` for none), an array or
+    /// a `Vec`.
     pub async fn call<T: DeserializeOwned>(&self, export: &str, args: impl Serialize) -> Result<T> {
         let mut handle = self.start_call(export, args).await?;
         let raw = handle.finish().await?;
@@ -210,11 +211,15 @@ impl JsModule {
 
     /// Starts a call; its events stream before its result, as for runs.
     pub async fn start_call(&self, export: &str, args: impl Serialize) -> Result<RunHandle> {
-        let args = serde_json::to_value(&args).map_err(|e| {
+        let mut args = serde_json::to_value(&args).map_err(|e| {
             Error::InvalidInput(format!(
                 "arguments of `{export}` cannot be turned into JSON: {e}"
             ))
         })?;
+        if args.is_null() {
+            // `()`: no arguments.
+            args = serde_json::Value::Array(Vec::new());
+        }
         if !args.is_array() {
             return Err(Error::InvalidInput(format!(
                 "arguments of `{export}` must serialize to a JSON array (use a tuple such as `(value,)`), got {}",

@@ -342,6 +342,22 @@ impl Pool {
         Ok(started.elapsed())
     }
 
+    /// Asks every live worker for its own counters (compiles, cache hits,
+    /// open contexts, heap).
+    pub async fn worker_stats(&self) -> Result<Vec<WorkerStats>> {
+        let mut all = Vec::new();
+        for worker in self.inner.live_workers() {
+            let raw = worker
+                .request_value("stats", "{}", "stats", self.inner.timeout)
+                .await?;
+            let mut stats: WorkerStats = serde_json::from_str(raw.get())
+                .map_err(|e| Error::Protocol(format!("malformed stats answer: {e}")))?;
+            stats.pid = worker.pid;
+            all.push(stats);
+        }
+        Ok(all)
+    }
+
     /// Counters of the pool right now.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
@@ -406,7 +422,7 @@ impl Pool {
             .workers
             .iter()
             .flatten()
-            .filter(|w| w.is_alive())
+            .filter(|w| w.accepts_work())
             .map(|w| w.pid)
             .collect()
     }
@@ -428,6 +444,32 @@ pub struct Stats {
     pub failed: u64,
     /// Workers started to replace one that died.
     pub restarts: u64,
+}
+
+/// One worker's own counters, from [`Pool::worker_stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// The worker's process id.
+    #[serde(skip)]
+    pub pid: u32,
+    /// Classic scripts compiled (a cache miss each).
+    pub script_compiles: u64,
+    /// Classic scripts run from the compiled-script cache.
+    pub script_hits: u64,
+    /// Modules compiled without a code cache.
+    pub module_compiles: u64,
+    /// Modules compiled with V8's code cache from an earlier compile.
+    pub module_cache_hits: u64,
+    /// Runs and calls in progress.
+    pub runs: u64,
+    /// Open sessions.
+    pub sessions: u64,
+    /// Loaded modules (pool-wide and per session).
+    pub loaded_modules: u64,
+    /// Bytes of JavaScript heap in use.
+    pub heap_used: u64,
 }
 
 #[derive(Debug, Default)]
@@ -525,7 +567,7 @@ impl PoolInner {
                     .workers
                     .iter()
                     .flatten()
-                    .filter(|w| w.is_alive())
+                    .filter(|w| w.accepts_work())
                     .min_by_key(|w| w.in_flight.load(Ordering::SeqCst))
                     .filter(|w| w.in_flight.load(Ordering::SeqCst) < self.max_in_flight)
                     .cloned();
@@ -549,7 +591,7 @@ impl PoolInner {
                 rx
             };
             match waiting.await {
-                Ok(slot) if slot.worker().is_alive() => return Ok(slot),
+                Ok(slot) if slot.worker().accepts_work() => return Ok(slot),
                 Ok(_dead) => continue,
                 Err(_) => return Err(Error::Closed),
             }
@@ -573,7 +615,7 @@ impl PoolInner {
         loop {
             let waiter = {
                 let mut state = self.state.lock().unwrap();
-                if worker.is_alive() && !self.closed.load(Ordering::SeqCst) {
+                if worker.accepts_work() && !self.closed.load(Ordering::SeqCst) {
                     state.waiters.pop_front()
                 } else {
                     None
@@ -678,7 +720,7 @@ impl PoolInner {
             .workers
             .iter()
             .flatten()
-            .filter(|w| w.is_alive())
+            .filter(|w| w.accepts_work())
             .collect();
         Stats {
             workers: live.len(),
@@ -702,7 +744,7 @@ impl PoolInner {
             .workers
             .iter()
             .flatten()
-            .filter(|w| w.is_alive())
+            .filter(|w| w.accepts_work())
             .cloned()
             .collect()
     }

@@ -117,7 +117,7 @@ impl Session {
     }
 
     fn check_alive(&self) -> Result<()> {
-        if self.worker.is_alive() {
+        if self.worker.accepts_work() {
             Ok(())
         } else {
             Err(Error::WorkerExited {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -58,6 +58,7 @@ pub(crate) struct Worker {
     pending: Mutex<Pending>,
     pub(crate) in_flight: AtomicUsize,
     kill: Notify,
+    dying: AtomicBool,
     exit_notify: Notify,
     kill_reason: Mutex<Option<String>>,
     stderr_tail: Mutex<VecDeque<String>>,
@@ -109,6 +110,7 @@ impl Worker {
             }),
             in_flight: AtomicUsize::new(0),
             kill: Notify::new(),
+            dying: AtomicBool::new(false),
             exit_notify: Notify::new(),
             kill_reason: Mutex::new(None),
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
@@ -204,6 +206,11 @@ impl Worker {
 
     pub(crate) fn is_alive(&self) -> bool {
         self.pending.lock().unwrap().alive
+    }
+
+    /// Whether new work may go to this worker: alive and not being killed.
+    pub(crate) fn accepts_work(&self) -> bool {
+        !self.dying.load(Ordering::SeqCst) && self.is_alive()
     }
 
     /// Sends a request with a known id; replies arrive on the receiver.
@@ -352,6 +359,7 @@ impl Worker {
                 *why = Some(reason.to_owned());
             }
         }
+        self.dying.store(true, Ordering::SeqCst);
         tracing::warn!(pid = self.pid, slot = self.slot, reason, "killing worker");
         self.kill.notify_one();
     }

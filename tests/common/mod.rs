@@ -1,0 +1,54 @@
+//! Shared set-up for the integration tests: real pools of real Node.js
+//! workers.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use outrigger::{Pool, PoolBuilder};
+
+/// A builder for a small pool with a short default timeout.
+pub fn builder() -> PoolBuilder {
+    init_tracing();
+    Pool::builder().workers(2).timeout(Duration::from_secs(10))
+}
+
+/// A started two-worker pool.
+pub async fn pool() -> Pool {
+    builder().build().await.expect("the pool starts")
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Whether a process with this id exists (and is not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state is the field after the parenthesised command name.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            state != Some("Z") && state != Some("X")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits until `check` holds, polling, for at most `limit`.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,177 @@
+//! Many runs in flight: all answered, each with its own logs, balanced
+//! across workers, bounded by the queue.
+
+mod common;
+
+use std::time::Duration;
+
+use outrigger::{Error, Script};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_runs_are_all_answered_with_their_own_logs() {
+    let pool = common::pool().await;
+    let runs: Vec<_> = (0..1000)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let script = Script::module(
+                    "console.log('start', id);\nawait new Promise(r => setTimeout(r, id % 7));\nconsole.log('end', id);\nexport default id * 2;",
+                )
+                .global("id", n);
+                (n, pool.run(script).await)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        let output = output.unwrap();
+        assert_eq!(output.value, n * 2);
+        let messages: Vec<String> = output.logs.iter().map(|l| l.message()).collect();
+        assert_eq!(
+            messages,
+            vec![format!("start {n}"), format!("end {n}")],
+            "run {n} saw only its own logs"
+        );
+    }
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.completed, stats.failed, stats.in_flight, stats.queued),
+        (1000, 0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn runs_go_to_the_least_busy_worker_and_queue_beyond_the_limit() {
+    let pool = common::builder()
+        .workers(2)
+        .max_in_flight_per_worker(1)
+        .build()
+        .await
+        .unwrap();
+    let session = pool.session().await.unwrap();
+    session.eval::<i64>("globalThis.gate = 0").await.unwrap();
+    let slow = || {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 300))")
+                .await
+        })
+    };
+    let a = slow();
+    let b = slow();
+    // One run on each worker (the session's worker included).
+    assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 2).await);
+    assert_eq!(pool.stats().queued, 0);
+    let c = slow();
+    assert!(common::eventually(Duration::from_secs(5), || pool.stats().queued == 1).await);
+    for run in [a, b, c] {
+        assert_eq!(run.await.unwrap().unwrap(), 1);
+    }
+    assert_eq!(pool.stats().queued, 0);
+}
+
+#[tokio::test]
+async fn beyond_the_queue_bound_runs_are_overloaded_at_once() {
+    let pool = common::builder()
+        .workers(1)
+        .max_in_flight_per_worker(1)
+        .queue_bound(2)
+        .build()
+        .await
+        .unwrap();
+    let hold = |pool: &outrigger::Pool| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 200))")
+                .await
+        })
+    };
+    let running = hold(&pool);
+    assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
+    let queued = [hold(&pool), hold(&pool)];
+    assert!(common::eventually(Duration::from_secs(5), || pool.stats().queued == 2).await);
+    let error = pool.eval::<i64>("1").await.unwrap_err();
+    assert!(matches!(error, Error::Overloaded { bound: 2 }), "{error:?}");
+    assert_eq!(running.await.unwrap().unwrap(), 1);
+    for run in queued {
+        assert_eq!(run.await.unwrap().unwrap(), 1);
+    }
+    assert_eq!(pool.eval::<i64>("2").await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_queued_run_that_is_dropped_gives_up_its_place() {
+    let pool = common::builder()
+        .workers(1)
+        .max_in_flight_per_worker(1)
+        .queue_bound(1)
+        .build()
+        .await
+        .unwrap();
+    let running = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 200))")
+                .await
+        })
+    };
+    assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
+    // Queued, then abandoned.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), pool.eval::<i64>("2"))
+            .await
+            .is_err()
+    );
+    assert_eq!(pool.stats().queued, 0);
+    // Its place is free again.
+    let queued = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.eval::<i64>("3").await })
+    };
+    assert_eq!(running.await.unwrap().unwrap(), 1);
+    assert_eq!(queued.await.unwrap().unwrap(), 3);
+}
+
+#[tokio::test]
+async fn events_stream_before_the_result() {
+    let pool = common::pool().await;
+    let mut run = pool
+        .start(Script::module(
+            "for (let i = 1; i <= 3; i++) { host.emit('progress', { i }); await new Promise(r => setTimeout(r, 5)); }\nhost.emit('done');\nexport default 'result';",
+        ))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(event) = run.next_event().await {
+        seen.push((event.name, event.data));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("progress".to_owned(), serde_json::json!({ "i": 1 })),
+            ("progress".to_owned(), serde_json::json!({ "i": 2 })),
+            ("progress".to_owned(), serde_json::json!({ "i": 3 })),
+            ("done".to_owned(), serde_json::Value::Null),
+        ]
+    );
+    let output = run.output().await.unwrap();
+    assert_eq!(output.value, "result");
+    assert_eq!(output.events.len(), 4, "the output keeps the events too");
+}
+
+#[tokio::test]
+async fn an_event_json_cannot_carry_fails_the_emit_call() {
+    let pool = common::pool().await;
+    let out = pool
+        .run(Script::module(
+            "let message;\ntry { host.emit('x', { f() {} }); } catch (e) { message = e.message; }\nexport default message;",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        out.value.as_str().unwrap().contains("is a function"),
+        "{:?}",
+        out.value
+    );
+    assert!(out.events.is_empty());
+}

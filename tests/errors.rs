@@ -1,0 +1,275 @@
+//! Bad input gets typed errors, with positions in the user's code.
+
+mod common;
+
+use outrigger::{Error, Pool, Script};
+
+fn script_error(error: Error) -> (String, String, Option<u32>, Option<u32>, Option<String>) {
+    match error {
+        Error::Script {
+            name,
+            message,
+            line,
+            column,
+            stack,
+            ..
+        } => (name, message, line, column, stack),
+        other => panic!("expected a script error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn syntax_errors_in_expressions_have_line_and_column() {
+    let pool = common::pool().await;
+    let error = pool
+        .eval::<i64>("let a = 1;\nlet b = (;")
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    let (name, message, line, column, _) = script_error(error);
+    assert_eq!(name, "SyntaxError");
+    assert!(message.contains("Unexpected token"), "{message}");
+    assert_eq!((line, column), (Some(2), Some(10)));
+    assert!(text.contains("script.js:2:10"), "{text}");
+}
+
+#[tokio::test]
+async fn syntax_errors_in_modules_have_line_and_column() {
+    let pool = common::pool().await;
+    let error = pool
+        .run(
+            Script::module(
+                "import x from 'nothing';\nexport const a = 1;\n\nconst b = {;\nexport default b;",
+            )
+            .name("broken.mjs"),
+        )
+        .await
+        .unwrap_err();
+    let (name, _, line, column, _) = script_error(error);
+    assert_eq!(name, "SyntaxError");
+    assert_eq!((line, column), (Some(4), Some(12)));
+
+    let error = pool
+        .run(Script::module("export default 1 +;"))
+        .await
+        .unwrap_err();
+    let (_, _, line, column, _) = script_error(error);
+    assert_eq!((line, column), (Some(1), Some(19)));
+}
+
+#[tokio::test]
+async fn exceptions_point_into_the_users_code() {
+    let pool = common::pool().await;
+    let error = pool
+        .run(
+            Script::expression("function f(o) {\n  return o.missing.field;\n}\nf({})")
+                .name("lookup.js"),
+        )
+        .await
+        .unwrap_err();
+    let (name, message, line, column, stack) = script_error(error);
+    assert_eq!(name, "TypeError");
+    assert!(message.contains("reading 'field'"), "{message}");
+    assert_eq!((line, column), (Some(2), Some(20)));
+    let stack = stack.expect("errors carry their stack");
+    assert!(stack.contains("lookup.js:2:20"), "{stack}");
+    assert!(
+        !stack.contains("node:"),
+        "the runtime's frames are removed: {stack}"
+    );
+
+    // Thrown from async code in a module.
+    let error = pool
+        .run(Script::module("await null;\nclass Custom extends Error { name = 'Custom' }\nthrow new Custom('bad');").name("m.mjs"))
+        .await
+        .unwrap_err();
+    let (name, message, line, column, _) = script_error(error);
+    assert_eq!((name.as_str(), message.as_str()), ("Custom", "bad"));
+    assert_eq!((line, column), (Some(3), Some(7)));
+}
+
+#[tokio::test]
+async fn thrown_values_that_are_not_errors() {
+    let pool = common::pool().await;
+    let (name, message, ..) = script_error(pool.eval::<i64>("throw 'boom'").await.unwrap_err());
+    assert_eq!((name.as_str(), message.as_str()), ("string", "boom"));
+    let (name, message, ..) =
+        script_error(pool.eval::<i64>("throw { code: 42 }").await.unwrap_err());
+    assert_eq!(
+        (name.as_str(), message.as_str()),
+        ("object", r#"{"code":42}"#)
+    );
+    let (name, message, ..) =
+        script_error(pool.eval::<i64>("Promise.reject(7)").await.unwrap_err());
+    assert_eq!((name.as_str(), message.as_str()), ("number", "7"));
+    let (name, ..) = script_error(pool.eval::<i64>("throw null").await.unwrap_err());
+    assert_eq!(name, "null");
+}
+
+#[tokio::test]
+async fn values_json_cannot_carry_are_clear_errors() {
+    let pool = common::pool().await;
+    let cases = [
+        ("10n", "BigInt"),
+        ("({ a: { b: [1, 2n] } })", "BigInt"),
+        ("({ name: 'x', run() {} })", "value.run is a function"),
+        ("[1, () => 2]", "value[1] is a function"),
+        ("(() => 1)", "function"),
+        ("Symbol('s')", "symbol"),
+        ("const o = {}; o.self = o; o", "cycle"),
+        ("new Map([[1, 2]])", "Map"),
+        ("({ tags: new Set(['a']) })", "value.tags is a Set"),
+    ];
+    for (code, expected) in cases {
+        match pool.eval::<serde_json::Value>(code).await {
+            Err(Error::NonJson(message)) => {
+                assert!(message.contains(expected), "{code}: {message}")
+            }
+            other => panic!("{code}: expected a NonJson error, got {other:?}"),
+        }
+    }
+    // Values with a defined conversion pass.
+    let value: serde_json::Value = pool
+        .eval("({ when: new Date(0), skip: undefined, list: [undefined] })")
+        .await
+        .unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({ "when": "1970-01-01T00:00:00.000Z", "list": [null] })
+    );
+}
+
+#[tokio::test]
+async fn inputs_json_cannot_carry_are_rejected_before_running() {
+    let pool = common::pool().await;
+    let mut map = std::collections::HashMap::new();
+    map.insert((1, 2), "tuple keys are not JSON");
+    let error = pool
+        .run(Script::expression("1").global("bad", map))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(m) if m.contains("`bad`")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_engine_is_a_spawn_error_naming_it() {
+    let error = Pool::builder()
+        .node("outrigger-no-such-engine")
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { program, message } => {
+            assert_eq!(program, "outrigger-no-such-engine");
+            assert!(message.contains("PATH"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let error = Pool::builder()
+        .node("/nonexistent/bin/node")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Spawn { program, .. } if program == "/nonexistent/bin/node"),
+        "{error:?}"
+    );
+}
+
+/// A stand-in engine that answers `init` like an old Node.js would.
+fn fake_engine(dir: &std::path::Path, version: &str) -> std::path::PathBuf {
+    let path = dir.join("fake-node");
+    let script = format!(
+        r#"#!/usr/bin/env python3
+import os, json
+channel = os.fdopen(3, "rb+", buffering=0)
+line = b""
+while not line.endswith(b"\n"):
+    line += channel.read(1)
+request = json.loads(line)
+answer = {{"jsonrpc": "2.0", "id": request["id"], "result": {{"protocol": 1, "engine": "node", "version": "{version}", "pid": os.getpid()}}}}
+channel.write((json.dumps(answer) + "\n").encode())
+channel.read(1)
+"#
+    );
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_old_engine_is_a_spawn_error_naming_the_version() {
+    let dir = std::env::temp_dir().join(format!("outrigger-old-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let engine = fake_engine(&dir, "18.19.0");
+    let error = Pool::builder()
+        .workers(1)
+        .node(&engine)
+        .env("PATH", "/usr/bin:/bin")
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { message, .. } => {
+            assert!(
+                message.contains("18.19.0") && message.contains("20 or newer"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_engine_that_dies_at_start_up_is_a_spawn_error_with_its_stderr() {
+    let dir = std::env::temp_dir().join(format!("outrigger-bad-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let engine = dir.join("broken-node");
+    std::fs::write(&engine, "#!/bin/sh\necho 'engine exploded' >&2\nexit 3\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let error = Pool::builder()
+        .workers(1)
+        .node(&engine)
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { message, .. } => {
+            assert!(
+                message.contains("engine exploded") && message.contains("exit status 3"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_pool_stays_healthy_after_every_kind_of_error() {
+    let pool = common::pool().await;
+    for code in [
+        "(",
+        "throw new Error('x')",
+        "10n",
+        "import('fs')",
+        "undefinedVariable",
+    ] {
+        assert!(
+            pool.eval::<serde_json::Value>(code).await.is_err(),
+            "{code}"
+        );
+    }
+    assert_eq!(pool.eval::<i64>("6 * 7").await.unwrap(), 42);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.workers, stats.restarts, stats.failed, stats.completed),
+        (2, 0, 5, 1)
+    );
+}
