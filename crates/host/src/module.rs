@@ -83,7 +83,7 @@ impl ModuleSpec {
 /// session), whose exported functions Rust calls with JSON arguments.
 ///
 /// ```no_run
-/// # async fn demo(pool: &outrigger::Pool) -> outrigger::Result<()> {
+/// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
 /// let app = pool.load_module("app", r#"
 ///     export async function work(input) { return { total: input.a + input.b }; }
 ///     export function format(result) { return `total: ${result.total}`; }

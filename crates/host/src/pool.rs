@@ -267,9 +267,9 @@ impl PoolBuilder {
 /// the workers; [`Pool::shutdown`] stops them gracefully.
 ///
 /// ```no_run
-/// # async fn demo() -> outrigger::Result<()> {
+/// # async fn demo() -> outrigger_host::Result<()> {
 /// use std::time::Duration;
-/// let pool = outrigger::Pool::builder().workers(2).timeout(Duration::from_secs(5)).build().await?;
+/// let pool = outrigger_host::Pool::builder().workers(2).timeout(Duration::from_secs(5)).build().await?;
 /// let four: i64 = pool.eval("2 + 2").await?;
 /// assert_eq!(four, 4);
 /// # Ok(()) }

@@ -39,8 +39,8 @@ impl std::fmt::Debug for Resend {
 /// [`RunHandle::output`] gives the result. Dropping the handle cancels the run.
 ///
 /// ```no_run
-/// # async fn demo(pool: &outrigger::Pool) -> outrigger::Result<()> {
-/// use outrigger::Script;
+/// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+/// use outrigger_host::Script;
 /// let mut run = pool.start(Script::module(
 ///     "for (let i = 1; i <= 3; i++) host.emit('progress', i); export default 'done';",
 /// )).await?;

@@ -39,8 +39,8 @@ enum Source {
 /// A piece of JavaScript to run, with its inputs.
 ///
 /// ```no_run
-/// # async fn demo(pool: &outrigger::Pool) -> outrigger::Result<()> {
-/// use outrigger::Script;
+/// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+/// use outrigger_host::Script;
 /// let out = pool
 ///     .run(Script::module("export default input.a + input.b;").global("input", serde_json::json!({"a": 1, "b": 2})))
 ///     .await?;

@@ -18,7 +18,7 @@ use crate::worker::Worker;
 /// Dropping the session closes its context.
 ///
 /// ```no_run
-/// # async fn demo(pool: &outrigger::Pool) -> outrigger::Result<()> {
+/// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
 /// let session = pool.session().await?;
 /// session.eval::<i64>("globalThis.count = 1").await?;
 /// let count: i64 = session.eval("++count").await?;
