@@ -183,8 +183,10 @@ export function toJsonText(value, what = 'value') {
   }
   const found = findNonJson(value, what);
   if (found !== null) throw new NonJsonError(`${found}, which JSON cannot carry`);
-  if (text.length > config.maxMessageBytes) {
-    const error = new NonJsonError(`${what} is ${text.length} bytes of JSON, over the limit of ${config.maxMessageBytes}`);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes, so only long texts need counting.
+  const bytes = text.length * 3 > config.maxMessageBytes ? Buffer.byteLength(text, 'utf8') : text.length;
+  if (bytes > config.maxMessageBytes) {
+    const error = new NonJsonError(`${what} is ${bytes} bytes of JSON, over the limit of ${config.maxMessageBytes}`);
     error.code = CODES.LIMIT;
     throw error;
   }
@@ -438,6 +440,20 @@ function contextBootstrap(bridge) {
 
 const bootstrapScript = new vm.Script(`(${contextBootstrap.toString()})`, { filename: 'outrigger:bootstrap' });
 const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined).map((name) => [name, globalThis[name]]);
+
+/** Freezes what every context shares, so one run cannot change it for the next. */
+function deepFreeze(value, seen = new WeakSet()) {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) return;
+  seen.add(value);
+  Object.freeze(value);
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if ('value' in descriptor) deepFreeze(descriptor.value, seen);
+  }
+  deepFreeze(Object.getPrototypeOf(value), seen);
+}
+for (const [, value] of webGlobals) deepFreeze(value);
+deepFreeze(globalThis.crypto?.subtle);
 let nextTimerId = 1;
 
 /**
@@ -460,7 +476,7 @@ class ContextState {
       now: () => performance.now(),
       log: (level, args) => sendLog(level, args, state),
       emit: (name, data) => sendEvent(name, data, state),
-      call: (method, params) => callHost(method, params),
+      call: (method, params) => callHost(method, params, state),
       signal: () => currentRun(state)?.controller.signal,
       fetch: (input, init) => runFetch(input, init),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
@@ -468,6 +484,7 @@ class ContextState {
     };
     bootstrapScript.runInContext(this.context)(bridge);
     this.jsonParse = vm.runInContext('JSON.parse', this.context);
+    this.Error = vm.runInContext('Error', this.context);
   }
 
   setTimer(callback, delay, args, repeat) {
@@ -542,6 +559,13 @@ function sendLog(level, args, state) {
     params += logArgJson(args[i]);
   }
   params += ']}';
+  if (params.length * 3 > config.maxMessageBytes) {
+    const bytes = Buffer.byteLength(params, 'utf8');
+    if (bytes > config.maxMessageBytes) {
+      const notice = `[log line of ${bytes} bytes dropped: over the limit of ${config.maxMessageBytes}]`;
+      params = '{"run":' + (run ? run.id : 'null') + ',"level":"' + level + '","args":[' + JSON.stringify(notice) + ']}';
+    }
+  }
   notify('log', params);
 }
 
@@ -562,12 +586,12 @@ let nextCallId = 1;
 const pendingCalls = new Map();
 
 /** A request to the host (a callback), answered by a response line. */
-function callHost(method, params) {
-  const run = als.getStore();
+function callHost(method, params, state) {
+  const run = currentRun(state);
   const id = nextCallId++;
   const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
   return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject, run });
+    pendingCalls.set(id, { resolve, reject, run, state });
     send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
       + (run ? run.id : 'null') + ',"args":' + paramsJson + '}}');
   });
@@ -577,13 +601,15 @@ function onHostResponse(message) {
   const call = pendingCalls.get(message.id);
   if (call === undefined) return;
   pendingCalls.delete(message.id);
+  const { state } = call;
+  const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
   if (message.error) {
-    const error = new Error(message.error.message);
+    const error = new (state?.Error ?? Error)(String(message.error.message));
     error.code = message.error.code;
-    if (message.error.data !== undefined) error.data = message.error.data;
+    if (message.error.data !== undefined) error.data = inRealm(message.error.data);
     call.reject(error);
   } else {
-    call.resolve(message.result);
+    call.resolve(inRealm(message.result));
   }
 }
 
@@ -785,7 +811,14 @@ function contextFor(params) {
 }
 
 async function runScript(id, params) {
-  const { state, owned } = contextFor(params);
+  let context;
+  try {
+    context = contextFor(params);
+  } catch (thrown) {
+    const { code, message, data } = errorFor(thrown, params.name);
+    return respondError(id, code, message, data);
+  }
+  const { state, owned } = context;
   const run = new Run(id, state, params.timeout);
   runs.set(id, run);
   const syncTimeout = params.timeout > 0 ? { timeout: params.timeout } : {};
@@ -812,7 +845,10 @@ async function runScript(id, params) {
     respondError(id, code, message, data);
   } finally {
     run.finish();
-    if (owned) state.dispose();
+    if (owned) {
+      run.controller.abort(new DOMException('the run has ended', 'AbortError'));
+      state.dispose();
+    }
   }
 }
 
@@ -844,6 +880,19 @@ async function loadModule(id, params) {
   }
 }
 
+const callScript = new vm.Script('globalThis[Symbol.for("outrigger.call")]()', { filename: 'outrigger:call' });
+
+/** Calls `thunk` inside `state`'s context, under the engine's watchdog for the synchronous part. */
+function callWithTimeout(state, thunk, timeout) {
+  const slot = Symbol.for('outrigger.call');
+  Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
+  try {
+    return callScript.runInContext(state.context, timeout > 0 ? { timeout } : {});
+  } finally {
+    delete state.context[slot];
+  }
+}
+
 async function callExport(id, params) {
   const loaded = loadedModules.get(params.handle);
   if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
@@ -858,7 +907,7 @@ async function callExport(id, params) {
     }
     const text = await als.run(run, async () => {
       const args = params.args ? loaded.state.jsonParse(params.args) : [];
-      return toJsonText(await settle(run, fn(...args)));
+      return toJsonText(await settle(run, callWithTimeout(loaded.state, () => fn(...args), params.timeout)));
     });
     respond(id, '{"value":' + text + '}');
   } catch (thrown) {
@@ -943,6 +992,17 @@ function handleNotification(message) {
   }
 }
 
+/** What each method cannot do without. */
+const REQUIRED_PARAMS = {
+  run: ['kind', 'name'],
+  call: ['handle', 'export'],
+  'module.load': ['handle', 'name'],
+  'session.open': ['session'],
+  cancel: ['id'],
+  'session.close': ['session'],
+  'module.unload': ['handle'],
+};
+
 function handleLine(line) {
   let message;
   try {
@@ -954,8 +1014,22 @@ function handleLine(line) {
     return respondError(null, CODES.INVALID_REQUEST, 'a message must be a JSON object');
   }
   if (typeof message.method === 'string') {
-    if (message.id === undefined || message.id === null) return handleNotification(message);
-    return handleRequest(message);
+    const isRequest = message.id !== undefined && message.id !== null;
+    if (message.params === undefined) message.params = {};
+    const { params } = message;
+    const missing = params !== null && typeof params === 'object' && !Array.isArray(params)
+      ? (REQUIRED_PARAMS[message.method] ?? []).filter((name) => params[name] === undefined || params[name] === null)
+      : ['an object'];
+    if (missing.length > 0) {
+      if (isRequest) respondError(message.id, CODES.INVALID_PARAMS, `params of "${message.method}" need ${missing.join(', ')}`);
+      return;
+    }
+    try {
+      return isRequest ? handleRequest(message) : handleNotification(message);
+    } catch (error) {
+      if (isRequest) respondError(message.id, CODES.INTERNAL, `${message.method} failed: ${error?.message ?? error}`);
+      return;
+    }
   }
   if ('result' in message || 'error' in message) return onHostResponse(message);
   return respondError(message.id ?? null, CODES.INVALID_REQUEST, 'a message needs a method, a result or an error');

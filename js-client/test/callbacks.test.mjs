@@ -1,0 +1,129 @@
+// Worker→host requests: callbacks a script reaches through `host`.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker, CODES, expr, mod, valueOf, errorOf, sleep } from './harness.mjs';
+
+const CALLBACKS = [
+  { name: 'x', path: ['x'] },
+  { name: 'db.get', path: ['db', 'get'] },
+  { name: 'db.put', path: ['db', 'put'] },
+  { name: 'slow', path: ['slow'] },
+];
+
+describe('callbacks', () => {
+  let w;
+  const seen = [];
+  before(async () => {
+    w = await Worker.start({
+      callbacks: CALLBACKS,
+      onCallback: async (method, params) => {
+        seen.push({ method, params });
+        switch (method) {
+          case 'x':
+            if (params.args && params.args.fail) {
+              throw { code: 4242, message: 'the host said no', data: { reason: 'fail was set', retry: false } };
+            }
+            return { echoed: params.args, list: [1, 2] };
+          case 'db.get':
+            return params.args === 'missing' ? null : `value of ${params.args}`;
+          case 'db.put':
+            return true;
+          case 'slow':
+            await sleep(100);
+            return 'slow answer';
+          default:
+            throw { code: CODES.METHOD_NOT_FOUND, message: `no ${method}` };
+        }
+      },
+    });
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('sends a request with the callback name as method and {run, args}, and resolves with its result', async () => {
+    const response = await w.run(expr('(async () => { const r = await host.x({ a: 1 }); return r; })()'));
+    assert.deepEqual(valueOf(response), { echoed: { a: 1 }, list: [1, 2] });
+    const request = w.callbackRequests.find((m) => m.params.run === response.id);
+    assert.ok(request, 'no callback request tagged with the run id');
+    assert.equal(request.jsonrpc, '2.0');
+    assert.equal(request.method, 'x');
+    assert.equal(typeof request.id, 'number');
+    assert.deepEqual(request.params, { run: response.id, args: { a: 1 } });
+  });
+
+  it('rejects the script\'s promise with an Error carrying the error response\'s code and data', async () => {
+    const code = '(async () => {\n'
+      + '  try { await host.x({ fail: true }); return "resolved"; }\n'
+      + '  catch (e) { return { message: e.message, code: e.code, data: e.data, hasStack: typeof e.stack === "string" }; }\n'
+      + '})()';
+    assert.deepEqual(valueOf(await w.run(expr(code))), {
+      message: 'the host said no',
+      code: 4242,
+      data: { reason: 'fail was set', retry: false },
+      hasStack: true,
+    });
+  });
+
+  it('fails the run with -32000 when the script does not catch the rejection', async () => {
+    const error = errorOf(await w.run(expr('host.x({ fail: true })')), CODES.SCRIPT);
+    assert.equal(error.message, 'Error: the host said no');
+  });
+
+  it('nests callbacks by path: db.get and db.put', async () => {
+    const code = '(async () => [typeof host.db, await host.db.get("k1"), await host.db.get("missing"), await host.db.put({ k: "v" })])()';
+    const response = await w.run(expr(code));
+    assert.deepEqual(valueOf(response), ['object', 'value of k1', null, true]);
+    const methods = w.callbackRequests.filter((m) => m.params.run === response.id).map((m) => [m.method, m.params.args]);
+    assert.deepEqual(methods, [['db.get', 'k1'], ['db.get', 'missing'], ['db.put', { k: 'v' }]]);
+  });
+
+  it('sends {} as args when the script passes none', async () => {
+    const response = await w.run(expr('host.db.put()'));
+    assert.equal(valueOf(response), true);
+    const request = w.callbackRequests.find((m) => m.params.run === response.id);
+    assert.deepEqual(request.params.args, {});
+  });
+
+  it('keeps concurrent callbacks apart by request id', async () => {
+    const code = '(async () => Promise.all([host.slow(), host.db.get("a"), host.x([1]), host.db.get("b")]))()';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['slow answer', 'value of a', { echoed: [1], list: [1, 2] }, 'value of b']);
+  });
+
+  it('works from a module with top-level await and from a called export', async () => {
+    assert.equal(valueOf(await w.run(mod('export default await host.db.get("from module");'))), 'value of from module');
+    await w.request('module.load', { handle: 1, name: 'cb.mjs', key: 'cb-v1', code: 'export async function read(k) { return host.db.get(k); }', timeout: 1000 });
+    const answer = await w.request('call', { handle: 1, export: 'read', args: '["from call"]', timeout: 1000 });
+    assert.equal(valueOf(answer), 'value of from call');
+    const request = w.callbackRequests.find((m) => m.params.run === answer.id);
+    assert.equal(request.method, 'db.get');
+  });
+
+  it('gives callback results and errors as values of the script\'s realm',
+    async () => {
+      const code = '(async () => {\n'
+        + '  const r = await host.x({});\n'
+        + '  let e; try { await host.x({ fail: true }); } catch (caught) { e = caught; }\n'
+        + '  return [r.constructor === Object, r.list instanceof Array, e instanceof Error, e.data.constructor === Object];\n'
+        + '})()';
+      assert.deepEqual(valueOf(await w.run(expr(code))), [true, true, true, true]);
+    });
+});
+
+describe('callbacks not declared', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start({ callbacks: [] });
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('exist only when init declared them', async () => {
+    assert.deepEqual(valueOf(await w.run(expr('[typeof host.x, typeof host.db, Object.keys(host)]'))), ['undefined', 'undefined', ['emit']]);
+    const error = errorOf(await w.run(expr('host.x({ a: 1 })')), CODES.SCRIPT);
+    assert.equal(error.data.name, 'TypeError');
+    assert.equal(w.callbackRequests.length, 0);
+  });
+});

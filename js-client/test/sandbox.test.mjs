@@ -1,0 +1,107 @@
+// What a script's realm has and has not: no Node globals, no code generation
+// in the worker's realm, eval in its own, and the web APIs.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker, expr, mod, valueOf } from './harness.mjs';
+
+describe('sandbox', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start();
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('has no process, require, Buffer, module or __dirname', async () => {
+    const code = '[typeof process, typeof require, typeof Buffer, typeof module, typeof __dirname, typeof global, "process" in globalThis]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined', false]);
+    assert.deepEqual(valueOf(await w.run(mod('export default [typeof process, typeof require, typeof Buffer, typeof import.meta];'))),
+      ['undefined', 'undefined', 'undefined', 'object']);
+  });
+
+  it('throws on this.constructor.constructor("return process")(): no code generation in the worker\'s realm', async () => {
+    const code = 'try { const p = this.constructor.constructor("return process")(); "escaped: " + typeof p; }\n'
+      + 'catch (e) { [e.name, e.message]; }';
+    const [name, message] = valueOf(await w.run(expr(code)));
+    assert.equal(name, 'EvalError');
+    assert.match(message, /Code generation from strings disallowed/);
+  });
+
+  it('throws the same way through a lent web global and a host promise', async () => {
+    const code = 'const out = [];\n'
+      + 'for (const f of [() => URL.constructor("return process")(), () => host.emit.constructor("return 1")(), () => signal?.constructor.constructor("return 1")(), () => fetch.constructor("return 1")()]) {\n'
+      + '  try { out.push("ran: " + f()); } catch (e) { out.push(e.name); }\n'
+      + '}\n'
+      + 'out';
+    const out = valueOf(await w.run(expr(code)));
+    // URL and the signal belong to the worker's realm: code generation is off there.
+    assert.equal(out[0], 'EvalError');
+    assert.equal(out[2], 'EvalError');
+    // host.emit and fetch are made inside the script's realm, where Function works but sees no process.
+    assert.deepEqual([out[1], out[3]], ['ran: 1', 'ran: 1']);
+  });
+
+  it('builds console and host inside the script\'s own realm', async () => {
+    const code = '[console.log.constructor === Function, host.emit.constructor === Function, Object.getPrototypeOf(console) === Object.prototype]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), [true, true, true]);
+  });
+
+  it('allows eval and new Function inside scripts', async () => {
+    assert.deepEqual(valueOf(await w.run(expr('[eval("1+1"), new Function("return 2")(), new Function("a", "b", "return a * b")(3, 4)]'))), [2, 2, 12]);
+    assert.equal(valueOf(await w.run(mod('export default eval("typeof process");'))), 'undefined');
+  });
+
+  it('has fetch, and it works on a data: URL', async () => {
+    assert.equal(valueOf(await w.run(expr('fetch("data:text/plain,hello%20there").then((r) => r.text())'))), 'hello there');
+  });
+
+  it('has URL, URLSearchParams, TextEncoder and TextDecoder', async () => {
+    const code = 'const u = new URL("https://example.test/a/b?q=1&r=two#h");\n'
+      + '[u.hostname, u.pathname, u.searchParams.get("r"), new URLSearchParams({ x: "1 2" }).toString(),\n'
+      + ' Array.from(new TextEncoder().encode("\u00e9")), new TextDecoder().decode(new Uint8Array([104, 105]))]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['example.test', '/a/b', 'two', 'x=1+2', [195, 169], 'hi']);
+  });
+
+  it('has structuredClone, AbortController, atob and btoa', async () => {
+    const code = 'const o = { a: [1, { b: 2 }], d: new Date(0) };\n'
+      + 'const c = structuredClone(o);\n'
+      + 'const ac = new AbortController(); let heard = false;\n'
+      + 'ac.signal.addEventListener("abort", () => { heard = true; }); ac.abort("why");\n'
+      + '[c !== o, c.a[1] !== o.a[1], c.a[1].b, c.d.getTime(), ac.signal.aborted, ac.signal.reason, heard, btoa("hi"), atob("aGk=")]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), [true, true, 2, 0, true, 'why', true, 'aGk=', 'hi']);
+  });
+
+  it('has crypto.randomUUID and crypto.getRandomValues', async () => {
+    const [a, b, bytes] = valueOf(await w.run(expr('[crypto.randomUUID(), crypto.randomUUID(), crypto.getRandomValues(new Uint8Array(4)).length]')));
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(a, b);
+    assert.equal(bytes, 4);
+  });
+
+  it('has queueMicrotask, running before timers', async () => {
+    const code = 'new Promise((r) => { const order = [];\n'
+      + '  setTimeout(() => { order.push("timeout"); r(order); }, 0);\n'
+      + '  queueMicrotask(() => order.push("microtask"));\n'
+      + '  order.push("sync"); })';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['sync', 'microtask', 'timeout']);
+  });
+
+  it('has setTimeout/clearTimeout, setImmediate and performance.now', async () => {
+    const code = 'new Promise((r) => { const out = [];\n'
+      + '  const t = setTimeout(() => out.push("cleared timer ran"), 1); clearTimeout(t);\n'
+      + '  setImmediate((x) => out.push(x), "immediate arg");\n'
+      + '  setTimeout(() => { out.push(typeof performance.now()); r(out); }, 10); })';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['immediate arg', 'number']);
+  });
+
+  it('has a frozen host object with emit', async () => {
+    const code = '"use strict";\nlet threw = false;\ntry { host.extra = 1; } catch { threw = true; }\n[Object.isFrozen(host), threw, typeof host.emit, Object.keys(host)]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), [true, true, 'function', ['emit']]);
+  });
+
+  it('gives each run a signal that is not aborted while it runs', async () => {
+    assert.deepEqual(valueOf(await w.run(expr('[typeof signal, signal.aborted]'))), ['object', false]);
+  });
+});
