@@ -20,6 +20,7 @@ async fn main() -> outrigger::Result<()> {
     let four: i64 = pool.eval("2 + 2").await?;
     let five: i64 = pool.eval("Promise.resolve(5)").await?;
     println!("eval: 2 + 2 = {four}, Promise.resolve(5) = {five}");
+    assert_eq!((four, five), (4, 5));
 
     // 2. An ES module with inputs, top-level await and console output.
     let output = pool
@@ -53,10 +54,14 @@ async fn main() -> outrigger::Result<()> {
             "#,
         ))
         .await?;
+    let mut steps = 0;
     while let Some(event) = run.next_event().await {
         println!("event: {} {}", event.name, event.data);
+        steps += 1;
     }
-    println!("result: {}", run.output().await?.value);
+    let result = run.output().await?.value;
+    println!("result: {result}");
+    assert_eq!((steps, result), (3, json!("done")));
 
     // 4. A session keeps one context across runs.
     let session = pool.session().await?;
@@ -66,7 +71,9 @@ async fn main() -> outrigger::Result<()> {
     for _ in 0..3 {
         session.eval::<i64>("++visits").await?;
     }
-    println!("session: visits = {}", session.eval::<i64>("visits").await?);
+    let visits: i64 = session.eval("visits").await?;
+    println!("session: visits = {visits}");
+    assert_eq!(visits, 3);
 
     // 5. A module loaded once, its functions called many times.
     let app = pool
@@ -81,14 +88,30 @@ async fn main() -> outrigger::Result<()> {
     let result: serde_json::Value = app.call("work", (json!({ "a": 20, "b": 22 }),)).await?;
     let text: String = app.call("format", (result,)).await?;
     println!("module call: {text}");
+    assert_eq!(text, "total: 42");
 
     // 6. Errors are typed, with positions in the script.
-    match pool.eval::<i64>("let x = 1;\nx +* 2").await {
-        Err(error) => println!("error: {error}"),
-        Ok(value) => println!("unexpected value {value}"),
-    }
+    let error = pool.eval::<i64>("let x = 1;\nx +* 2").await.unwrap_err();
+    println!("error: {error}");
+    assert!(matches!(
+        error,
+        outrigger::Error::Script {
+            line: Some(2),
+            column: Some(4),
+            ..
+        }
+    ));
 
     println!("stats: {:?}", pool.stats());
     pool.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The example is a test too: it must run to the end without an error.
+    #[test]
+    fn quickstart_runs() {
+        super::main().expect("the quickstart runs");
+    }
 }

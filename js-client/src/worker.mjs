@@ -417,18 +417,30 @@ function contextBootstrap(bridge) {
     },
     enumerable: true,
   });
+  const names = bridge.callbacks.map((callback) => callback.name);
+  const listing = names.length > 0 ? names.join(', ') : 'none are registered';
+  // A name that is not a callback throws at once, saying what exists.
+  const strict = (target, where) => new Proxy(Object.freeze(target), {
+    get(object, key, receiver) {
+      if (typeof key === 'symbol' || key in object || key === 'then' || key === 'toJSON') {
+        return Reflect.get(object, key, receiver);
+      }
+      throw new TypeError(`${where}.${key} is not a callback (callbacks: ${listing})`);
+    },
+  });
+  const namespaces = new Map();
   for (const callback of bridge.callbacks) {
     let target = host;
     for (const part of callback.path.slice(0, -1)) {
-      if (!Object.prototype.hasOwnProperty.call(target, part)) target[part] = {};
-      target = target[part];
+      if (!namespaces.has(part)) namespaces.set(part, {});
+      target = namespaces.get(part);
     }
     const method = callback.name;
-    target[callback.path[callback.path.length - 1]] = function (params) {
-      return bridge.call(method, params);
-    };
+    const jsName = callback.path[callback.path.length - 1];
+    target[jsName] = { [jsName](params) { return bridge.call(method, params); } }[jsName];
   }
-  define('host', Object.freeze(host));
+  for (const [name, members] of namespaces) host[name] = strict(members, `host.${name}`);
+  define('host', strict(host, 'host'));
   Object.defineProperty(g, 'signal', {
     get() {
       return bridge.signal();
@@ -588,12 +600,23 @@ const pendingCalls = new Map();
 /** A request to the host (a callback), answered by a response line. */
 function callHost(method, params, state) {
   const run = currentRun(state);
+  const ErrorType = state?.Error ?? Error;
+  if (run !== undefined) {
+    if (run.finished) return Promise.reject(new ErrorType(`${method}: the run has ended`));
+    run.callbackCount++;
+    if (run.maxCallbacks > 0 && run.callbackCount > run.maxCallbacks) {
+      const message = `the run reached its limit of ${run.maxCallbacks} callback calls`;
+      run.end(CODES.LIMIT, message);
+      return Promise.reject(new ErrorType(message));
+    }
+  }
   const id = nextCallId++;
   const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
   return new Promise((resolve, reject) => {
     pendingCalls.set(id, { resolve, reject, run, state });
+    run?.calls.add(id);
     send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
-      + (run ? run.id : 'null') + ',"args":' + paramsJson + '}}');
+      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + '}}');
   });
 }
 
@@ -601,6 +624,7 @@ function onHostResponse(message) {
   const call = pendingCalls.get(message.id);
   if (call === undefined) return;
   pendingCalls.delete(message.id);
+  call.run?.calls.delete(message.id);
   const { state } = call;
   const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
   if (message.error) {
@@ -771,10 +795,15 @@ const sessions = new Map();
 const loadedModules = new Map();
 
 class Run {
-  constructor(id, state, timeout) {
+  constructor(id, state, timeout, maxCallbacks = 0) {
     this.id = id;
     this.state = state;
     state.lastRun = this;
+    /** Callback calls made, the limit (0: none), and those not yet answered. */
+    this.callbackCount = 0;
+    this.maxCallbacks = maxCallbacks;
+    this.calls = new Set();
+    this.finished = false;
     this.controller = new AbortController();
     this.ended = new Promise((_, reject) => {
       this.end = (code, message) => {
@@ -790,8 +819,15 @@ class Run {
   }
 
   finish() {
+    this.finished = true;
     if (this.timer !== null) clearTimeout(this.timer);
     runs.delete(this.id);
+    for (const id of this.calls) {
+      const call = pendingCalls.get(id);
+      pendingCalls.delete(id);
+      call?.reject(new (call.state?.Error ?? Error)('the run ended before the callback answered'));
+    }
+    this.calls.clear();
   }
 }
 
@@ -819,7 +855,7 @@ async function runScript(id, params) {
     return respondError(id, code, message, data);
   }
   const { state, owned } = context;
-  const run = new Run(id, state, params.timeout);
+  const run = new Run(id, state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
   const syncTimeout = params.timeout > 0 ? { timeout: params.timeout } : {};
   try {
@@ -860,7 +896,7 @@ async function loadModule(id, params) {
   } else {
     state = new ContextState();
   }
-  const run = new Run(id, state, params.timeout);
+  const run = new Run(id, state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
   try {
     await als.run(run, async () => {
@@ -896,7 +932,7 @@ function callWithTimeout(state, thunk, timeout) {
 async function callExport(id, params) {
   const loaded = loadedModules.get(params.handle);
   if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
-  const run = new Run(id, loaded.state, params.timeout);
+  const run = new Run(id, loaded.state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
   try {
     const fn = loaded.namespace[params.export];
@@ -951,7 +987,9 @@ function handleRequest(message) {
       return respond(id, JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid }));
     case 'session.open': {
       if (sessions.has(params.session)) return respondError(id, CODES.INVALID_PARAMS, `session ${params.session} is already open`);
-      sessions.set(params.session, new ContextState());
+      const state = new ContextState();
+      state.sessionId = params.session;
+      sessions.set(params.session, state);
       return respond(id, '{}');
     }
     default:

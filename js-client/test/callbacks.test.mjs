@@ -50,7 +50,7 @@ describe('callbacks', () => {
     assert.equal(request.jsonrpc, '2.0');
     assert.equal(request.method, 'x');
     assert.equal(typeof request.id, 'number');
-    assert.deepEqual(request.params, { run: response.id, args: { a: 1 } });
+    assert.deepEqual(request.params, { run: response.id, session: null, args: { a: 1 } });
   });
 
   it('rejects the script\'s promise with an Error carrying the error response\'s code and data', async () => {
@@ -69,6 +69,28 @@ describe('callbacks', () => {
   it('fails the run with -32000 when the script does not catch the rejection', async () => {
     const error = errorOf(await w.run(expr('host.x({ fail: true })')), CODES.SCRIPT);
     assert.equal(error.message, 'Error: the host said no');
+  });
+
+  it('throws at once for a name that is not a callback, listing those that are', async () => {
+    const error = errorOf(await w.run(expr('host.db.gte("k")')), CODES.SCRIPT);
+    assert.equal(error.data.message, 'host.db.gte is not a callback (callbacks: x, db.get, db.put, slow)');
+    assert.deepEqual(valueOf(await w.run(expr('[typeof host.x, typeof host.db.get, "nope" in host, typeof host.then]'))),
+      ['function', 'function', false, 'undefined']);
+  });
+
+  it('tells the host which session called', async () => {
+    await w.request('session.open', { session: 77 });
+    const response = await w.run(expr('host.x({ s: 1 })', { session: 77 }));
+    valueOf(response);
+    const request = w.callbackRequests.find((m) => m.params.run === response.id);
+    assert.equal(request.params.session, 77);
+  });
+
+  it('ends the run with -32009 at its callback limit', async () => {
+    const response = await w.run(expr('(async () => { for (let i = 0; i < 5; i++) await host.x({ i }); return "done"; })()', { maxCallbacks: 3 }));
+    const error = errorOf(response, CODES.LIMIT);
+    assert.match(error.message, /limit of 3 callback calls/);
+    assert.equal(w.callbackRequests.filter((m) => m.params.run === response.id).length, 3);
   });
 
   it('nests callbacks by path: db.get and db.put', async () => {
@@ -121,9 +143,10 @@ describe('callbacks not declared', () => {
   });
 
   it('exist only when init declared them', async () => {
-    assert.deepEqual(valueOf(await w.run(expr('[typeof host.x, typeof host.db, Object.keys(host)]'))), ['undefined', 'undefined', ['emit']]);
+    assert.deepEqual(valueOf(await w.run(expr('["x" in host, "db" in host, Object.keys(host)]'))), [false, false, ['emit']]);
     const error = errorOf(await w.run(expr('host.x({ a: 1 })')), CODES.SCRIPT);
     assert.equal(error.data.name, 'TypeError');
+    assert.equal(error.data.message, 'host.x is not a callback (callbacks: none are registered)');
     assert.equal(w.callbackRequests.length, 0);
   });
 });

@@ -6,10 +6,15 @@ use std::time::Duration;
 
 use outrigger::{Pool, PoolBuilder};
 
-/// A builder for a small pool with a short default timeout.
+/// A builder for a small pool with a short default timeout, on the engine
+/// named by `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
 pub fn builder() -> PoolBuilder {
     init_tracing();
-    Pool::builder().workers(2).timeout(Duration::from_secs(10))
+    let builder = Pool::builder().workers(2).timeout(Duration::from_secs(10));
+    match std::env::var_os("OUTRIGGER_TEST_NODE") {
+        Some(node) => builder.node(node),
+        None => builder,
+    }
 }
 
 /// A started two-worker pool.

@@ -105,6 +105,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The callbacks given to the pool do not fit together (two with one
+    /// name, a name that is also a namespace, types TypeScript cannot tell
+    /// apart).
+    #[error("cannot register callbacks: {0}")]
+    Registration(String),
     /// The pool was shut down.
     #[error("the pool is shut down")]
     Closed,

@@ -18,6 +18,7 @@
 //! See ARCHITECTURE.md in the repository for the modules and the life of a
 //! request.
 
+mod callbacks;
 mod error;
 mod module;
 mod pool;
@@ -26,11 +27,33 @@ mod run;
 mod script;
 mod session;
 mod spawn;
+pub mod typescript;
 mod worker;
 
+pub use callbacks::{CallContext, CallbackError, CallbackSet, Declarations, Handler, ToolFormat};
 pub use error::{Error, Result};
 pub use module::JsModule;
 pub use pool::{Pool, PoolBuilder, Stats, WorkerStats};
 pub use run::RunHandle;
 pub use script::{Event, LogEntry, LogLevel, Output, Script, ScriptKind};
 pub use session::Session;
+
+/// Support for the code `#[outrigger::callbacks]` generates. Not a public
+/// API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::callbacks::support::{from_result, from_value, handler, schema};
+    pub use crate::callbacks::{CallContext, CallbackError, CallbackSet, Handler};
+    pub use crate::typescript::CallbackDecl;
+    pub use schemars;
+    pub use serde;
+    pub use std::option::Option;
+    pub use std::string::String;
+    pub use std::sync::Arc;
+    pub use std::vec::Vec;
+
+    /// Compile-time check that a callback's future can move between threads.
+    pub fn assert_send<F: std::future::Future + Send>(future: F) -> F {
+        future
+    }
+}

@@ -229,11 +229,12 @@ impl JsModule {
         let inner = &self.inner;
         let timeout = inner.pool.inner.timeout;
         let params = format!(
-            r#"{{"handle":{},"export":{},"args":{},"timeout":{}}}"#,
+            r#"{{"handle":{},"export":{},"args":{},"timeout":{},"maxCallbacks":{}}}"#,
             inner.spec.handle,
             json_string(export),
             json_string(&args.to_string()),
-            timeout.as_millis()
+            timeout.as_millis(),
+            inner.pool.inner.max_callback_calls
         );
         let slot = match &inner.session {
             Some((worker, _)) => inner.pool.inner.claim(worker)?,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::callbacks::{CallbackSet, Declarations, Registry, ToolFormat};
 use crate::error::{Error, Result};
 use crate::module::{JsModule, ModuleSpec};
 use crate::protocol::json_string;
@@ -45,6 +46,9 @@ pub struct PoolBuilder {
     max_message_bytes: usize,
     spare_contexts: usize,
     modules: BTreeMap<String, String>,
+    max_callback_calls: u32,
+    registry: Registry,
+    registration_errors: Vec<String>,
 }
 
 impl Default for PoolBuilder {
@@ -63,6 +67,9 @@ impl Default for PoolBuilder {
             max_message_bytes: 64 * 1024 * 1024,
             spare_contexts: 2,
             modules: BTreeMap::new(),
+            max_callback_calls: 10_000,
+            registry: Registry::default(),
+            registration_errors: Vec::new(),
         }
     }
 }
@@ -156,8 +163,34 @@ impl PoolBuilder {
         self
     }
 
+    /// Registers a set of callbacks (an impl block marked
+    /// `#[outrigger::callbacks]`) that scripts call as `await host.name(params)`.
+    /// Several sets may be registered; a name taken twice makes
+    /// [`build`](Self::build) fail with [`Error::Registration`].
+    pub fn callbacks<S: CallbackSet>(mut self, set: S) -> Self {
+        if let Err(error) = self.registry.add(set) {
+            self.registration_errors.push(error);
+        }
+        self
+    }
+
+    /// How many callback calls one run may make (default 10,000); the call
+    /// past the limit ends the run with [`Error::Limit`]. `0` means no limit.
+    /// [`Script::max_callback_calls`] overrides it per run.
+    pub fn max_callback_calls(mut self, max: u32) -> Self {
+        self.max_callback_calls = max;
+        self
+    }
+
     /// Starts the workers (in parallel) and returns once all have answered.
     pub async fn build(self) -> Result<Pool> {
+        if let Some(error) = self.registration_errors.first() {
+            return Err(Error::Registration(error.clone()));
+        }
+        let declarations = Declarations::from_decls(self.registry.declarations());
+        let typescript = declarations
+            .typescript()
+            .map_err(|e| Error::Registration(e.to_string()))?;
         let program = spawn::resolve_program(&self.node)?;
         let mut args = self.node_args.clone();
         for flag in [
@@ -183,6 +216,7 @@ impl PoolBuilder {
             script_cache_size: self.script_cache_size,
             cancel_grace: self.cancel_grace,
             min_node_major: MIN_NODE_MAJOR,
+            registry: Arc::new(self.registry.clone()),
         });
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(PoolInner {
@@ -199,6 +233,9 @@ impl PoolBuilder {
             modules: Mutex::new(BTreeMap::new()),
             closed: AtomicBool::new(false),
             exits: exits_tx,
+            max_callback_calls: self.max_callback_calls,
+            declarations,
+            typescript,
         });
         let started = Instant::now();
         let starts = (0..self.workers).map(|slot| {
@@ -255,7 +292,7 @@ impl PoolBuilder {
             "scriptCacheSize": self.script_cache_size.get(),
             "maxMessageBytes": self.max_message_bytes,
             "spareContexts": self.spare_contexts,
-            "callbacks": [],
+            "callbacks": self.registry.init_json(),
         })
         .to_string()
     }
@@ -356,6 +393,23 @@ impl Pool {
             all.push(stats);
         }
         Ok(all)
+    }
+
+    /// The `.d.ts` declaring `host` with every registered callback, its
+    /// params and result types, for scripts (and the LLMs writing them).
+    pub fn typescript(&self) -> &str {
+        &self.inner.typescript
+    }
+
+    /// The registered callbacks' declarations.
+    pub fn declarations(&self) -> &Declarations {
+        &self.inner.declarations
+    }
+
+    /// LLM tool definitions for the registered callbacks; see
+    /// [`Declarations::tool_definitions`].
+    pub fn tool_definitions(&self, format: ToolFormat) -> serde_json::Value {
+        self.inner.declarations.tool_definitions(format)
     }
 
     /// Counters of the pool right now.
@@ -500,6 +554,9 @@ pub(crate) struct PoolInner {
     pub(crate) modules: Mutex<BTreeMap<u64, ModuleSpec>>,
     closed: AtomicBool,
     exits: mpsc::UnboundedSender<Exited>,
+    pub(crate) max_callback_calls: u32,
+    declarations: Declarations,
+    typescript: String,
 }
 
 struct DispatchState {
@@ -671,15 +728,17 @@ impl PoolInner {
         timeout: Duration,
     ) -> RunHandle {
         let known = slot.worker().knows_script(&script.key);
-        let params = run_params(&script, session, timeout, !known);
+        let limits = RunLimits {
+            timeout,
+            max_callbacks: script.max_callbacks.unwrap_or(self.max_callback_calls),
+        };
+        let params = run_params(&script, session, limits, !known);
         let name = script.name.clone();
         let key = script.key.clone();
         let resend = Resend {
             key,
             with_code: if known {
-                Some(Box::new(move || {
-                    run_params(&script, session, timeout, true)
-                }))
+                Some(Box::new(move || run_params(&script, session, limits, true)))
             } else {
                 None
             },
@@ -765,11 +824,18 @@ impl Drop for PoolInner {
     }
 }
 
+/// The limits a run is sent with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunLimits {
+    pub(crate) timeout: Duration,
+    pub(crate) max_callbacks: u32,
+}
+
 /// The params of a `run` request.
 pub(crate) fn run_params(
     script: &LoadedScript,
     session: Option<u64>,
-    timeout: Duration,
+    limits: RunLimits,
     with_code: bool,
 ) -> String {
     let mut params = String::with_capacity(128 + if with_code { script.code.len() } else { 0 });
@@ -793,7 +859,9 @@ pub(crate) fn run_params(
         params.push_str(&session.to_string());
     }
     params.push_str(r#","timeout":"#);
-    params.push_str(&timeout.as_millis().to_string());
+    params.push_str(&limits.timeout.as_millis().to_string());
+    params.push_str(r#","maxCallbacks":"#);
+    params.push_str(&limits.max_callbacks.to_string());
     params.push('}');
     params
 }

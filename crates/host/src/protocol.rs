@@ -78,6 +78,28 @@ pub(crate) fn error_response(id: Option<u64>, code: i64, message: &str) -> Strin
     format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message}}}}}"#)
 }
 
+/// Writes an error response line with optional data (without the newline).
+pub(crate) fn error_response_with_data(
+    id: Option<u64>,
+    code: i64,
+    message: &str,
+    data: Option<&serde_json::Value>,
+) -> String {
+    let Some(data) = data else {
+        return error_response(id, code, message);
+    };
+    let id = id.map_or_else(|| "null".to_owned(), itoa);
+    let message = json_string(message);
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message},"data":{data}}}}}"#
+    )
+}
+
+/// Writes a success response line (without the newline).
+pub(crate) fn response(id: u64, result: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+}
+
 fn itoa(n: u64) -> String {
     n.to_string()
 }

@@ -54,6 +54,7 @@ pub struct Script {
     name: Option<String>,
     globals: Vec<(String, Result<Box<RawValue>, String>)>,
     timeout: Option<Duration>,
+    max_callbacks: Option<u32>,
     key: Arc<OnceLock<String>>,
 }
 
@@ -65,6 +66,7 @@ impl Script {
             name: None,
             globals: Vec::new(),
             timeout: None,
+            max_callbacks: None,
             key: Arc::default(),
         }
     }
@@ -109,6 +111,14 @@ impl Script {
     /// A timeout for this run, instead of the pool's default.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many callback calls this run may make, instead of the pool's
+    /// default (`0`: no limit). The call past the limit ends the run with
+    /// [`Error::Limit`].
+    pub fn max_callback_calls(mut self, max: u32) -> Self {
+        self.max_callbacks = Some(max);
         self
     }
 
@@ -159,6 +169,7 @@ impl Script {
             code,
             key,
             globals,
+            max_callbacks: self.max_callbacks,
         })
     }
 
@@ -191,6 +202,7 @@ pub(crate) struct LoadedScript {
     pub(crate) code: Arc<str>,
     pub(crate) key: String,
     pub(crate) globals: Option<Arc<str>>,
+    pub(crate) max_callbacks: Option<u32>,
 }
 
 /// The content address of a script: a hash of its kind, name and source.

@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
+use tracing::Instrument;
 
+use crate::callbacks::{CallContext, Registry};
 use crate::error::{Error, Result};
 use crate::protocol::{self, codes, Incoming, RpcError};
 use crate::script::{Event, LogEntry};
@@ -38,6 +40,7 @@ pub(crate) struct WorkerConfig {
     pub(crate) script_cache_size: NonZeroUsize,
     pub(crate) cancel_grace: Duration,
     pub(crate) min_node_major: u32,
+    pub(crate) registry: Arc<Registry>,
 }
 
 /// Told to the pool when a worker process has ended.
@@ -64,6 +67,25 @@ pub(crate) struct Worker {
     stderr_tail: Mutex<VecDeque<String>>,
     known_scripts: Mutex<lru::LruCache<String, ()>>,
     cancel_grace: Duration,
+    registry: Arc<Registry>,
+    /// Callback futures in progress, by the run that asked for them.
+    calls: Mutex<HashMap<u64, RunCalls>>,
+}
+
+/// The callbacks of one run: cancelled together when the run ends.
+#[derive(Debug, Default)]
+struct RunCalls {
+    token: tokio_util::sync::CancellationToken,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl RunCalls {
+    fn end(self) {
+        self.token.cancel();
+        for task in self.tasks {
+            task.abort();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -116,6 +138,8 @@ impl Worker {
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
             known_scripts: Mutex::new(lru::LruCache::new(config.script_cache_size)),
             cancel_grace: config.cancel_grace,
+            registry: config.registry.clone(),
+            calls: Mutex::new(HashMap::new()),
         });
         let (read_half, write_half) = stream.into_split();
         tokio::spawn(write_loop(write_half, outgoing));
@@ -320,6 +344,7 @@ impl Worker {
     /// answer within the grace period (it is stuck in synchronous code).
     pub(crate) fn cancel(self: &Arc<Self>, id: u64, reason: &str) {
         self.notify("cancel", &format!(r#"{{"id":{id},"reason":"{reason}"}}"#));
+        self.end_calls(id);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -372,39 +397,140 @@ impl Worker {
             .unwrap_or_else(|| "the worker process ended".into())
     }
 
-    fn route(&self, incoming: Incoming) {
+    fn route(self: &Arc<Self>, incoming: Incoming) {
         match incoming {
             Incoming::Response { id, result } => {
                 let waiter = self.pending.lock().unwrap().waiting.remove(&id);
+                self.end_calls(id);
                 if let Some(waiter) = waiter {
                     let _ = waiter.send(Reply::Done(result));
                 }
             }
             Incoming::Log { run, entry } => self.deliver(run, Reply::Log(entry)),
             Incoming::Event { run, event } => self.deliver(run, Reply::Event(event)),
-            Incoming::Request { id, method, params } => {
-                tracing::debug!(
-                    pid = self.pid,
-                    id,
-                    method,
-                    params = params.as_deref().map(RawValue::get),
-                    "callback request"
-                );
-                let message =
-                    format!("no callback named \"{method}\" is registered with this pool");
-                let _ = self.writer.send(protocol::error_response(
-                    Some(id),
-                    codes::METHOD_NOT_FOUND,
-                    &message,
-                ));
-            }
+            Incoming::Request { id, method, params } => self.dispatch_callback(id, method, params),
             Incoming::Unsolicited(error) => {
                 tracing::warn!(pid = self.pid, code = error.code, message = %error.message, "worker reported an error");
             }
         }
     }
 
-    fn deliver(&self, run: Option<u64>, reply: Reply) {
+    /// Runs a callback a script asked for, as a task tied to the run.
+    fn dispatch_callback(self: &Arc<Self>, id: u64, method: String, params: Option<Box<RawValue>>) {
+        #[derive(Deserialize)]
+        struct CallParams<'a> {
+            #[serde(default)]
+            run: Option<u64>,
+            #[serde(default)]
+            session: Option<u64>,
+            #[serde(borrow)]
+            args: Option<&'a RawValue>,
+        }
+        let fail = |code: i64, message: &str| {
+            let _ = self
+                .writer
+                .send(protocol::error_response(Some(id), code, message));
+        };
+        let Some(handler) = self.registry.get(&method).cloned() else {
+            return fail(
+                codes::METHOD_NOT_FOUND,
+                &format!(
+                    "no callback named `{method}` (callbacks: {})",
+                    self.registry.names()
+                ),
+            );
+        };
+        let text = params.as_deref().map_or("{}", RawValue::get);
+        let Ok(call) = serde_json::from_str::<CallParams<'_>>(text) else {
+            return fail(codes::INVALID_REQUEST, "malformed callback request");
+        };
+        let args = call
+            .args
+            .map(RawValue::to_owned)
+            .unwrap_or_else(|| RawValue::from_string("{}".into()).expect("valid JSON"));
+        // Only a run in progress may call back; its calls end with it.
+        let token = {
+            let in_flight = call
+                .run
+                .is_some_and(|run| self.pending.lock().unwrap().waiting.contains_key(&run));
+            if !in_flight {
+                return fail(
+                    codes::CANCELLED,
+                    &format!("`{method}` was called after its run ended"),
+                );
+            }
+            let mut calls = self.calls.lock().unwrap();
+            calls
+                .entry(call.run.unwrap_or_default())
+                .or_default()
+                .token
+                .clone()
+        };
+        let ctx = CallContext::new(
+            call.run,
+            call.session,
+            method.as_str().into(),
+            token,
+            Arc::downgrade(self),
+        );
+        let writer = self.writer.clone();
+        let span =
+            tracing::info_span!("outrigger.callback", callback = %method, run = call.run, id);
+        let task = tokio::spawn(
+            async move {
+                use futures_util::FutureExt;
+                let outcome = std::panic::AssertUnwindSafe(async move { handler(ctx, args).await })
+                    .catch_unwind()
+                    .await;
+                let line = match outcome {
+                    Ok(Ok(value)) => protocol::response(id, value.get()),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "callback failed");
+                        protocol::error_response_with_data(
+                            Some(id),
+                            error.code(),
+                            error.message(),
+                            error.data(),
+                        )
+                    }
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "no message".into());
+                        tracing::error!(panic = %what, "callback panicked");
+                        protocol::error_response(
+                            Some(id),
+                            codes::CALLBACK_FAILED,
+                            &format!("callback `{method}` panicked: {what}"),
+                        )
+                    }
+                };
+                let _ = writer.send(line);
+            }
+            .instrument(span),
+        );
+        if let Some(run) = call.run {
+            if let Some(calls) = self.calls.lock().unwrap().get_mut(&run) {
+                calls.tasks.retain(|t| !t.is_finished());
+                calls.tasks.push(task.abort_handle());
+            } else {
+                // The run ended while the task was being started.
+                task.abort();
+            }
+        }
+    }
+
+    /// Drops the callback futures of a run that has ended.
+    pub(crate) fn end_calls(&self, run: u64) {
+        let calls = self.calls.lock().unwrap().remove(&run);
+        if let Some(calls) = calls {
+            calls.end();
+        }
+    }
+
+    pub(crate) fn deliver(&self, run: Option<u64>, reply: Reply) {
         let waiter = run.and_then(|run| self.pending.lock().unwrap().waiting.get(&run).cloned());
         match (waiter, reply) {
             (Some(waiter), reply) => {
@@ -434,6 +560,10 @@ impl Worker {
             });
         }
         self.exit_notify.notify_waiters();
+        let calls = std::mem::take(&mut *self.calls.lock().unwrap());
+        for (_, calls) in calls {
+            calls.end();
+        }
     }
 }
 
