@@ -30,6 +30,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Scripts can call async Rust functions as `await host.lookupUser({ id: 7 })`:
+//! write them as the `async fn`s of an impl block marked
+//! [`#[outrigger::callbacks]`](macro@callbacks) and hand an instance to
+//! [`PoolBuilder::callbacks`].
+//!
 //! Start from `examples/quickstart.rs`; ARCHITECTURE.md maps the crates.
 
 pub use outrigger_host::*;
+pub use outrigger_macros::callbacks;

@@ -127,6 +127,12 @@ impl From<serde_json::Error> for CallbackError {
     }
 }
 
+impl From<Error> for CallbackError {
+    fn from(error: Error) -> Self {
+        CallbackError::new(error.to_string())
+    }
+}
+
 impl From<Box<dyn std::error::Error + Send + Sync>> for CallbackError {
     fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
         CallbackError::new(error.to_string())
@@ -394,7 +400,11 @@ impl Declarations {
                 .map(|decl| {
                     let name = wire_name(decl).replace('.', "_");
                     let description = decl.description.clone().unwrap_or_default();
-                    let schema = &decl.params;
+                    let mut schema = decl.params.clone();
+                    // Function-calling APIs want `properties`, even empty.
+                    if let Some(object) = schema.as_object_mut() {
+                        object.entry("properties").or_insert_with(|| json!({}));
+                    }
                     match format {
                         ToolFormat::Anthropic => json!({
                             "name": name, "description": description, "input_schema": schema,

@@ -7,26 +7,27 @@
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Result, Token};
 
 /// The name of the per-method attribute.
 pub(crate) const METHOD_ATTR: &str = "outrigger";
 
 /// A name given in an attribute, with the span of its string literal.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Named {
     pub(crate) value: String,
     pub(crate) span: Span,
 }
 
 /// The arguments of `#[outrigger::callbacks(..)]`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct SetArgs {
     pub(crate) namespace: Option<Named>,
 }
 
 /// The arguments of every `#[outrigger(..)]` on one method, merged.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct MethodArgs {
     pub(crate) rename: Option<Named>,
     pub(crate) skip: Option<Span>,
@@ -35,8 +36,8 @@ pub(crate) struct MethodArgs {
 /// Parses the arguments of the impl-level attribute.
 pub(crate) fn set_args(attr: TokenStream) -> Result<SetArgs> {
     let mut args = SetArgs::default();
-    let parser = syn::meta::parser(known_keys(&["namespace"], |key, meta| {
-        debug_assert_eq!(key, "namespace");
+    let mut seen = Vec::new();
+    let parser = syn::meta::parser(known_keys(&["namespace"], &mut seen, |_namespace, meta| {
         args.namespace = Some(js_identifier(&meta.value()?.parse()?, "namespace")?);
         Ok(())
     }));
@@ -55,17 +56,18 @@ pub(crate) fn take_method_args(attrs: &mut Vec<Attribute>) -> Result<MethodArgs>
         if !attr.path().is_ident(METHOD_ATTR) {
             return true;
         }
-        let parsed = attr.parse_nested_meta(known_keys_seen(&["rename", "skip"], &mut seen, |key, meta| {
-            if key == "rename" {
-                args.rename = Some(js_identifier(&meta.value()?.parse()?, "callback name")?);
-            } else {
-                if meta.input.peek(Token![=]) {
-                    return Err(meta.error("`skip` takes no value: write `#[outrigger(skip)]`"));
+        let parsed =
+            attr.parse_nested_meta(known_keys(&["rename", "skip"], &mut seen, |key, meta| {
+                if key == "rename" {
+                    args.rename = Some(js_identifier(&meta.value()?.parse()?, "callback name")?);
+                } else {
+                    if meta.input.peek(Token![=]) {
+                        return Err(meta.error("`skip` takes no value: write `#[outrigger(skip)]`"));
+                    }
+                    args.skip = Some(meta.path.span());
                 }
-                args.skip = Some(meta.path.segments[0].ident.span());
-            }
-            Ok(())
-        }));
+                Ok(())
+            }));
         if let Err(error) = parsed {
             combine(&mut result, error);
         }
@@ -73,30 +75,22 @@ pub(crate) fn take_method_args(attrs: &mut Vec<Attribute>) -> Result<MethodArgs>
     });
     result?;
     if let (Some(skip), Some(_)) = (args.skip, &args.rename) {
-        return Err(syn::Error::new(skip, "a skipped method is not a callback, so it cannot be renamed"));
+        return Err(syn::Error::new(
+            skip,
+            "a skipped method is not a callback, so it cannot be renamed",
+        ));
     }
     Ok(args)
 }
 
-/// A nested-meta parser that accepts only `known` keys, each at most once,
-/// and hands each to `f`.
+/// A nested-meta parser that accepts only `known` keys, each at most once
+/// (`seen` records them, so one record can span several attributes), and
+/// hands each to `f`.
 fn known_keys<'a>(
     known: &'a [&'a str],
-    f: impl FnMut(&str, ParseNestedMeta) -> Result<()> + 'a,
-) -> impl FnMut(ParseNestedMeta) -> Result<()> + 'a {
-    let mut seen = Vec::new();
-    let mut f = f;
-    move |meta| check_key(known, &mut seen, meta, &mut f)
-}
-
-/// [`known_keys`] with the record of seen keys kept by the caller, for keys
-/// spread over several attributes.
-fn known_keys_seen<'a>(
-    known: &'a [&'a str],
     seen: &'a mut Vec<String>,
-    f: impl FnMut(&str, ParseNestedMeta) -> Result<()> + 'a,
+    mut f: impl FnMut(&str, ParseNestedMeta) -> Result<()> + 'a,
 ) -> impl FnMut(ParseNestedMeta) -> Result<()> + 'a {
-    let mut f = f;
     move |meta| check_key(known, seen, meta, &mut f)
 }
 
@@ -114,8 +108,14 @@ fn check_key(
         .collect::<Vec<_>>()
         .join("::");
     if !known.contains(&key.as_str()) {
-        let expected = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-        return Err(meta.error(format!("unknown argument `{key}`, expected one of: {expected}")));
+        let expected = known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(meta.error(format!(
+            "unknown argument `{key}`, expected one of: {expected}"
+        )));
     }
     if seen.contains(&key) {
         return Err(meta.error(format!("duplicate argument `{key}`")));
@@ -128,7 +128,10 @@ fn check_key(
 fn js_identifier(lit: &LitStr, what: &str) -> Result<Named> {
     let value = lit.value();
     check_js_identifier(&value, what).map_err(|message| syn::Error::new(lit.span(), message))?;
-    Ok(Named { value, span: lit.span() })
+    Ok(Named {
+        value,
+        span: lit.span(),
+    })
 }
 
 /// `Err(message)` unless `name` matches `[A-Za-z_$][A-Za-z0-9_$]*` and is not
@@ -145,7 +148,9 @@ pub(crate) fn check_js_identifier(name: &str, what: &str) -> std::result::Result
         ));
     }
     if name == "emit" {
-        return Err(format!("invalid {what} `emit`: `host.emit` is reserved for sending events"));
+        return Err(format!(
+            "invalid {what} `emit`: `host.emit` is reserved for sending events"
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,4 @@
+#[outrigger::callbacks]
+struct Tools;
+
+fn main() {}

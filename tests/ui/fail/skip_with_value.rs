@@ -1,0 +1,9 @@
+struct Tools;
+
+#[outrigger::callbacks]
+impl Tools {
+    #[outrigger(skip = true)]
+    fn helper(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+struct Tools;
+
+#[outrigger::callbacks]
+impl Tools {
+    #[outrigger(name = "other")]
+    async fn get(&self) {}
+}
+
+fn main() {}
