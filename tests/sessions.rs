@@ -126,3 +126,23 @@ async fn a_session_runs_modules_and_logs_per_run() {
         ["two"]
     );
 }
+
+#[tokio::test]
+async fn worker_isolation_shares_one_context_between_plain_runs() {
+    let pool = common::builder()
+        .workers(1)
+        .isolation(outrigger::Isolation::Worker)
+        .build()
+        .await
+        .unwrap();
+    pool.run(Script::expression("globalThis.shared = 41"))
+        .await
+        .unwrap();
+    assert_eq!(pool.eval::<i64>("shared + 1").await.unwrap(), 42);
+    // Sessions still get contexts of their own.
+    let session = pool.session().await.unwrap();
+    assert_eq!(
+        session.eval::<String>("typeof shared").await.unwrap(),
+        "undefined"
+    );
+}

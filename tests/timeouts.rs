@@ -151,3 +151,52 @@ async fn timers_of_a_finished_run_do_not_keep_running() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(pool.worker_stats().await.unwrap()[0].runs, 0);
 }
+
+#[tokio::test]
+async fn trusted_code_that_loops_after_all_gets_its_worker_replaced() {
+    let pool = common::builder()
+        .workers(1)
+        .timeout(Duration::from_millis(300))
+        .cancel_grace(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap();
+    let script = |spin: bool| {
+        Script::expression("if (spin) { while (true) {} } 'quick'").global("spin", spin)
+    };
+    // Three quick runs under the watchdog earn the script's trust.
+    for _ in 0..3 {
+        assert_eq!(pool.run(script(false)).await.unwrap().value, "quick");
+    }
+    let error = pool.run(script(true)).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(
+        common::eventually(Duration::from_secs(10), || pool.stats().restarts == 1
+            && pool.stats().workers == 1)
+        .await,
+        "{:?}",
+        pool.stats()
+    );
+    assert_eq!(pool.run(script(false)).await.unwrap().value, "quick");
+}
+
+#[tokio::test]
+async fn with_watchdog_trust_off_every_run_is_guarded() {
+    let pool = common::builder()
+        .workers(1)
+        .timeout(Duration::from_millis(300))
+        .watchdog_trust(0)
+        .build()
+        .await
+        .unwrap();
+    let script = |spin: bool| {
+        Script::expression("if (spin) { while (true) {} } 'quick'").global("spin", spin)
+    };
+    for _ in 0..5 {
+        assert_eq!(pool.run(script(false)).await.unwrap().value, "quick");
+    }
+    let error = pool.run(script(true)).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(pool.eval::<i64>("1").await.unwrap(), 1);
+    assert_eq!(pool.stats().restarts, 0);
+}

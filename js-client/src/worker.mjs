@@ -57,7 +57,42 @@ const config = {
   spareContexts: 2,
   /** Callbacks the host offers: { name, path: [namespace?, jsName] }. */
   callbacks: [],
+  /** 'run': a fresh context per plain run; 'worker': plain runs share one. */
+  isolation: 'run',
+  /** Quick runs after which code runs without the engine's watchdog (0: never). */
+  watchdogTrust: 3,
 };
+
+/**
+ * The engine's watchdog (vm's `timeout`) stops a synchronous loop without
+ * losing the worker, but starts a thread per run. Code that has finished its
+ * synchronous part quickly `watchdogTrust` times runs without it; should it
+ * loop after all, the host replaces the worker.
+ */
+const trusted = new Map();
+const TRUST_LIMIT = 4096;
+const QUICK_MS = 50;
+
+function watchdogFor(key, timeout) {
+  if (!(timeout > 0)) return {};
+  if (config.watchdogTrust > 0 && key !== undefined && (trusted.get(key) ?? 0) >= config.watchdogTrust) return {};
+  return { timeout };
+}
+
+function noteSyncTime(key, started) {
+  if (key === undefined) return;
+  if (performance.now() - started > QUICK_MS) {
+    trusted.delete(key);
+    return;
+  }
+  const count = trusted.get(key) ?? 0;
+  if (count >= config.watchdogTrust) return;
+  trusted.set(key, count + 1);
+  if (trusted.size > TRUST_LIMIT) trusted.delete(trusted.keys().next().value);
+}
+
+/** The context plain runs share when `isolation` is 'worker'. */
+let sharedContext;
 
 // ---------------------------------------------------------------------------
 // The channel: line framing in, coalesced writes out.
@@ -840,7 +875,13 @@ async function settle(run, value) {
 }
 
 function contextFor(params) {
-  if (params.session === undefined || params.session === null) return { state: freshContext(), owned: true };
+  if (params.session === undefined || params.session === null) {
+    if (config.isolation === 'worker') {
+      sharedContext ??= new ContextState();
+      return { state: sharedContext, owned: false };
+    }
+    return { state: freshContext(), owned: true };
+  }
   const state = sessions.get(params.session);
   if (state === undefined) throw new RunEnded(CODES.NOT_FOUND, `session ${params.session} is not open on this worker`);
   return { state, owned: false };
@@ -857,7 +898,7 @@ async function runScript(id, params) {
   const { state, owned } = context;
   const run = new Run(id, state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
-  const syncTimeout = params.timeout > 0 ? { timeout: params.timeout } : {};
+  const syncTimeout = watchdogFor(params.key, params.timeout);
   try {
     const text = await als.run(run, async () => {
       if (params.globals) {
@@ -868,10 +909,16 @@ async function runScript(id, params) {
       if (params.kind === 'module') {
         const module = compileModule(state, params);
         await Promise.race([module.link(linkerFor(state)), run.ended]);
-        await Promise.race([module.evaluate(syncTimeout), run.ended]);
+        const started = performance.now();
+        const evaluated = module.evaluate(syncTimeout);
+        noteSyncTime(params.key, started);
+        await Promise.race([evaluated, run.ended]);
         value = module.namespace.default;
       } else {
-        value = compileScript(params).runInContext(state.context, { ...syncTimeout, displayErrors: true });
+        const script = compileScript(params);
+        const started = performance.now();
+        value = script.runInContext(state.context, { ...syncTimeout, displayErrors: true });
+        noteSyncTime(params.key, started);
       }
       return toJsonText(await settle(run, value));
     });
@@ -919,11 +966,21 @@ async function loadModule(id, params) {
 const callScript = new vm.Script('globalThis[Symbol.for("outrigger.call")]()', { filename: 'outrigger:call' });
 
 /** Calls `thunk` inside `state`'s context, under the engine's watchdog for the synchronous part. */
-function callWithTimeout(state, thunk, timeout) {
+function callWithTimeout(state, thunk, timeout, key) {
+  const options = watchdogFor(key, timeout);
+  if (options.timeout === undefined) {
+    const started = performance.now();
+    const value = thunk();
+    noteSyncTime(key, started);
+    return value;
+  }
   const slot = Symbol.for('outrigger.call');
   Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
   try {
-    return callScript.runInContext(state.context, timeout > 0 ? { timeout } : {});
+    const started = performance.now();
+    const value = callScript.runInContext(state.context, options);
+    noteSyncTime(key, started);
+    return value;
   } finally {
     delete state.context[slot];
   }
@@ -943,7 +1000,7 @@ async function callExport(id, params) {
     }
     const text = await als.run(run, async () => {
       const args = params.args ? loaded.state.jsonParse(params.args) : [];
-      return toJsonText(await settle(run, callWithTimeout(loaded.state, () => fn(...args), params.timeout)));
+      return toJsonText(await settle(run, callWithTimeout(loaded.state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`)));
     });
     respond(id, '{"value":' + text + '}');
   } catch (thrown) {
@@ -983,6 +1040,11 @@ function handleRequest(message) {
       if (params.maxMessageBytes) config.maxMessageBytes = params.maxMessageBytes;
       if (params.spareContexts !== undefined) config.spareContexts = params.spareContexts;
       if (params.callbacks) config.callbacks = params.callbacks;
+      if (params.watchdogTrust !== undefined) config.watchdogTrust = params.watchdogTrust;
+      if (params.isolation === 'worker') {
+        config.isolation = 'worker';
+        config.spareContexts = 0;
+      }
       scheduleRefill();
       return respond(id, JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid }));
     case 'session.open': {
@@ -1093,6 +1155,8 @@ export function serve(fd = 3) {
   channel.on('data', (chunk) => {
     try {
       read(chunk);
+      // Answers ready now go out in one write, without waiting for the loop.
+      flush();
     } catch (error) {
       respondError(null, CODES.LIMIT, error.message);
       flush();

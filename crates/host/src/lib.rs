@@ -21,6 +21,7 @@
 mod callbacks;
 mod error;
 mod module;
+mod outbox;
 mod pool;
 pub mod protocol;
 mod run;
@@ -33,7 +34,7 @@ mod worker;
 pub use callbacks::{CallContext, CallbackError, CallbackSet, Declarations, Handler, ToolFormat};
 pub use error::{Error, Result};
 pub use module::JsModule;
-pub use pool::{Pool, PoolBuilder, Stats, WorkerStats};
+pub use pool::{Isolation, Pool, PoolBuilder, Stats, WorkerStats};
 pub use run::RunHandle;
 pub use script::{Event, LogEntry, LogLevel, Output, Script, ScriptKind};
 pub use session::Session;

@@ -47,8 +47,26 @@ pub struct PoolBuilder {
     spare_contexts: usize,
     modules: BTreeMap<String, String>,
     max_callback_calls: u32,
+    isolation: Isolation,
+    watchdog_trust: u32,
     registry: Registry,
     registration_errors: Vec<String>,
+}
+
+/// How plain runs (not in a session) are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Every plain run gets a fresh context: nothing one run does is seen
+    /// by another. A context costs the engine a few hundred microseconds;
+    /// workers prepare some ahead while idle. The default.
+    #[default]
+    Run,
+    /// Plain runs on one worker share one context, as runs of a session do:
+    /// globals one run sets are seen by later runs on that worker. Several
+    /// times faster for tiny scripts; use it only for trusted code that does
+    /// not rely on a clean global scope.
+    Worker,
 }
 
 impl Default for PoolBuilder {
@@ -68,6 +86,8 @@ impl Default for PoolBuilder {
             spare_contexts: 2,
             modules: BTreeMap::new(),
             max_callback_calls: 10_000,
+            isolation: Isolation::Run,
+            watchdog_trust: 3,
             registry: Registry::default(),
             registration_errors: Vec::new(),
         }
@@ -182,6 +202,29 @@ impl PoolBuilder {
         self
     }
 
+    /// How plain runs are kept apart (default [`Isolation::Run`]: a fresh
+    /// context each).
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// After how many quick runs (synchronous part under 50 ms) a script or
+    /// exported function runs without the engine's watchdog (default 3; `0`:
+    /// always with it).
+    ///
+    /// The watchdog stops a synchronous loop (`while (true) {}`) at the
+    /// timeout and the worker goes on, but costs a thread start per run
+    /// (about 80 µs here). Code that has proved quick runs without it; if it
+    /// loops after all, its worker is replaced at the timeout (plus
+    /// [`cancel_grace`](Self::cancel_grace)) and the runs sharing that worker
+    /// end with [`Error::WorkerExited`]. Loops after an `await` are always
+    /// handled that way.
+    pub fn watchdog_trust(mut self, quick_runs: u32) -> Self {
+        self.watchdog_trust = quick_runs;
+        self
+    }
+
     /// Starts the workers (in parallel) and returns once all have answered.
     pub async fn build(self) -> Result<Pool> {
         if let Some(error) = self.registration_errors.first() {
@@ -293,6 +336,11 @@ impl PoolBuilder {
             "maxMessageBytes": self.max_message_bytes,
             "spareContexts": self.spare_contexts,
             "callbacks": self.registry.init_json(),
+            "watchdogTrust": self.watchdog_trust,
+            "isolation": match self.isolation {
+                Isolation::Run => "run",
+                Isolation::Worker => "worker",
+            },
         })
         .to_string()
     }

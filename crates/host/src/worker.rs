@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
 
 use crate::callbacks::{CallContext, Registry};
 use crate::error::{Error, Result};
+use crate::outbox::Outbox;
 use crate::protocol::{self, codes, Incoming, RpcError};
 use crate::script::{Event, LogEntry};
 use crate::spawn::{self, EngineCommand};
@@ -57,7 +58,7 @@ pub(crate) struct Worker {
     pub(crate) pid: u32,
     pub(crate) version: OnceLock<String>,
     ids: Arc<AtomicU64>,
-    writer: mpsc::UnboundedSender<String>,
+    outbox: Arc<Outbox>,
     pending: Mutex<Pending>,
     pub(crate) in_flight: AtomicUsize,
     kill: Notify,
@@ -119,13 +120,15 @@ impl Worker {
         })?;
         let mut child = spawn::spawn(config.command.clone(), OwnedFd::from(worker_end)).await?;
         let pid = child.id().unwrap_or(0);
-        let (writer, outgoing) = mpsc::unbounded_channel();
+        let (read_half, write_half) = stream.into_split();
+        let (outbox, write_task) = Outbox::new(write_half);
+        tokio::spawn(write_task);
         let worker = Arc::new(Worker {
             slot,
             pid,
             version: OnceLock::new(),
             ids,
-            writer,
+            outbox,
             pending: Mutex::new(Pending {
                 alive: true,
                 waiting: HashMap::new(),
@@ -141,8 +144,6 @@ impl Worker {
             registry: config.registry.clone(),
             calls: Mutex::new(HashMap::new()),
         });
-        let (read_half, write_half) = stream.into_split();
-        tokio::spawn(write_loop(write_half, outgoing));
         tokio::spawn(read_loop(
             worker.clone(),
             read_half,
@@ -256,7 +257,7 @@ impl Worker {
             }
             pending.waiting.insert(id, tx);
         }
-        let _ = self.writer.send(protocol::request(id, method, params));
+        self.outbox.send(protocol::request(id, method, params));
         rx
     }
 
@@ -279,7 +280,7 @@ impl Worker {
         }
         pending.waiting.insert(id, reply);
         drop(pending);
-        let _ = self.writer.send(protocol::request(id, method, params));
+        self.outbox.send(protocol::request(id, method, params));
     }
 
     /// Sends a request and waits for its value, ignoring logs. Errors name
@@ -337,7 +338,7 @@ impl Worker {
     }
 
     pub(crate) fn notify(&self, method: &str, params: &str) {
-        let _ = self.writer.send(protocol::notification(method, params));
+        self.outbox.send(protocol::notification(method, params));
     }
 
     /// Asks the worker to stop a run, and replaces the worker if it does not
@@ -385,6 +386,9 @@ impl Worker {
             }
         }
         self.dying.store(true, Ordering::SeqCst);
+        if !self.is_alive() {
+            return;
+        }
         tracing::warn!(pid = self.pid, slot = self.slot, reason, "killing worker");
         self.kill.notify_one();
     }
@@ -427,8 +431,7 @@ impl Worker {
             args: Option<&'a RawValue>,
         }
         let fail = |code: i64, message: &str| {
-            let _ = self
-                .writer
+            self.outbox
                 .send(protocol::error_response(Some(id), code, message));
         };
         let Some(handler) = self.registry.get(&method).cloned() else {
@@ -473,7 +476,7 @@ impl Worker {
             token,
             Arc::downgrade(self),
         );
-        let writer = self.writer.clone();
+        let outbox = self.outbox.clone();
         let span =
             tracing::info_span!("outrigger.callback", callback = %method, run = call.run, id);
         let task = tokio::spawn(
@@ -507,7 +510,7 @@ impl Worker {
                         )
                     }
                 };
-                let _ = writer.send(line);
+                outbox.send(line);
             }
             .instrument(span),
         );
@@ -560,40 +563,12 @@ impl Worker {
             });
         }
         self.exit_notify.notify_waiters();
+        self.outbox.close();
         let calls = std::mem::take(&mut *self.calls.lock().unwrap());
         for (_, calls) in calls {
             calls.end();
         }
     }
-}
-
-async fn write_loop(
-    mut socket: tokio::net::unix::OwnedWriteHalf,
-    mut outgoing: mpsc::UnboundedReceiver<String>,
-) {
-    let mut buffer = Vec::with_capacity(64 * 1024);
-    while let Some(first) = outgoing.recv().await {
-        buffer.clear();
-        buffer.extend_from_slice(first.as_bytes());
-        buffer.push(b'\n');
-        // Coalesce whatever else is ready into one write.
-        while buffer.len() < 1024 * 1024 {
-            match outgoing.try_recv() {
-                Ok(line) => {
-                    buffer.extend_from_slice(line.as_bytes());
-                    buffer.push(b'\n');
-                }
-                Err(_) => break,
-            }
-        }
-        if socket.write_all(&buffer).await.is_err() {
-            return;
-        }
-        if buffer.capacity() > 4 * 1024 * 1024 {
-            buffer = Vec::with_capacity(64 * 1024);
-        }
-    }
-    let _ = socket.shutdown().await;
 }
 
 async fn read_loop(
@@ -644,8 +619,12 @@ async fn read_loop(
             buffer = Vec::with_capacity(64 * 1024);
         }
     }
-    // The channel closed: the process is ending or must.
-    worker.kill("the worker closed its channel");
+    // The channel closed: the process is ending (a graceful shutdown closes
+    // it first), or must be made to.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if worker.is_alive() {
+        worker.kill("the worker closed its channel but did not exit");
+    }
 }
 
 async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::process::ChildStderr) {

@@ -1,0 +1,121 @@
+//! Writing to a worker's channel: straight from the caller when the channel
+//! is idle (no task hop, so no extra wake-up), through a writer task that
+//! coalesces lines into one write when it is not.
+
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::Notify;
+
+/// The sending side of a worker's channel.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    socket: OwnedWriteHalf,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bytes waiting for the writer task.
+    pending: Vec<u8>,
+    /// The writer task owns the channel: new lines queue behind `pending`.
+    busy: bool,
+    closed: bool,
+}
+
+/// Lines larger than this are queued whole rather than tried directly.
+const DIRECT_LIMIT: usize = 256 * 1024;
+
+impl Outbox {
+    /// The outbox and the writer task to spawn beside it.
+    pub(crate) fn new(
+        socket: OwnedWriteHalf,
+    ) -> (Arc<Outbox>, impl std::future::Future<Output = ()> + Send) {
+        let outbox = Arc::new(Outbox {
+            socket,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+        });
+        let task = write_loop(outbox.clone());
+        (outbox, task)
+    }
+
+    /// Sends one line (a newline is added).
+    pub(crate) fn send(&self, line: String) {
+        let mut state = self.state.lock().unwrap();
+        if state.closed {
+            return;
+        }
+        if state.busy || line.len() >= DIRECT_LIMIT {
+            state.pending.extend_from_slice(line.as_bytes());
+            state.pending.push(b'\n');
+            if !state.busy {
+                state.busy = true;
+                self.wake.notify_one();
+            }
+            return;
+        }
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        let written = match self.socket.try_write(&bytes) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+            Err(_) => {
+                state.closed = true;
+                return;
+            }
+        };
+        if written < bytes.len() {
+            state.pending.extend_from_slice(&bytes[written..]);
+            state.busy = true;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Stops sending; the writer task ends.
+    pub(crate) fn close(&self) {
+        self.state.lock().unwrap().closed = true;
+        self.wake.notify_one();
+    }
+}
+
+async fn write_loop(outbox: Arc<Outbox>) {
+    let mut buffer = Vec::new();
+    loop {
+        outbox.wake.notified().await;
+        loop {
+            {
+                let mut state = outbox.state.lock().unwrap();
+                if state.closed {
+                    return;
+                }
+                if state.pending.is_empty() {
+                    state.busy = false;
+                    break;
+                }
+                std::mem::swap(&mut buffer, &mut state.pending);
+            }
+            let mut offset = 0;
+            while offset < buffer.len() {
+                if outbox.socket.writable().await.is_err() {
+                    outbox.close();
+                    return;
+                }
+                match outbox.socket.try_write(&buffer[offset..]) {
+                    Ok(n) => offset += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        outbox.close();
+                        return;
+                    }
+                }
+            }
+            buffer.clear();
+            if buffer.capacity() > 4 * 1024 * 1024 {
+                buffer = Vec::new();
+            }
+        }
+    }
+}
