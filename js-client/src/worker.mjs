@@ -922,7 +922,7 @@ async function runScript(id, params) {
       }
       return toJsonText(await settle(run, value));
     });
-    respond(id, '{"value":' + text + '}');
+    respond(id, text);
   } catch (thrown) {
     const { code, message, data } = errorFor(thrown, params.name);
     respondError(id, code, message, data);
@@ -1002,7 +1002,7 @@ async function callExport(id, params) {
       const args = params.args ? loaded.state.jsonParse(params.args) : [];
       return toJsonText(await settle(run, callWithTimeout(loaded.state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`)));
     });
-    respond(id, '{"value":' + text + '}');
+    respond(id, text);
   } catch (thrown) {
     const { code, message, data } = errorFor(thrown, loaded.name);
     respondError(id, code, message, data);

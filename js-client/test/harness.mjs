@@ -59,8 +59,8 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The value of a successful run response; fails the test on an error response. */
 export function valueOf(response) {
   assert.equal(response.error, undefined, `expected a result, got error ${JSON.stringify(response.error)}`);
-  assert.ok(response.result && typeof response.result === 'object', `no result in ${JSON.stringify(response)}`);
-  return response.result.value;
+  assert.ok('result' in response, `no result in ${JSON.stringify(response)}`);
+  return response.result;
 }
 
 /** The error object of a failed response; fails the test when the code differs. */

@@ -15,7 +15,7 @@ describe('run: values', () => {
 
   it('evaluates an expression and answers {value}', async () => {
     const response = await w.run(expr('1 + 2'));
-    assert.deepEqual(response.result, { value: 3 });
+    assert.deepEqual(response.result, 3);
   });
 
   it('answers with the completion value of the last statement', async () => {
@@ -41,9 +41,9 @@ describe('run: values', () => {
   });
 
   it('answers null for undefined, and for a promise of undefined', async () => {
-    assert.deepEqual((await w.run(expr('undefined'))).result, { value: null });
-    assert.deepEqual((await w.run(expr('Promise.resolve()'))).result, { value: null });
-    assert.deepEqual((await w.run(expr('void 0'))).result, { value: null });
+    assert.deepEqual((await w.run(expr('undefined'))).result, null);
+    assert.deepEqual((await w.run(expr('Promise.resolve()'))).result, null);
+    assert.deepEqual((await w.run(expr('void 0'))).result, null);
   });
 
   it('passes strings, unicode and special numbers the way JSON does', async () => {

@@ -118,10 +118,17 @@ struct Envelope<'a> {
     method: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     params: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     result: Option<&'a RawValue>,
     #[serde(default)]
     error: Option<RpcError>,
+}
+
+/// A field that is there, even when it is `null` (a `null` result is a result).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as Deserialize>::deserialize(deserializer).map(Some)
 }
 
 /// A JSON-RPC error object.
@@ -224,19 +231,6 @@ pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
     }
 }
 
-#[derive(Deserialize)]
-struct ValueBody<'a> {
-    #[serde(borrow)]
-    value: &'a RawValue,
-}
-
-/// The `value` of a `run` or `call` result, as raw JSON.
-pub(crate) fn result_value(result: &RawValue) -> Result<&RawValue, Error> {
-    serde_json::from_str::<ValueBody<'_>>(result.get())
-        .map(|body| body.value)
-        .map_err(|e| Error::Protocol(format!("malformed result from worker: {e}")))
-}
-
 #[derive(Deserialize, Default)]
 struct ScriptErrorData {
     #[serde(default)]
@@ -293,13 +287,21 @@ mod tests {
 
     #[test]
     fn parses_a_response_keeping_the_raw_result() {
-        let line = r#"{"jsonrpc":"2.0","id":7,"result":{"value":{"a":[1,2]}}}"#;
+        let line = r#"{"jsonrpc":"2.0","id":7,"result":{"a":[1,2]}}"#;
         let Incoming::Response { id, result } = parse_incoming(line).unwrap() else {
             panic!("not a response")
         };
         assert_eq!(id, 7);
-        let raw = result.unwrap();
-        assert_eq!(result_value(&raw).unwrap().get(), r#"{"a":[1,2]}"#);
+        assert_eq!(result.unwrap().get(), r#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn a_null_result_is_a_result() {
+        let line = r#"{"jsonrpc":"2.0","id":3,"result":null}"#;
+        let Incoming::Response { result, .. } = parse_incoming(line).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(result.unwrap().get(), "null");
     }
 
     #[test]

@@ -148,10 +148,7 @@ impl RunHandle {
 
     fn on_done(&mut self, result: Result<Box<RawValue>, protocol::RpcError>) {
         match result {
-            Ok(body) => {
-                let value = protocol::result_value(&body).map(RawValue::to_owned);
-                self.settle(value);
-            }
+            Ok(value) => self.settle(Ok(value)),
             Err(error)
                 if error.code == codes::UNKNOWN_SCRIPT
                     && self.resend.as_ref().is_some_and(|r| r.with_code.is_some()) =>
