@@ -401,8 +401,10 @@ fn big_value(megabytes: usize) -> Value {
     )
 }
 
+/// A script shaped like a bundle: functions inside one wrapping function,
+/// called at the end.
 fn big_script(kilobytes: usize) -> String {
-    let mut code = String::new();
+    let mut code = String::from("(function bundle() {\n");
     let mut i = 0;
     while code.len() < kilobytes * 1024 {
         code.push_str(&format!(
@@ -410,7 +412,7 @@ fn big_script(kilobytes: usize) -> String {
         ));
         i += 1;
     }
-    code.push_str(&format!("step0(1) + step{}(2)\n", i - 1));
+    code.push_str(&format!("return step0(1) + step{}(2);\n}})()\n", i - 1));
     code
 }
 

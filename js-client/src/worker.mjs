@@ -39,9 +39,14 @@ const LOG_LEVELS = ['log', 'info', 'warn', 'error', 'debug', 'trace'];
 /** Web APIs the worker's realm lends to every context. */
 const WEB_GLOBALS = [
   'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal',
-  'Event', 'EventTarget', 'Headers', 'Request', 'Response', 'FormData', 'Blob',
-  'DOMException', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance',
+  'Event', 'EventTarget', 'Blob', 'DOMException', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance',
 ];
+
+/**
+ * Web APIs node loads on first use (the fetch implementation costs 15-30 ms
+ * to load): lent to contexts on first touch, so start-up does not pay.
+ */
+const LAZY_WEB_GLOBALS = ['Headers', 'Request', 'Response', 'FormData'];
 
 // ---------------------------------------------------------------------------
 // Configuration, set by the host's `init` request.
@@ -105,7 +110,9 @@ function send(text) {
   outQueue.push(text);
   if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(flush);
+    // After the microtasks queued so far: everything a burst of synchronous
+    // work sends goes out in one write, before the event loop moves on.
+    queueMicrotask(flush);
   }
 }
 
@@ -440,6 +447,20 @@ function contextBootstrap(bridge) {
   });
 
   for (const [name, value] of bridge.web) define(name, value);
+  for (const name of bridge.lazyWeb) {
+    Object.defineProperty(g, name, {
+      get() {
+        const value = bridge.lazy(name);
+        define(name, value);
+        return value;
+      },
+      set(value) {
+        define(name, value);
+      },
+      configurable: true,
+      enumerable: false,
+    });
+  }
   define('fetch', function fetch(input, init) {
     return bridge.fetch(input, init);
   });
@@ -500,6 +521,13 @@ function deepFreeze(value, seen = new WeakSet()) {
   deepFreeze(Object.getPrototypeOf(value), seen);
 }
 for (const [, value] of webGlobals) deepFreeze(value);
+
+/** A lazily loaded web API, frozen on first use like the others. */
+function lazyWebGlobal(name) {
+  const value = globalThis[name];
+  deepFreeze(value);
+  return value;
+}
 deepFreeze(globalThis.crypto?.subtle);
 let nextTimerId = 1;
 
@@ -519,6 +547,8 @@ class ContextState {
     const bridge = {
       levels: LOG_LEVELS,
       web: webGlobals,
+      lazyWeb: LAZY_WEB_GLOBALS,
+      lazy: lazyWebGlobal,
       callbacks: config.callbacks,
       now: () => performance.now(),
       log: (level, args) => sendLog(level, args, state),
@@ -622,7 +652,15 @@ function sendEvent(name, data, state) {
   notify('event', '{"run":' + (run ? run.id : 'null') + ',"name":' + JSON.stringify(name) + ',"data":' + dataJson + '}');
 }
 
+let fetchLoaded = false;
+
 function runFetch(input, init) {
+  if (!fetchLoaded) {
+    // What fetch hands back (Response, Headers) is frozen like every lent API.
+    for (const name of LAZY_WEB_GLOBALS) lazyWebGlobal(name);
+    deepFreeze(fetch);
+    fetchLoaded = true;
+  }
   const run = als.getStore();
   const options = init ? { ...init } : {};
   if (run && !options.signal) options.signal = run.controller.signal;
@@ -839,23 +877,54 @@ class Run {
     this.maxCallbacks = maxCallbacks;
     this.calls = new Set();
     this.finished = false;
-    this.controller = new AbortController();
-    this.ended = new Promise((_, reject) => {
-      this.end = (code, message) => {
-        const reason = new RunEnded(code, message);
-        reject(reason);
-        this.controller.abort(code === CODES.TIMEOUT ? new DOMException(message, 'TimeoutError') : reason);
-      };
-    });
-    this.ended.catch(() => {});
-    this.timer = timeout > 0
-      ? setTimeout(() => this.end(CODES.TIMEOUT, `run timed out after ${timeout} ms`), timeout)
-      : null;
+    /** Why the run ended early (timeout, cancel, limit), once it has. */
+    this.endReason = undefined;
+    // The signal and the `ended` promise cost allocations most runs never
+    // need: both are made on first use.
+    this.abortController = undefined;
+    this.endedPromise = undefined;
+    this.rejectEnded = undefined;
+    watchDeadline(this, timeout);
+  }
+
+  /** Aborted when the run ends (early, or when a plain run's context goes). */
+  get controller() {
+    if (this.abortController === undefined) {
+      this.abortController = new AbortController();
+      if (this.endReason !== undefined) this.abortController.abort(this.abortReason());
+    }
+    return this.abortController;
+  }
+
+  /** Rejects when the run ends early. */
+  get ended() {
+    if (this.endedPromise === undefined) {
+      this.endedPromise = new Promise((_, reject) => {
+        this.rejectEnded = reject;
+      });
+      this.endedPromise.catch(() => {});
+      if (this.endReason !== undefined) this.rejectEnded(this.endReason);
+    }
+    return this.endedPromise;
+  }
+
+  /** What the signal aborts with: a `TimeoutError` or an `AbortError` DOMException. */
+  abortReason() {
+    const reason = this.endReason;
+    return new DOMException(reason.message, reason.code === CODES.TIMEOUT ? 'TimeoutError' : 'AbortError');
+  }
+
+  /** Ends the run early: its awaits reject, its signal aborts. */
+  end(code, message) {
+    if (this.endReason !== undefined) return;
+    this.endReason = new RunEnded(code, message);
+    this.rejectEnded?.(this.endReason);
+    this.abortController?.abort(this.abortReason());
   }
 
   finish() {
     this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    deadlines.delete(this);
     runs.delete(this.id);
     for (const id of this.calls) {
       const call = pendingCalls.get(id);
@@ -864,6 +933,43 @@ class Run {
     }
     this.calls.clear();
   }
+}
+
+/**
+ * Runs' deadlines, checked by one timer rather than a timer per run (the
+ * host keeps the exact deadline; this one stops the JavaScript).
+ */
+const deadlines = new Set();
+let deadlineTimer = null;
+const DEADLINE_TICK_MS = 25;
+
+function watchDeadline(run, timeout) {
+  if (!(timeout > 0)) return;
+  run.deadline = performance.now() + timeout;
+  run.timeout = timeout;
+  deadlines.add(run);
+  if (deadlineTimer === null) {
+    deadlineTimer = setInterval(checkDeadlines, DEADLINE_TICK_MS);
+    deadlineTimer.unref();
+  }
+}
+
+function checkDeadlines() {
+  const now = performance.now();
+  for (const run of deadlines) {
+    if (now >= run.deadline) {
+      deadlines.delete(run);
+      run.end(CODES.TIMEOUT, `run timed out after ${run.timeout} ms`);
+    }
+  }
+  if (deadlines.size === 0) {
+    clearInterval(deadlineTimer);
+    deadlineTimer = null;
+  }
+}
+
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
 }
 
 /** Awaits a value a script produced, unless the run ends first. */
@@ -887,7 +993,12 @@ function contextFor(params) {
   return { state, owned: false };
 }
 
-async function runScript(id, params) {
+/**
+ * Runs a script. A classic script whose value is not a promise finishes
+ * synchronously, inside the read that brought it, so its answer leaves in
+ * the same write pass; anything asynchronous continues in `finishRun`.
+ */
+function runScript(id, params) {
   let context;
   try {
     context = contextFor(params);
@@ -898,40 +1009,63 @@ async function runScript(id, params) {
   const { state, owned } = context;
   const run = new Run(id, state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
-  const syncTimeout = watchdogFor(params.key, params.timeout);
+  let pending;
   try {
-    const text = await als.run(run, async () => {
+    pending = als.run(run, () => {
       if (params.globals) {
         const globals = state.jsonParse(params.globals);
         for (const name of Object.keys(globals)) state.context[name] = globals[name];
       }
-      let value;
-      if (params.kind === 'module') {
-        const module = compileModule(state, params);
-        await Promise.race([module.link(linkerFor(state)), run.ended]);
-        const started = performance.now();
-        const evaluated = module.evaluate(syncTimeout);
-        noteSyncTime(params.key, started);
-        await Promise.race([evaluated, run.ended]);
-        value = module.namespace.default;
-      } else {
-        const script = compileScript(params);
-        const started = performance.now();
-        value = script.runInContext(state.context, { ...syncTimeout, displayErrors: true });
-        noteSyncTime(params.key, started);
-      }
-      return toJsonText(await settle(run, value));
+      if (params.kind === 'module') return evaluateModule(run, state, params);
+      const script = compileScript(params);
+      const started = performance.now();
+      const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
+      noteSyncTime(params.key, started);
+      if (isThenable(value)) return settle(run, value);
+      respond(id, toJsonText(value));
+      return undefined;
     });
-    respond(id, text);
   } catch (thrown) {
     const { code, message, data } = errorFor(thrown, params.name);
     respondError(id, code, message, data);
+  }
+  if (pending === undefined) {
+    endRun(run, state, owned);
+  } else {
+    finishRun(id, run, state, owned, pending, params.name);
+  }
+}
+
+async function evaluateModule(run, state, params) {
+  const module = compileModule(state, params);
+  await Promise.race([module.link(linkerFor(state)), run.ended]);
+  const started = performance.now();
+  const evaluated = module.evaluate(watchdogFor(params.key, params.timeout));
+  noteSyncTime(params.key, started);
+  await Promise.race([evaluated, run.ended]);
+  return settle(run, module.namespace.default);
+}
+
+/** Waits for a run's asynchronous part and answers. */
+async function finishRun(id, run, state, owned, pending, name) {
+  try {
+    const value = await pending;
+    respond(id, als.run(run, () => toJsonText(value)));
+  } catch (thrown) {
+    const { code, message, data } = errorFor(thrown, name);
+    respondError(id, code, message, data);
   } finally {
-    run.finish();
-    if (owned) {
-      run.controller.abort(new DOMException('the run has ended', 'AbortError'));
-      state.dispose();
-    }
+    endRun(run, state, owned);
+  }
+}
+
+function endRun(run, state, owned) {
+  run.finish();
+  if (owned) {
+    // The context goes with the run: whatever still holds its signal sees it abort.
+    if (run.endReason === undefined) run.endReason = new RunEnded(CODES.CANCELLED, 'the run has ended');
+    run.abortController?.abort(run.abortReason());
+    state.dispose();
   }
 }
 
@@ -986,11 +1120,13 @@ function callWithTimeout(state, thunk, timeout, key) {
   }
 }
 
-async function callExport(id, params) {
+/** Calls a loaded module's export; synchronous results answer at once, as in `runScript`. */
+function callExport(id, params) {
   const loaded = loadedModules.get(params.handle);
   if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
   const run = new Run(id, loaded.state, params.timeout, params.maxCallbacks);
   runs.set(id, run);
+  let pending;
   try {
     const fn = loaded.namespace[params.export];
     if (typeof fn !== 'function') {
@@ -998,16 +1134,21 @@ async function callExport(id, params) {
       throw new RunEnded(CODES.NOT_FOUND, `module "${loaded.name}" has no exported function "${params.export}"`
         + ` (exported functions: ${names.length ? names.join(', ') : 'none'})`);
     }
-    const text = await als.run(run, async () => {
+    pending = als.run(run, () => {
       const args = params.args ? loaded.state.jsonParse(params.args) : [];
-      return toJsonText(await settle(run, callWithTimeout(loaded.state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`)));
+      const value = callWithTimeout(loaded.state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`);
+      if (isThenable(value)) return settle(run, value);
+      respond(id, toJsonText(value));
+      return undefined;
     });
-    respond(id, text);
   } catch (thrown) {
     const { code, message, data } = errorFor(thrown, loaded.name);
     respondError(id, code, message, data);
-  } finally {
+  }
+  if (pending === undefined) {
     run.finish();
+  } else {
+    finishRun(id, run, loaded.state, false, pending, loaded.name);
   }
 }
 
