@@ -685,6 +685,24 @@ async fn main() {
         r.target = target;
         rows.push(r);
     }
+    // What JSON itself costs for this payload, without any channel: the
+    // engine's parse and stringify, and serde_json's parse into a Value.
+    let engine: Value = session
+        .eval("(() => { const text = JSON.stringify(data); let t = performance.now(); JSON.parse(text); const parse = performance.now() - t; t = performance.now(); JSON.stringify(data); return { parse, stringify: performance.now() - t }; })()")
+        .await
+        .unwrap();
+    let text = big.to_string();
+    let started = Instant::now();
+    let _: Value = serde_json::from_str(&text).unwrap();
+    let rust_parse = started.elapsed();
+    let mut r = row("5", "floor for the same payload: JSON.parse / JSON.stringify in the engine; serde_json parse into a Value");
+    r.ours = format!(
+        "{:.0} / {:.0} MB/s; {:.0} MB/s",
+        mb / (engine["parse"].as_f64().unwrap_or(1.0) / 1e3),
+        mb / (engine["stringify"].as_f64().unwrap_or(1.0) / 1e3),
+        mb / rust_parse.as_secs_f64()
+    );
+    rows.push(r);
     drop(session);
     drop(big);
 
