@@ -12,7 +12,10 @@ import vm from 'node:vm';
 import util from 'node:util';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Buffer } from 'node:buffer';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Version of the wire protocol; the host checks it at start-up. */
 const PROTOCOL_VERSION = 1;
@@ -66,6 +69,12 @@ const config = {
   isolation: 'run',
   /** Quick runs after which code runs without the engine's watchdog (0: never). */
   watchdogTrust: 3,
+  /** The project directory (absolute) packages and relative imports resolve from, if any. */
+  project: undefined,
+  /** Modules imported into every context before code runs: [{ name, specifier }]. */
+  preloads: [],
+  /** Node built-in modules scripts and their dependencies may import, by bare name. */
+  allowBuiltins: new Set(),
 };
 
 /**
@@ -325,16 +334,29 @@ function locate(stack, filename) {
   return {};
 }
 
+/** The first place in a project file (an absolute path) an error's stack names. */
+function locateInFile(stack) {
+  if (typeof stack !== 'string') return {};
+  const header = /^(\/[^\n]*):(\d+)\n[^\n]*\n(\s*)\^/.exec(stack);
+  if (header) return { file: header[1], line: Number(header[2]), column: header[3].length + 1 };
+  for (const line of stack.split('\n')) {
+    const frame = STACK_FRAME.exec(line);
+    if (frame && frame[1].startsWith('/')) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
+  }
+  return {};
+}
+
 /** The JSON-RPC error for something a run threw. */
 function errorFor(thrown, filename) {
   if (thrown instanceof NonJsonError) {
     return { code: thrown.code ?? CODES.NON_JSON, message: thrown.message };
   }
-  if (thrown instanceof ImportFailure) {
+  const failure = thrown instanceof ImportFailure ? thrown : importFailures.get(thrown);
+  if (failure !== undefined) {
     return {
       code: CODES.IMPORT,
-      message: thrown.message,
-      data: { specifier: thrown.specifier, referrer: thrown.referrer, reason: thrown.reason },
+      message: failure.message,
+      data: { specifier: failure.specifier, referrer: failure.referrer, reason: failure.reason },
     };
   }
   if (thrown instanceof RunEnded) {
@@ -347,7 +369,12 @@ function errorFor(thrown, filename) {
     || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
   if (isError) {
     const rawStack = safeGet(thrown, 'stack');
-    const { line, column } = locate(rawStack, filename);
+    let { line, column } = locate(rawStack, filename);
+    let file;
+    if (line === undefined) {
+      // Not in the script itself: in a file it imported (a dependency's syntax error).
+      ({ file, line, column } = locateInFile(rawStack));
+    }
     const data = {
       name: safeGet(thrown, 'name') ?? 'Error',
       message: safeGet(thrown, 'message') ?? '',
@@ -355,6 +382,7 @@ function errorFor(thrown, filename) {
       line: line ?? null,
       column: column ?? null,
     };
+    if (file !== undefined) data.file = file;
     return { code: CODES.SCRIPT, message: `${data.name}: ${data.message}`, data };
   }
   let message;
@@ -511,7 +539,20 @@ function contextBootstrap(bridge) {
   Object.setPrototypeOf(globalThis, g);
   // V8 gives every context a `console` of its own, which would shadow ours.
   Object.defineProperty(globalThis, 'console', { value: g.console, writable: true, configurable: true, enumerable: false });
-  return { parse: JSON.parse, Error };
+  // `require` for CommonJS files, as a function of this realm.
+  const makeRequire = (load, resolve) => {
+    const require = function require(id) {
+      if (typeof id !== 'string') throw new TypeError('require(id): id must be a string');
+      return load(id);
+    };
+    require.resolve = function resolveId(id) {
+      if (typeof id !== 'string') throw new TypeError('require.resolve(id): id must be a string');
+      return resolve(id);
+    };
+    require.cache = Object.create(null);
+    return require;
+  };
+  return { parse: JSON.parse, Error, makeRequire };
 }
 
 const bootstrapScript = new vm.Script(`(${contextBootstrap.toString()})`, { filename: 'outrigger:bootstrap' });
@@ -544,9 +585,14 @@ let nextTimerId = 1;
  * and who its logs belong to when no run is current.
  */
 class ContextState {
-  constructor() {
+  constructor(project = config.project) {
     this.timers = new Map();
+    /** Module instances of this context, by registered name, `node:` name or file path. */
     this.modules = new Map();
+    /** CommonJS `module` objects of this context, by file path. */
+    this.commonjs = new Map();
+    /** The directory packages and relative imports of string scripts resolve from. */
+    this.project = project;
     this.disposed = false;
     /** The run that started last here: whose `signal` a callback outside any run sees. */
     this.lastRun = undefined;
@@ -570,6 +616,9 @@ class ContextState {
     const intrinsics = bootstrapScript.runInContext(this.context)(bridge);
     this.jsonParse = intrinsics.parse;
     this.Error = intrinsics.Error;
+    this.makeRequire = intrinsics.makeRequire;
+    /** While the preloads are being imported: the promise of it; then null. */
+    this.ready = startPreloads(this);
   }
 
   setTimer(callback, delay, args, repeat) {
@@ -604,6 +653,7 @@ class ContextState {
     }
     this.timers.clear();
     this.modules.clear();
+    this.commonjs.clear();
   }
 }
 
@@ -724,7 +774,7 @@ function onHostResponse(message) {
 const scriptCache = new Map();
 const moduleCodeCache = new Map();
 /** What the caches did, for the host's `stats` request. */
-const cacheStats = { scriptCompiles: 0, scriptHits: 0, moduleCompiles: 0, moduleCacheHits: 0 };
+const cacheStats = { scriptCompiles: 0, scriptHits: 0, moduleCompiles: 0, moduleCacheHits: 0, fileReads: 0 };
 
 function lruGet(map, key) {
   const value = map.get(key);
@@ -758,6 +808,7 @@ function compileScript(params) {
     importModuleDynamically: dynamicImport,
   });
   cacheStats.scriptCompiles++;
+  if (typeof params.file === 'string') filesOf.set(script, params.file);
   if (params.key) lruSet(scriptCache, params.key, script);
   return script;
 }
@@ -771,11 +822,17 @@ function compileModule(state, params) {
   let entry = key ? lruGet(moduleCodeCache, key) : undefined;
   const source = typeof params.code === 'string' ? params.code : entry?.source;
   if (source === undefined) throw unknownScript(params);
+  const { file } = params;
   const create = (cachedData) => new vm.SourceTextModule(source, {
     identifier: name,
     context: state.context,
     cachedData,
     importModuleDynamically: dynamicImport,
+    initializeImportMeta: file === undefined ? undefined : (meta) => {
+      meta.url = pathToFileURL(file).href;
+      meta.filename = file;
+      meta.dirname = path.dirname(file);
+    },
   });
   let module;
   try {
@@ -791,6 +848,7 @@ function compileModule(state, params) {
     throw error;
   }
   moduleOwners.set(module, state);
+  if (file !== undefined) filesOf.set(module, file);
   if (entry?.cachedData !== undefined) {
     cacheStats.moduleCacheHits++;
   } else {
@@ -837,35 +895,355 @@ function locateModuleSyntaxError(error, source, name) {
 
 const moduleOwners = new WeakMap();
 
-/** Resolves what a script imports: registered in-memory modules only. */
-function linkerFor(state) {
-  return (specifier, referencing) => {
-    const existing = state.modules.get(specifier);
-    if (existing !== undefined) return existing;
-    const source = config.modules.get(specifier);
-    if (source === undefined) {
-      const referrer = referencing?.identifier ?? 'the script';
-      const bare = specifier.startsWith('node:') ? specifier.slice(5) : specifier;
-      if (specifier.startsWith('node:') || builtinModules.includes(bare)) {
-        throw new ImportFailure(specifier, referrer, `Node built-in module "${specifier}" is not allowed in scripts`);
-      }
-      const known = [...config.modules.keys()];
-      throw new ImportFailure(specifier, referrer, `no module with that name is registered`
-        + (known.length ? ` (registered: ${known.join(', ')})` : ' (none are registered)'));
+// ---------------------------------------------------------------------------
+// Imports: registered modules, allowed built-ins, and project files.
+//
+// Resolution is Node's own: `import.meta.resolve(specifier, parent)` (the
+// ESM resolver: exports maps, "import" condition; needs
+// --experimental-import-meta-resolve for the parent argument) for imports,
+// and `createRequire(file).resolve` (the CommonJS resolver, "require"
+// condition) for `require`. Loading is ours, so that every file runs in the
+// run's own context: ES modules as `SourceTextModule`s, CommonJS files as a
+// function wrapper compiled once and called in each context with a
+// context-local `require`, `module` and `exports`.
+
+/** The file a module or script was loaded from: what its relative imports resolve against. */
+const filesOf = new WeakMap();
+/** Errors of the script's realm that stand for an ImportFailure (see `importErrorIn`). */
+const importFailures = new WeakMap();
+
+/** Node's built-in modules, by bare name ("fs", "fs/promises"). */
+const BUILTINS = new Set(builtinModules);
+
+/** The bare name of a built-in (`node:fs` → `fs`), or undefined. */
+function builtinName(specifier) {
+  if (specifier.startsWith('node:')) return specifier.slice(5);
+  return BUILTINS.has(specifier) ? specifier : undefined;
+}
+
+/**
+ * A built-in module the pool allows, as the scripts see it. It is the
+ * worker's own module (worker-realm objects: their intrinsics are frozen and
+ * their `Function` refuses strings); an object module is handed out as a
+ * frozen copy so that a script cannot replace functions the worker itself
+ * uses (say `fs.readFileSync`).
+ */
+const builtinViews = new Map();
+function builtinFor(name, specifier, referrer) {
+  if (!config.allowBuiltins.has(name)) {
+    throw new ImportFailure(specifier, referrer, `Node built-in module "${specifier}" is not allowed in scripts`
+      + ` (allow it with PoolBuilder::allow_builtin("node:${name}"))`);
+  }
+  let view = builtinViews.get(name);
+  if (view === undefined) {
+    const real = workerRequire(`node:${name}`);
+    view = typeof real === 'object' && real !== null ? Object.freeze({ ...real }) : real;
+    builtinViews.set(name, view);
+  }
+  return view;
+}
+const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
+
+/** Resolutions already made, by the parent's directory and the specifier. */
+const resolutions = new Map();
+const RESOLUTIONS_LIMIT = 4096;
+
+/**
+ * The absolute path `specifier` names, resolved from `parentFile` with Node's
+ * resolver: the ESM one for `import`, the CommonJS one for `require`.
+ */
+function resolveFile(specifier, parentFile, referrer, how) {
+  const cacheKey = how + '\0' + path.dirname(parentFile) + '\0' + specifier;
+  const cached = resolutions.get(cacheKey);
+  if (cached !== undefined) return cached;
+  let resolved;
+  try {
+    if (how === 'require') {
+      resolved = createRequire(parentFile).resolve(specifier);
+    } else {
+      const url = import.meta.resolve(specifier, pathToFileURL(parentFile).href);
+      if (!url.startsWith('file:')) throw new Error(`it resolves to ${url}, which is not a file`);
+      resolved = fileURLToPath(url);
     }
-    const module = compileModule(state, { name: specifier, key: source.key, code: source.code });
-    state.modules.set(specifier, module);
-    return module;
-  };
+  } catch (error) {
+    throw new ImportFailure(specifier, referrer, notFoundReason(specifier, error));
+  }
+  resolutions.set(cacheKey, resolved);
+  if (resolutions.size > RESOLUTIONS_LIMIT) resolutions.delete(resolutions.keys().next().value);
+  return resolved;
+}
+
+/** Node's resolver errors, said in terms of what was looked for. */
+function notFoundReason(specifier, error) {
+  const message = String(error?.message ?? error).split('\n')[0];
+  const bare = !/^(\.{0,2}\/|file:)/.test(specifier);
+  if (bare && (error?.code === 'ERR_MODULE_NOT_FOUND' || error?.code === 'MODULE_NOT_FOUND') && /package|Cannot find module/.test(message)) {
+    return `package not found: ${message} (is it installed in the project's node_modules?)`;
+  }
+  return message;
+}
+
+/** Where relative imports of code that is not a file resolve from: the project directory. */
+function anchorIn(state) {
+  return state.project === undefined ? undefined : path.join(state.project, '[script]');
+}
+
+/** What `specifier`, imported from `parentFile` (or the project), is. */
+function resolveImport(state, specifier, parentFile, referrer, how) {
+  const builtin = builtinName(specifier);
+  if (builtin !== undefined) return { kind: 'builtin', name: builtin };
+  if (config.modules.has(specifier)) return { kind: 'registered' };
+  const parent = parentFile ?? anchorIn(state);
+  if (parent === undefined) {
+    const known = [...config.modules.keys()];
+    const relative = /^(\.{0,2}\/|file:)/.test(specifier);
+    throw new ImportFailure(specifier, referrer, relative
+      ? 'a relative import needs a file to resolve against: run the script from a file (Script::module_file) or set a project directory (PoolBuilder::project)'
+      : `no module with that name is registered`
+        + (known.length ? ` (registered: ${known.join(', ')})` : ' (none are registered)')
+        + '; to import npm packages, set a project directory (PoolBuilder::project)');
+  }
+  const file = resolveFile(specifier, parent, referrer, how);
+  return { kind: 'file', file, format: formatOf(file, specifier, referrer) };
+}
+
+/** How Node would load a file: 'module', 'commonjs' or 'json'. */
+function formatOf(file, specifier, referrer) {
+  const ext = path.extname(file);
+  if (ext === '.mjs') return 'module';
+  if (ext === '.cjs') return 'commonjs';
+  if (ext === '.json') return 'json';
+  if (ext === '.node') throw new ImportFailure(specifier, referrer, `${file} is a native addon, which scripts cannot load`);
+  return packageTypeOf(path.dirname(file)) === 'module' ? 'module' : 'commonjs';
+}
+
+/** The "type" of the package.json nearest to `dir` (Node's rule for .js files). */
+const packageTypes = new Map();
+function packageTypeOf(dir) {
+  let type = packageTypes.get(dir);
+  if (type !== undefined) return type;
+  let manifest;
+  try {
+    manifest = readFileSync(path.join(dir, 'package.json'), 'utf8');
+  } catch {
+    manifest = undefined;
+  }
+  if (manifest !== undefined) {
+    try {
+      type = JSON.parse(manifest).type === 'module' ? 'module' : 'commonjs';
+    } catch {
+      type = 'commonjs';
+    }
+  } else {
+    const up = path.dirname(dir);
+    type = up === dir ? 'commonjs' : packageTypeOf(up);
+  }
+  packageTypes.set(dir, type);
+  return type;
+}
+
+/**
+ * A file's source, read again only when its size or modification time
+ * changed. The entry is also where its compiled forms are kept, so a file
+ * is compiled once however many contexts load it.
+ */
+const files = new Map();
+function readProjectFile(file, specifier, referrer) {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (error) {
+    throw new ImportFailure(specifier, referrer, error?.code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${error.message}`);
+  }
+  let entry = lruGet(files, file);
+  if (entry === undefined || entry.mtimeMs !== stat.mtimeMs || entry.size !== stat.size) {
+    let source;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ImportFailure(specifier, referrer, `cannot read ${file}: ${error.message}`);
+    }
+    entry = { mtimeMs: stat.mtimeMs, size: stat.size, source, key: `file:${file}:${stat.mtimeMs}:${stat.size}`, wrapper: undefined };
+    cacheStats.fileReads++;
+    lruSet(files, file, entry);
+  }
+  return entry;
+}
+
+/** The module `specifier` names, for this context (made once per context). */
+function importModule(state, specifier, parentFile, referrer) {
+  const target = resolveImport(state, specifier, parentFile, referrer, 'import');
+  const id = target.kind === 'builtin' ? `node:${target.name}` : target.kind === 'file' ? target.file : specifier;
+  const existing = state.modules.get(id);
+  if (existing !== undefined) return existing;
+  let module;
+  if (target.kind === 'builtin') {
+    module = syntheticModule(state, id, builtinFor(target.name, specifier, referrer));
+  } else if (target.kind === 'registered') {
+    const source = config.modules.get(specifier);
+    module = compileModule(state, { name: specifier, key: source.key, code: source.code });
+  } else if (target.format === 'module') {
+    const entry = readProjectFile(target.file, specifier, referrer);
+    module = compileModule(state, { name: target.file, key: entry.key, code: entry.source, file: target.file });
+  } else {
+    module = syntheticModule(state, id, requireFile(state, target.file, target.format, specifier, referrer));
+  }
+  state.modules.set(id, module);
+  return module;
+}
+
+/**
+ * A module exposing a CommonJS value or a built-in: `default` is the value,
+ * and its own keys are named exports too (as Node does for CommonJS).
+ */
+function syntheticModule(state, identifier, value) {
+  const names = value !== null && (typeof value === 'object' || typeof value === 'function')
+    ? Object.keys(value).filter((name) => name !== 'default')
+    : [];
+  const module = new vm.SyntheticModule(['default', ...names], function () {
+    this.setExport('default', value);
+    for (const name of names) this.setExport(name, value[name]);
+  }, { identifier, context: state.context });
+  moduleOwners.set(module, state);
+  return module;
+}
+
+/** The wrapper that makes a CommonJS file a function of the context's realm. */
+const CJS_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
+const CJS_TAIL = '\n})';
+
+/** `module.exports` of a CommonJS (or JSON) file, evaluated once per context. */
+function requireFile(state, file, format, specifier, referrer) {
+  const existing = state.commonjs.get(file);
+  if (existing !== undefined) return existing.exports;
+  const entry = readProjectFile(file, specifier, referrer);
+  if (format === 'json') {
+    let value;
+    try {
+      value = state.jsonParse(entry.source);
+    } catch (error) {
+      throw new ImportFailure(specifier, referrer, `${file} is not valid JSON: ${error.message}`);
+    }
+    state.commonjs.set(file, { exports: value });
+    return value;
+  }
+  if (format === 'module') {
+    throw new ImportFailure(specifier, referrer, `${file} is an ES module, which require() cannot load: use import instead`);
+  }
+  if (entry.wrapper === undefined) {
+    // `lineOffset` keeps the file's own line numbers in errors and stacks.
+    entry.wrapper = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
+      filename: file,
+      lineOffset: -1,
+      importModuleDynamically: dynamicImport,
+    });
+    filesOf.set(entry.wrapper, file);
+    cacheStats.moduleCompiles++;
+  } else {
+    cacheStats.moduleCacheHits++;
+  }
+  const module = state.jsonParse('{"exports":{},"loaded":false}');
+  module.id = file;
+  module.filename = file;
+  module.path = path.dirname(file);
+  state.commonjs.set(file, module);
+  const require = state.makeRequire(
+    (id) => requireFrom(state, id, file),
+    (id) => resolveForRequire(state, id, file),
+  );
+  module.require = require;
+  const fn = entry.wrapper.runInContext(state.context);
+  try {
+    fn.call(module.exports, module.exports, require, module, file, path.dirname(file));
+  } catch (error) {
+    state.commonjs.delete(file);
+    throw error;
+  }
+  module.loaded = true;
+  return module.exports;
+}
+
+/** `require(id)` inside the CommonJS file `parentFile`. */
+function requireFrom(state, id, parentFile) {
+  try {
+    const builtin = builtinName(id);
+    if (builtin !== undefined) return builtinFor(builtin, id, parentFile);
+    const file = resolveFile(id, parentFile, parentFile, 'require');
+    return requireFile(state, file, formatOf(file, id, parentFile), id, parentFile);
+  } catch (error) {
+    throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
+  }
+}
+
+function resolveForRequire(state, id, parentFile) {
+  try {
+    const builtin = builtinName(id);
+    if (builtin !== undefined) return id;
+    return resolveFile(id, parentFile, parentFile, 'require');
+  } catch (error) {
+    throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
+  }
+}
+
+/**
+ * An ImportFailure as an error of the script's realm (a script or a package
+ * may catch it, and must not get hold of a worker-realm object). The run's
+ * answer still reports it as an import error.
+ */
+function importErrorIn(state, failure) {
+  const error = new state.Error(failure.message);
+  error.code = 'ERR_OUTRIGGER_IMPORT';
+  error.specifier = failure.specifier;
+  error.referrer = failure.referrer;
+  importFailures.set(error, failure);
+  return error;
+}
+
+/** The linker of a context: every import of a module graph goes through it. */
+function linkerFor(state) {
+  return (specifier, referencing) =>
+    importModule(state, specifier, filesOf.get(referencing), referencing?.identifier ?? 'the script');
 }
 
 async function dynamicImport(specifier, referrer) {
   const state = moduleOwners.get(referrer) ?? als.getStore()?.state;
   if (state === undefined) throw new ImportFailure(specifier, 'a finished run', 'the run has ended');
-  const module = linkerFor(state)(specifier, referrer);
-  if (module.status === 'unlinked') await module.link(linkerFor(state));
-  if (module.status === 'linked') await module.evaluate();
-  return module;
+  try {
+    const module = importModule(state, specifier, filesOf.get(referrer), referrer?.identifier ?? filesOf.get(referrer) ?? 'the script');
+    if (module.status === 'unlinked') await module.link(linkerFor(state));
+    if (module.status === 'linked') await module.evaluate();
+    return module;
+  } catch (error) {
+    throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Preloads: modules imported into each context before any code runs there,
+// and exposed as globals under chosen names.
+
+/** Starts importing the pool's preloads into a new context; `state.ready` settles when done. */
+function startPreloads(state) {
+  if (config.preloads.length === 0) return null;
+  const ready = (async () => {
+    for (const { name, specifier } of config.preloads) {
+      const module = importModule(state, specifier, undefined, `preload "${name}"`);
+      if (module.status === 'unlinked') await module.link(linkerFor(state));
+      if (module.status === 'linked') await module.evaluate();
+      const namespace = module.namespace;
+      // A module with a default export gives that (lodash's `_`); others their namespace.
+      state.context[name] = 'default' in namespace ? namespace.default : namespace;
+    }
+    state.ready = null;
+  })();
+  // A failure is reported by each run that waits for it.
+  ready.catch(() => {});
+  return ready;
+}
+
+/** Waits for the context's preloads, unless the run ends first. */
+function whenReady(run, state) {
+  return Promise.race([state.ready, run.ended]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1020,16 +1398,10 @@ function runScript(id, params) {
   let pending;
   try {
     pending = als.run(run, () => {
-      if (params.globals) {
-        const globals = state.jsonParse(params.globals);
-        for (const name of Object.keys(globals)) state.context[name] = globals[name];
-      }
-      if (params.kind === 'module') return evaluateModule(run, state, params);
-      const script = compileScript(params);
-      const started = performance.now();
-      const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
-      noteSyncTime(params.key, started);
-      if (isThenable(value)) return settle(run, value);
+      // A context still importing its preloads runs the script once they are in.
+      if (state.ready) return whenReady(run, state).then(() => runBody(run, state, params));
+      const value = runBody(run, state, params);
+      if (isThenable(value)) return value;
       respond(id, toJsonText(value));
       return undefined;
     });
@@ -1042,6 +1414,20 @@ function runScript(id, params) {
   } else {
     finishRun(id, run, state, owned, pending, params.name);
   }
+}
+
+/** Sets a run's globals and evaluates it: its value, or a promise of it. */
+function runBody(run, state, params) {
+  if (params.globals) {
+    const globals = state.jsonParse(params.globals);
+    for (const name of Object.keys(globals)) state.context[name] = globals[name];
+  }
+  if (params.kind === 'module') return evaluateModule(run, state, params);
+  const script = compileScript(params);
+  const started = performance.now();
+  const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
+  noteSyncTime(params.key, started);
+  return isThenable(value) ? settle(run, value) : value;
 }
 
 async function evaluateModule(run, state, params) {
@@ -1089,6 +1475,7 @@ async function loadModule(id, params) {
   runs.set(id, run);
   try {
     await als.run(run, async () => {
+      if (state.ready) await whenReady(run, state);
       const module = compileModule(state, params);
       await Promise.race([module.link(linkerFor(state)), run.ended]);
       await Promise.race([module.evaluate(params.timeout > 0 ? { timeout: params.timeout } : {}), run.ended]);
@@ -1194,11 +1581,22 @@ function handleRequest(message) {
         config.isolation = 'worker';
         config.spareContexts = 0;
       }
+      if (typeof params.project === 'string') {
+        if (!isDirectory(params.project)) {
+          return respondError(id, CODES.INVALID_PARAMS, `the project directory ${params.project} does not exist or is not a directory`);
+        }
+        config.project = params.project;
+      }
+      if (Array.isArray(params.preloads)) config.preloads = params.preloads;
+      if (Array.isArray(params.allowBuiltins)) {
+        config.allowBuiltins = new Set(params.allowBuiltins.map((name) => builtinName(name) ?? name));
+      }
+      if (config.preloads.length > 0) return void initWithPreloads(id);
       scheduleRefill();
-      return respond(id, JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid }));
+      return respond(id, hello());
     case 'session.open': {
       if (sessions.has(params.session)) return respondError(id, CODES.INVALID_PARAMS, `session ${params.session} is already open`);
-      const state = new ContextState();
+      const state = new ContextState(typeof params.project === 'string' ? params.project : config.project);
       state.sessionId = params.session;
       sessions.set(params.session, state);
       return respond(id, '{}');
@@ -1239,6 +1637,37 @@ function handleNotification(message) {
     default:
       return;
   }
+}
+
+function isDirectory(dir) {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The answer to `init`. */
+function hello() {
+  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid });
+}
+
+/**
+ * Answers `init` once the preloads have been imported into a first context
+ * (kept as a spare one): a preload that cannot be imported fails start-up
+ * with its import error, rather than every run later.
+ */
+async function initWithPreloads(id) {
+  const state = new ContextState();
+  try {
+    await state.ready;
+  } catch (thrown) {
+    const { code, message, data } = errorFor(thrown, 'preload');
+    return respondError(id, code, message, data);
+  }
+  if (config.isolation === 'run') spareContexts.push(state);
+  scheduleRefill();
+  respond(id, hello());
 }
 
 /** What each method cannot do without. */

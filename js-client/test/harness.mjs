@@ -14,6 +14,7 @@ export const WORKER_PATH = process.env.OUTRIGGER_WORKER_MJS || fileURLToPath(new
 /** The flags crates/host passes to node, before `-e <source>`. */
 export const NODE_FLAGS = [
   '--experimental-vm-modules',
+  '--experimental-import-meta-resolve',
   '--disallow-code-generation-from-strings',
   '--frozen-intrinsics',
   '--no-warnings',

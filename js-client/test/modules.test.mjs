@@ -55,7 +55,7 @@ describe('imports', () => {
     assert.deepEqual(error.data, {
       specifier: 'node:fs',
       referrer: 'script.mjs',
-      reason: 'Node built-in module "node:fs" is not allowed in scripts',
+      reason: 'Node built-in module "node:fs" is not allowed in scripts (allow it with PoolBuilder::allow_builtin("node:fs"))',
     });
     assert.match(error.message, /cannot import "node:fs" from script\.mjs/);
   });
@@ -63,7 +63,7 @@ describe('imports', () => {
   it('refuses the bare built-in name fs with -32010', async () => {
     const error = errorOf(await w.run(mod('import { readFileSync } from "fs";\nexport default 1;')), CODES.IMPORT);
     assert.equal(error.data.specifier, 'fs');
-    assert.equal(error.data.reason, 'Node built-in module "fs" is not allowed in scripts');
+    assert.equal(error.data.reason, 'Node built-in module "fs" is not allowed in scripts (allow it with PoolBuilder::allow_builtin("node:fs"))');
   });
 
   it('refuses an unknown name with -32010 listing the registered modules', async () => {

@@ -25,7 +25,9 @@ pub enum Error {
         message: String,
         /// The JavaScript stack, without the runtime's own frames.
         stack: Option<String>,
-        /// The name the script ran under (see [`Script::name`](crate::Script::name)).
+        /// The name the script ran under (see [`Script::name`](crate::Script::name)),
+        /// or the path of the file the error is in when it is not in the
+        /// script itself (a syntax error inside an imported package).
         script: String,
         /// 1-based line in the script.
         line: Option<u32>,
@@ -56,6 +58,13 @@ pub enum Error {
     Overloaded {
         /// The queue bound that was reached.
         bound: usize,
+    },
+    /// The run waited in the queue for the whole
+    /// [`queue_timeout`](crate::PoolBuilder::queue_timeout); nothing was run.
+    #[error("no worker became free within {waited:?}")]
+    QueueTimeout {
+        /// How long it waited.
+        waited: Duration,
     },
     /// An engine process could not be started.
     #[error("cannot start JavaScript engine `{program}`: {message}")]

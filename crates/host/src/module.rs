@@ -20,6 +20,9 @@ pub(crate) struct ModuleSpec {
     pub(crate) name: String,
     code: Arc<str>,
     key: String,
+    /// The absolute path of a module loaded from a file: what its relative
+    /// imports resolve against.
+    file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -28,20 +31,28 @@ struct Loaded {
 }
 
 impl ModuleSpec {
-    fn new(handle: u64, name: String, code: String) -> Self {
-        let key = script_key(ScriptKind::Module, &name, &code);
+    fn new(handle: u64, name: String, code: String, file: Option<String>) -> Self {
+        let key = match &file {
+            Some(file) => script_key(ScriptKind::Module, &format!("{name}\0{file}"), &code),
+            None => script_key(ScriptKind::Module, &name, &code),
+        };
         ModuleSpec {
             handle,
             name,
             code: code.into(),
             key,
+            file,
         }
     }
 
     fn params(&self, session: Option<u64>, timeout: Duration) -> String {
         let session = session.map_or_else(String::new, |s| format!(r#","session":{s}"#));
+        let file = self
+            .file
+            .as_ref()
+            .map_or_else(String::new, |f| format!(r#","file":{}"#, json_string(f)));
         format!(
-            r#"{{"handle":{},"name":{},"key":"{}","code":{},"timeout":{}{session}}}"#,
+            r#"{{"handle":{},"name":{},"key":"{}","code":{},"timeout":{}{session}{file}}}"#,
             self.handle,
             json_string(&self.name),
             self.key,
@@ -108,12 +119,17 @@ struct ModuleInner {
 }
 
 impl JsModule {
-    pub(crate) async fn load_into_pool(pool: Pool, name: String, code: String) -> Result<JsModule> {
+    pub(crate) async fn load_into_pool(
+        pool: Pool,
+        name: String,
+        code: String,
+        file: Option<String>,
+    ) -> Result<JsModule> {
         let handle = pool
             .inner
             .ids
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spec = ModuleSpec::new(handle, name, code);
+        let spec = ModuleSpec::new(handle, name, code, file);
         pool.inner
             .modules
             .lock()
@@ -164,12 +180,13 @@ impl JsModule {
         session: u64,
         name: String,
         code: String,
+        file: Option<String>,
     ) -> Result<JsModule> {
         let handle = pool
             .inner
             .ids
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spec = ModuleSpec::new(handle, name, code);
+        let spec = ModuleSpec::new(handle, name, code, file);
         let exports = spec
             .load_with(&worker, Some(session), pool.inner.timeout)
             .await?;

@@ -20,7 +20,7 @@ use crate::run::{Resend, RunHandle};
 use crate::script::{script_key, LoadedScript, Output, Script, ScriptKind};
 use crate::session::Session;
 use crate::spawn::{self, EngineCommand};
-use crate::worker::{Exited, Worker, WorkerConfig};
+use crate::worker::{Cause, Exited, Worker, WorkerConfig};
 
 /// The worker runtime, embedded so that no install step is needed.
 const WORKER_SOURCE: &str = include_str!("../../../js-client/src/worker.mjs");
@@ -42,10 +42,18 @@ pub struct PoolBuilder {
     cancel_grace: Duration,
     max_in_flight_per_worker: usize,
     queue_bound: usize,
+    queue_timeout: Option<Duration>,
+    recycle_after_runs: u64,
+    recycle_above_heap: u64,
+    health_interval: Duration,
+    health_timeout: Option<Duration>,
     script_cache_size: NonZeroUsize,
     max_message_bytes: usize,
     spare_contexts: usize,
     modules: BTreeMap<String, String>,
+    project: Option<PathBuf>,
+    preloads: Vec<(String, String)>,
+    allowed_builtins: std::collections::BTreeSet<String>,
     max_callback_calls: u32,
     isolation: Isolation,
     watchdog_trust: u32,
@@ -81,10 +89,18 @@ impl Default for PoolBuilder {
             cancel_grace: Duration::from_millis(500),
             max_in_flight_per_worker: 64,
             queue_bound: 10_000,
+            queue_timeout: None,
+            recycle_after_runs: 0,
+            recycle_above_heap: 1024 * 1024 * 1024,
+            health_interval: Duration::from_secs(2),
+            health_timeout: None,
             script_cache_size: NonZeroUsize::new(256).expect("non-zero"),
             max_message_bytes: 64 * 1024 * 1024,
             spare_contexts: 2,
             modules: BTreeMap::new(),
+            project: None,
+            preloads: Vec::new(),
+            allowed_builtins: std::collections::BTreeSet::new(),
             max_callback_calls: 10_000,
             isolation: Isolation::Run,
             watchdog_trust: 3,
@@ -156,6 +172,40 @@ impl PoolBuilder {
         self
     }
 
+    /// How long a run may wait in the queue for a worker before it fails
+    /// with [`Error::QueueTimeout`] (default: as long as it takes, bounded by
+    /// [`queue_bound`](Self::queue_bound)).
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = Some(timeout);
+        self
+    }
+
+    /// Replaces a worker after it has finished this many runs and calls
+    /// (default 0: never). The worker takes no new work, its replacement
+    /// starts first, and it stops once its runs and sessions are done: no
+    /// request fails because of a recycle.
+    pub fn recycle_after_runs(mut self, runs: u64) -> Self {
+        self.recycle_after_runs = runs;
+        self
+    }
+
+    /// Replaces a worker, the same way, once its JavaScript heap passes this
+    /// many bytes (default 1 GiB; 0: never). Checked with the health pings.
+    pub fn recycle_above_heap(mut self, bytes: u64) -> Self {
+        self.recycle_above_heap = bytes;
+        self
+    }
+
+    /// How often each worker is pinged, and how long it has to answer before
+    /// it is considered stuck, killed and replaced (default every 2 s; the
+    /// deadline defaults to the run timeout plus the cancel grace plus 5 s, so
+    /// a long synchronous run within its timeout is not mistaken for a hang).
+    pub fn health_check(mut self, interval: Duration, deadline: Duration) -> Self {
+        self.health_interval = interval;
+        self.health_timeout = Some(deadline);
+        self
+    }
+
     /// How many compiled scripts each worker keeps (default 256).
     pub fn script_cache_size(mut self, size: NonZeroUsize) -> Self {
         self.script_cache_size = size;
@@ -180,6 +230,44 @@ impl PoolBuilder {
     /// (`import { f } from "name"`).
     pub fn module(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
         self.modules.insert(name.into(), source.into());
+        self
+    }
+
+    /// A project directory (with a `package.json` and `node_modules`) that
+    /// scripts import from: packages by bare name (`import dayjs from
+    /// "dayjs"`, ES modules and CommonJS alike, resolved by Node's own
+    /// resolver with exports maps and conditions) and project files by
+    /// relative path. See [`Pool::session_in`] for one session's own
+    /// directory.
+    pub fn project(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.project = Some(dir.into());
+        self
+    }
+
+    /// Imports `specifier` (a package, a project file, a registered module or
+    /// an allowed built-in) into every context before code runs there, as
+    /// the global `name`: its default export, or its namespace if it has
+    /// none. `preload("_", "lodash")` lets a one-line expression use `_`.
+    /// Contexts are prepared ahead (spare contexts), and a session's context
+    /// imports its preloads once, not per run. A preload that cannot be
+    /// imported makes [`build`](Self::build) fail.
+    pub fn preload(mut self, name: impl Into<String>, specifier: impl Into<String>) -> Self {
+        self.preloads.push((name.into(), specifier.into()));
+        self
+    }
+
+    /// Lets scripts and their dependencies import (or `require`) one of
+    /// Node's built-in modules, e.g. `"node:crypto"` or `"path"`. All are
+    /// refused by default, with an [`Error::Import`] naming this setting.
+    ///
+    /// What a script gets is the worker's own module (a frozen copy of it,
+    /// when it is an object): allow only what scripts may use with the
+    /// worker's full rights. `node:fs`, `node:child_process`, `node:vm`,
+    /// `node:worker_threads` and the like give a script the whole process.
+    pub fn allow_builtin(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        let bare = name.strip_prefix("node:").unwrap_or(&name).to_owned();
+        self.allowed_builtins.insert(bare);
         self
     }
 
@@ -238,6 +326,7 @@ impl PoolBuilder {
         let mut args = self.node_args.clone();
         for flag in [
             "--experimental-vm-modules",
+            "--experimental-import-meta-resolve",
             "--disallow-code-generation-from-strings",
             "--frozen-intrinsics",
             "--no-warnings",
@@ -267,6 +356,9 @@ impl PoolBuilder {
             timeout: self.timeout,
             max_in_flight: self.max_in_flight_per_worker,
             queue_bound: self.queue_bound,
+            queue_timeout: self.queue_timeout,
+            recycle_after_runs: self.recycle_after_runs,
+            recycle_above_heap: self.recycle_above_heap,
             state: Mutex::new(DispatchState {
                 workers: vec![None; self.workers],
                 waiters: VecDeque::new(),
@@ -315,6 +407,14 @@ impl PoolBuilder {
             }
         }
         tokio::spawn(supervise(Arc::downgrade(&inner), exits_rx));
+        let health_timeout = self
+            .health_timeout
+            .unwrap_or(self.timeout + self.cancel_grace + Duration::from_secs(5));
+        tokio::spawn(check_health(
+            Arc::downgrade(&inner),
+            self.health_interval,
+            health_timeout,
+        ));
         tracing::info!(workers = self.workers, elapsed = ?started.elapsed(), "pool started");
         Ok(Pool { inner })
     }
@@ -337,6 +437,9 @@ impl PoolBuilder {
             "spareContexts": self.spare_contexts,
             "callbacks": self.registry.init_json(),
             "watchdogTrust": self.watchdog_trust,
+            "project": self.project.as_deref().map(crate::project::absolute_dir),
+            "preloads": self.preloads.iter().map(|(name, specifier)| serde_json::json!({"name": name, "specifier": specifier})).collect::<Vec<_>>(),
+            "allowBuiltins": self.allowed_builtins,
             "isolation": match self.isolation {
                 Isolation::Run => "run",
                 Isolation::Worker => "worker",
@@ -388,8 +491,19 @@ impl Pool {
     }
 
     /// Runs a script to its end and returns its value, logs and events.
+    /// A script marked [`Script::retry_on_worker_exit`] is run again when its
+    /// worker dies under it.
     pub async fn run(&self, script: Script) -> Result<Output> {
-        self.start(script).await?.output().await
+        let mut retries = script.retries();
+        loop {
+            match self.start(script.clone()).await?.output().await {
+                Err(Error::WorkerExited { pid, reason }) if retries > 0 => {
+                    retries -= 1;
+                    tracing::info!(pid, %reason, retries_left = retries, "worker exited under an idempotent run; running it again");
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Starts a script and returns a handle whose events arrive before its
@@ -414,7 +528,7 @@ impl Pool {
         name: impl Into<String>,
         source: impl Into<String>,
     ) -> Result<JsModule> {
-        JsModule::load_into_pool(self.clone(), name.into(), source.into()).await
+        JsModule::load_into_pool(self.clone(), name.into(), source.into(), None).await
     }
 
     /// Round trip to the least busy worker, without running code.
@@ -546,6 +660,8 @@ pub struct Stats {
     pub failed: u64,
     /// Workers started to replace one that died.
     pub restarts: u64,
+    /// Why replaced workers ended (recycles included).
+    pub exits: ExitCauses,
 }
 
 /// One worker's own counters, from [`Pool::worker_stats`].
@@ -574,14 +690,54 @@ pub struct WorkerStats {
     pub heap_used: u64,
 }
 
+/// Workers replaced, by why the old one ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ExitCauses {
+    /// Died by themselves: a crash, running out of memory, a kill from outside.
+    pub crashed: u64,
+    /// Did not stop a cancelled or timed-out run (stuck in synchronous code).
+    pub stuck: u64,
+    /// Did not answer a health ping in time.
+    pub unhealthy: u64,
+    /// Sent something the host could not understand.
+    pub protocol: u64,
+    /// Replaced on purpose after a number of runs or past a heap size,
+    /// once drained (not counted in `restarts`).
+    pub recycled: u64,
+    /// Killed on request (`Pool::kill_worker`).
+    pub requested: u64,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     completed: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
+    crashed: AtomicU64,
+    stuck: AtomicU64,
+    unhealthy: AtomicU64,
+    protocol: AtomicU64,
+    recycled: AtomicU64,
+    requested: AtomicU64,
 }
 
 impl Counters {
+    fn count_exit(&self, cause: Cause) {
+        let counter = match cause {
+            Cause::Crashed => &self.crashed,
+            Cause::Stuck => &self.stuck,
+            Cause::Unhealthy => &self.unhealthy,
+            Cause::Protocol => &self.protocol,
+            Cause::Recycled => &self.recycled,
+            Cause::Requested => &self.requested,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if cause != Cause::Recycled {
+            self.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn completed(&self) {
         self.completed.fetch_add(1, Ordering::Relaxed);
     }
@@ -596,6 +752,9 @@ pub(crate) struct PoolInner {
     pub(crate) timeout: Duration,
     max_in_flight: usize,
     queue_bound: usize,
+    queue_timeout: Option<Duration>,
+    recycle_after_runs: u64,
+    recycle_above_heap: u64,
     state: Mutex<DispatchState>,
     pub(crate) ids: Arc<AtomicU64>,
     pub(crate) counters: Arc<Counters>,
@@ -695,7 +854,14 @@ impl PoolInner {
                 state.waiters.push_back(tx);
                 rx
             };
-            match waiting.await {
+            let answer = match self.queue_timeout {
+                Some(limit) => match tokio::time::timeout(limit, waiting).await {
+                    Ok(answer) => answer,
+                    Err(_) => return Err(Error::QueueTimeout { waited: limit }),
+                },
+                None => waiting.await,
+            };
+            match answer {
                 Ok(slot) if slot.worker().accepts_work() => return Ok(slot),
                 Ok(_dead) => continue,
                 Err(_) => return Err(Error::Closed),
@@ -717,6 +883,10 @@ impl PoolInner {
 
     /// Gives capacity back, straight to the first waiter if there is one.
     fn release(self: &Arc<Self>, mut worker: Arc<Worker>) {
+        let done = worker.runs_done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.recycle_after_runs > 0 && done >= self.recycle_after_runs {
+            self.retire(&worker, &format!("it finished {done} runs"));
+        }
         loop {
             let waiter = {
                 let mut state = self.state.lock().unwrap();
@@ -728,6 +898,7 @@ impl PoolInner {
             };
             let Some(waiter) = waiter else {
                 worker.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.stop_if_drained(&worker);
                 return;
             };
             let slot = Slot {
@@ -738,6 +909,54 @@ impl PoolInner {
                 Ok(()) => return,
                 Err(slot) => worker = slot.into_worker(),
             }
+        }
+    }
+
+    /// Replaces `worker` without failing anything: it takes no new work, a
+    /// replacement starts, and it stops once drained.
+    pub(crate) fn retire(self: &Arc<Self>, worker: &Arc<Worker>, why: &str) {
+        if worker.recycling.swap(true, Ordering::SeqCst) || self.is_closed() {
+            return;
+        }
+        tracing::info!(
+            pid = worker.pid,
+            slot = worker.slot,
+            why,
+            "recycling worker"
+        );
+        let pool = Arc::downgrade(self);
+        let old = worker.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let slot = {
+                let Some(inner) = pool.upgrade() else { return };
+                let mut state = inner.state.lock().unwrap();
+                match state.workers.iter().position(Option::is_none) {
+                    Some(free) => free,
+                    None => {
+                        state.workers.push(None);
+                        state.workers.len() - 1
+                    }
+                }
+            };
+            // The old worker serves until its replacement does.
+            replace(pool.clone(), slot).await;
+            old.retiring.store(true, Ordering::SeqCst);
+            if let Some(inner) = pool.upgrade() {
+                inner.stop_if_drained(&old);
+            }
+        });
+    }
+
+    /// Stops a retiring worker once it has no runs and no sessions.
+    pub(crate) fn stop_if_drained(&self, worker: &Worker) {
+        if worker.retiring.load(Ordering::SeqCst)
+            && worker.in_flight.load(Ordering::SeqCst) == 0
+            && worker.sessions.load(Ordering::SeqCst) == 0
+        {
+            worker.retire_now();
         }
     }
 
@@ -841,6 +1060,14 @@ impl PoolInner {
             completed: self.counters.completed.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
             restarts: self.counters.restarts.load(Ordering::Relaxed),
+            exits: ExitCauses {
+                crashed: self.counters.crashed.load(Ordering::Relaxed),
+                stuck: self.counters.stuck.load(Ordering::Relaxed),
+                unhealthy: self.counters.unhealthy.load(Ordering::Relaxed),
+                protocol: self.counters.protocol.load(Ordering::Relaxed),
+                recycled: self.counters.recycled.load(Ordering::Relaxed),
+                requested: self.counters.requested.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -891,6 +1118,10 @@ pub(crate) fn run_params(
     params.push_str(script.kind.as_str());
     params.push_str(r#"","name":"#);
     params.push_str(&json_string(&script.name));
+    if let Some(file) = &script.file {
+        params.push_str(r#","file":"#);
+        params.push_str(&json_string(file));
+    }
     params.push_str(r#","key":""#);
     params.push_str(&script.key);
     params.push('"');
@@ -914,6 +1145,36 @@ pub(crate) fn run_params(
     params
 }
 
+/// Pings every worker now and then: one that does not answer is replaced,
+/// one whose heap has grown past the limit is recycled.
+async fn check_health(pool: Weak<PoolInner>, interval: Duration, deadline: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(inner) = pool.upgrade() else { return };
+        if inner.is_closed() {
+            return;
+        }
+        let workers = inner.live_workers();
+        let limit = inner.recycle_above_heap;
+        drop(inner);
+        for worker in workers {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                if !worker.check_health(deadline).await || limit == 0 {
+                    return;
+                }
+                if let Some(heap) = worker.heap_used(deadline).await {
+                    if heap > limit {
+                        if let Some(inner) = pool.upgrade() {
+                            inner.retire(&worker, &format!("its heap reached {heap} bytes"));
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
 /// Replaces workers that died, for as long as the pool lives.
 async fn supervise(pool: Weak<PoolInner>, mut exits: mpsc::UnboundedReceiver<Exited>) {
     while let Some(exit) = exits.recv().await {
@@ -921,15 +1182,27 @@ async fn supervise(pool: Weak<PoolInner>, mut exits: mpsc::UnboundedReceiver<Exi
         if inner.is_closed() {
             continue;
         }
-        {
-            let state = inner.state.lock().unwrap();
-            let current = state.workers[exit.slot].as_ref().map(|w| w.pid);
-            if current != Some(exit.pid) && current.is_some() {
+        let retired = {
+            let mut state = inner.state.lock().unwrap();
+            let current = state.workers[exit.slot].clone();
+            match current {
+                Some(worker) if worker.pid == exit.pid => {
+                    let retired = worker.retiring.load(Ordering::SeqCst);
+                    if retired {
+                        // Its replacement is already serving.
+                        state.workers[exit.slot] = None;
+                    }
+                    retired
+                }
                 // Already replaced.
-                continue;
+                Some(_) => continue,
+                None => true,
             }
+        };
+        inner.counters.count_exit(exit.cause);
+        if retired {
+            continue;
         }
-        inner.counters.restarts.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(replace(Arc::downgrade(&inner), exit.slot));
     }
 }

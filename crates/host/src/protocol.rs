@@ -245,6 +245,10 @@ struct ScriptErrorData {
     column: Option<u32>,
     #[serde(default)]
     specifier: Option<String>,
+    /// The file an error is in when it is not the script's own (a
+    /// dependency's syntax error).
+    #[serde(default)]
+    file: Option<String>,
     #[serde(default)]
     referrer: Option<String>,
 }
@@ -260,7 +264,7 @@ pub(crate) fn into_error(error: RpcError, script: &str, timeout: std::time::Dura
             name: data.name.unwrap_or_else(|| "Error".into()),
             message: data.message.unwrap_or(error.message),
             stack: data.stack,
-            script: script.to_owned(),
+            script: data.file.unwrap_or_else(|| script.to_owned()),
             line: data.line,
             column: data.column,
         },

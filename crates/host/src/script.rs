@@ -55,6 +55,7 @@ pub struct Script {
     globals: Vec<(String, Result<Box<RawValue>, String>)>,
     timeout: Option<Duration>,
     max_callbacks: Option<u32>,
+    retries: u32,
     key: Arc<OnceLock<String>>,
 }
 
@@ -67,6 +68,7 @@ impl Script {
             globals: Vec::new(),
             timeout: None,
             max_callbacks: None,
+            retries: 0,
             key: Arc::default(),
         }
     }
@@ -122,6 +124,19 @@ impl Script {
         self
     }
 
+    /// Marks the run idempotent: if its worker dies under it
+    /// ([`Error::WorkerExited`]), [`Pool::run`](crate::Pool::run) runs it again
+    /// on another worker, up to `times` more times. Never done by default, as
+    /// a script may have had effects (callbacks, fetches) before the crash.
+    pub fn retry_on_worker_exit(mut self, times: u32) -> Self {
+        self.retries = times;
+        self
+    }
+
+    pub(crate) fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// How the source is evaluated.
     pub fn kind(&self) -> ScriptKind {
         self.kind
@@ -155,12 +170,20 @@ impl Script {
                 .into(),
         };
         let name = self.display_name();
-        let key = match &self.source {
-            Source::Code(_) => self
-                .key
-                .get_or_init(|| script_key(self.kind, &name, &code))
-                .clone(),
-            Source::File(_) => script_key(self.kind, &name, &code),
+        let (key, file) = match &self.source {
+            Source::Code(_) => (
+                self.key
+                    .get_or_init(|| script_key(self.kind, &name, &code))
+                    .clone(),
+                None,
+            ),
+            Source::File(path) => {
+                // The worker resolves the file's relative imports against
+                // its absolute path, so the path is part of its identity.
+                let file = crate::project::absolute_file(path);
+                let key = script_key(self.kind, &format!("{name}\0{file}"), &code);
+                (key, Some(file))
+            }
         };
         let globals = self.globals_json()?.map(Arc::from);
         Ok(LoadedScript {
@@ -168,6 +191,7 @@ impl Script {
             name,
             code,
             key,
+            file,
             globals,
             max_callbacks: self.max_callbacks,
         })
@@ -201,6 +225,8 @@ pub(crate) struct LoadedScript {
     pub(crate) name: String,
     pub(crate) code: Arc<str>,
     pub(crate) key: String,
+    /// The absolute path of a script read from a file.
+    pub(crate) file: Option<String>,
     pub(crate) globals: Option<Arc<str>>,
     pub(crate) max_callbacks: Option<u32>,
 }

@@ -35,6 +35,12 @@ pub struct Session {
 
 impl Session {
     pub(crate) async fn open(pool: Pool) -> Result<Session> {
+        Self::open_in(pool, None).await
+    }
+
+    /// Opens a session whose packages and relative imports resolve from
+    /// `project` (an absolute directory) instead of the pool's project.
+    pub(crate) async fn open_in(pool: Pool, project: Option<String>) -> Result<Session> {
         let worker = {
             // Wait for capacity like a run would, then pin to that worker.
             let slot = pool.inner.acquire().await?;
@@ -44,11 +50,14 @@ impl Session {
         worker
             .request_value(
                 "session.open",
-                &session_params(id),
+                &open_params(id, project.as_deref()),
                 "session",
                 pool.inner.timeout,
             )
             .await?;
+        worker
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tracing::debug!(session = id, worker = worker.pid, "session opened");
         Ok(Session {
             pool,
@@ -98,6 +107,24 @@ impl Session {
             self.id,
             name.into(),
             source.into(),
+            None,
+        )
+        .await
+    }
+
+    /// Loads an ES module file into the session's context, with its own
+    /// relative imports and the session's project packages; see
+    /// [`Pool::load_module_file`].
+    pub async fn load_module_file(&self, path: impl AsRef<std::path::Path>) -> Result<JsModule> {
+        self.check_alive()?;
+        let (name, code, file) = crate::project::read_module_file(path.as_ref()).await?;
+        JsModule::load_into_session(
+            self.pool.clone(),
+            self.worker.clone(),
+            self.id,
+            name,
+            code,
+            Some(file),
         )
         .await
     }
@@ -112,12 +139,16 @@ impl Session {
             self.closed = true;
             self.worker
                 .notify("session.close", &session_params(self.id));
+            self.worker
+                .sessions
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            self.pool.inner.stop_if_drained(&self.worker);
             tracing::debug!(session = self.id, "session closed");
         }
     }
 
     fn check_alive(&self) -> Result<()> {
-        if self.worker.accepts_work() {
+        if self.worker.serves_sessions() {
             Ok(())
         } else {
             Err(Error::WorkerExited {
@@ -132,6 +163,16 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.close_now();
+    }
+}
+
+fn open_params(id: u64, project: Option<&str>) -> String {
+    match project {
+        Some(dir) => format!(
+            r#"{{"session":{id},"project":{}}}"#,
+            crate::protocol::json_string(dir)
+        ),
+        None => session_params(id),
     }
 }
 

@@ -49,6 +49,24 @@ pub(crate) struct WorkerConfig {
 pub(crate) struct Exited {
     pub(crate) slot: usize,
     pub(crate) pid: u32,
+    pub(crate) cause: Cause,
+}
+
+/// Why a worker process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// It died by itself (crash, out of memory, killed from outside).
+    Crashed,
+    /// It did not stop a cancelled or timed-out run: stuck in synchronous code.
+    Stuck,
+    /// It did not answer a health ping in time.
+    Unhealthy,
+    /// It sent something the host could not understand.
+    Protocol,
+    /// It was replaced on purpose (run count or heap size) after draining.
+    Recycled,
+    /// The pool shut it down, or was dropped, or a test asked.
+    Requested,
 }
 
 /// A running engine process.
@@ -65,6 +83,15 @@ pub(crate) struct Worker {
     dying: AtomicBool,
     exit_notify: Notify,
     kill_reason: Mutex<Option<String>>,
+    cause: Mutex<Option<Cause>>,
+    /// Runs and calls it has finished (for recycling).
+    pub(crate) runs_done: AtomicU64,
+    /// A replacement is being started for it.
+    pub(crate) recycling: AtomicBool,
+    /// Replaced: takes no new work, shuts down once drained.
+    pub(crate) retiring: AtomicBool,
+    /// Open sessions pinned to it.
+    pub(crate) sessions: AtomicUsize,
     stderr_tail: Mutex<VecDeque<String>>,
     known_scripts: Mutex<lru::LruCache<String, ()>>,
     cancel_grace: Duration,
@@ -138,6 +165,11 @@ impl Worker {
             dying: AtomicBool::new(false),
             exit_notify: Notify::new(),
             kill_reason: Mutex::new(None),
+            cause: Mutex::new(None),
+            runs_done: AtomicU64::new(0),
+            recycling: AtomicBool::new(false),
+            retiring: AtomicBool::new(false),
+            sessions: AtomicUsize::new(0),
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
             known_scripts: Mutex::new(lru::LruCache::new(config.script_cache_size)),
             cancel_grace: config.cancel_grace,
@@ -235,7 +267,21 @@ impl Worker {
 
     /// Whether new work may go to this worker: alive and not being killed.
     pub(crate) fn accepts_work(&self) -> bool {
+        !self.dying.load(Ordering::SeqCst)
+            && !self.retiring.load(Ordering::SeqCst)
+            && self.is_alive()
+    }
+
+    /// Whether its open sessions may still run: alive and not being killed
+    /// (a retiring worker serves its sessions until they close).
+    pub(crate) fn serves_sessions(&self) -> bool {
         !self.dying.load(Ordering::SeqCst) && self.is_alive()
+    }
+
+    /// Asks the process to exit once it has no work, as part of a recycle.
+    pub(crate) fn retire_now(&self) {
+        self.cause.lock().unwrap().get_or_insert(Cause::Recycled);
+        self.notify("shutdown", "{}");
     }
 
     /// Sends a request with a known id; replies arrive on the receiver.
@@ -326,6 +372,34 @@ impl Worker {
         }
     }
 
+    /// Pings the worker; kills it if no answer comes within `deadline`.
+    pub(crate) async fn check_health(&self, deadline: Duration) -> bool {
+        let id = self.next_id();
+        let mut rx = self.send_request(id, "ping", "{}");
+        match tokio::time::timeout(deadline, rx.recv()).await {
+            Ok(Some(Reply::Done(Ok(_)))) => true,
+            Ok(_) => false,
+            Err(_) => {
+                self.pending.lock().unwrap().waiting.remove(&id);
+                self.kill_for(
+                    Cause::Unhealthy,
+                    &format!("killed: no answer to a health ping within {deadline:?} (busy in synchronous code?)"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Bytes of JavaScript heap in use, from the worker's own counters.
+    pub(crate) async fn heap_used(self: &Arc<Self>, deadline: Duration) -> Option<u64> {
+        let raw = self
+            .request_value("stats", "{}", "stats", deadline)
+            .await
+            .ok()?;
+        let stats: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+        stats["heapUsed"].as_u64()
+    }
+
     /// Resolves once the process has ended.
     pub(crate) async fn exited(&self) {
         loop {
@@ -356,7 +430,7 @@ impl Worker {
             let Some(worker) = worker.upgrade() else { return };
             let stuck = worker.pending.lock().unwrap().waiting.contains_key(&id);
             if stuck {
-                worker.kill(&format!(
+                worker.kill_for(Cause::Stuck, &format!(
                     "killed: run {id} did not stop within {grace:?} of being cancelled (stuck in synchronous code)"
                 ));
             }
@@ -379,6 +453,12 @@ impl Worker {
 
     /// Kills the process; the pool replaces it.
     pub(crate) fn kill(&self, reason: &str) {
+        self.kill_for(Cause::Requested, reason);
+    }
+
+    /// Kills the process for `cause`; the pool replaces it.
+    pub(crate) fn kill_for(&self, cause: Cause, reason: &str) {
+        self.cause.lock().unwrap().get_or_insert(cause);
         {
             let mut why = self.kill_reason.lock().unwrap();
             if why.is_none() {
@@ -599,7 +679,7 @@ async fn read_loop(
                 match parsed {
                     Ok(incoming) => worker.route(incoming),
                     Err(error) => {
-                        worker.kill(&format!("killed: {error}"));
+                        worker.kill_for(Cause::Protocol, &format!("killed: {error}"));
                         return;
                     }
                 }
@@ -610,9 +690,10 @@ async fn read_loop(
         buffer.drain(..start);
         scanned = buffer.len();
         if buffer.len() > limit {
-            worker.kill(&format!(
-                "killed: protocol error: a message from the worker exceeds {limit} bytes"
-            ));
+            worker.kill_for(
+                Cause::Protocol,
+                &format!("killed: protocol error: a message from the worker exceeds {limit} bytes"),
+            );
             return;
         }
         if buffer.is_empty() && buffer.capacity() > 4 * 1024 * 1024 {
@@ -623,7 +704,10 @@ async fn read_loop(
     // it first), or must be made to.
     tokio::time::sleep(Duration::from_secs(1)).await;
     if worker.is_alive() {
-        worker.kill("the worker closed its channel but did not exit");
+        worker.kill_for(
+            Cause::Crashed,
+            "the worker closed its channel but did not exit",
+        );
     }
 }
 
@@ -669,11 +753,17 @@ async fn wait_loop(
         reason.push_str(&tail.join("\n"));
     }
     *worker.kill_reason.lock().unwrap() = Some(reason.clone());
-    tracing::warn!(pid = worker.pid, slot = worker.slot, %reason, "worker exited");
+    let cause = worker.cause.lock().unwrap().unwrap_or(Cause::Crashed);
+    if matches!(cause, Cause::Recycled | Cause::Requested) {
+        tracing::info!(pid = worker.pid, slot = worker.slot, %reason, ?cause, "worker exited");
+    } else {
+        tracing::warn!(pid = worker.pid, slot = worker.slot, %reason, ?cause, "worker exited");
+    }
     worker.fail_all(&reason);
     let _ = exits.send(Exited {
         slot: worker.slot,
         pid: worker.pid,
+        cause,
     });
 }
 
