@@ -35,7 +35,7 @@ async fn workers_are_recycled_after_n_runs_without_failing_a_run() {
     assert!(
         // The old worker serves until its replacement is up, so a burst may
         // run well past the limit on one worker: at least one recycle.
-        common::eventually(Duration::from_secs(10), || pool.stats().exits.recycled >= 1).await,
+        common::eventually(Duration::from_secs(30), || pool.stats().exits.recycled >= 1).await,
         "{:?}",
         pool.stats()
     );
