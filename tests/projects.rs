@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use outrigger::{Error, Script};
+use outrigger::{Error, Sandbox, Script};
 use serde_json::json;
 
 fn project() -> PathBuf {
@@ -66,10 +66,16 @@ async fn imports_project_files_by_relative_path() {
 
 #[tokio::test]
 async fn runs_a_module_file_with_its_relative_imports() {
-    // No project set: the file's own location is enough. One worker, so
-    // that the second run meets the first one's caches.
-    let pool = common::builder().workers(1).build().await.unwrap();
+    // No project set: the file's own location is enough, once the sandbox
+    // lets workers read it. One worker, so that the second run meets the
+    // first one's caches.
     let dir = tempdir();
+    let pool = common::builder()
+        .workers(1)
+        .sandbox(Sandbox::strict().allow_read(&dir))
+        .build()
+        .await
+        .unwrap();
     std::fs::write(
         dir.join("helper.mjs"),
         "export const twice = (x) => x * 2;\n",
@@ -158,7 +164,12 @@ async fn a_projects_entry_point_is_callable() {
 
 #[tokio::test]
 async fn a_session_can_have_its_own_project() {
-    let pool = common::pool().await;
+    // A session's project is not the pool's: the sandbox must let workers read it.
+    let pool = common::builder()
+        .sandbox(Sandbox::strict().allow_read(project()))
+        .build()
+        .await
+        .unwrap();
     let refused = pool
         .run(Script::module(
             "import x from 'cjs-pkg';\nexport default x;",

@@ -357,3 +357,91 @@ async fn ten_thousand_console_lines_in_one_run_all_arrive() {
     assert_eq!(out.logs.len(), 10_000);
     assert_eq!(out.logs[9_999].message(), "line 9999");
 }
+
+#[tokio::test]
+async fn stats_carry_latency_and_queue_wait_histograms_and_per_worker_counts() {
+    let pool = common::builder()
+        .workers(1)
+        .max_in_flight_per_worker(1)
+        .build()
+        .await
+        .unwrap();
+    let runs: Vec<_> = (0..20)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.eval::<i64>(&format!("new Promise(r => setTimeout(() => r({n}), 5))"))
+                    .await
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.latency.count(), 20);
+    assert!(
+        stats.latency.p50() >= Duration::from_millis(4),
+        "{:?}",
+        stats.latency
+    );
+    assert!(
+        stats.latency.max() >= stats.latency.p99() && stats.latency.p99() >= stats.latency.p50()
+    );
+    // With one run at a time, most of them waited in the queue.
+    assert!(stats.queue_wait.count() >= 10, "{:?}", stats.queue_wait);
+    assert!(
+        stats.queue_wait.max() >= Duration::from_millis(5),
+        "{:?}",
+        stats.queue_wait
+    );
+    assert_eq!(stats.per_worker.len(), 1);
+    assert_eq!(
+        (stats.per_worker[0].runs, stats.per_worker[0].in_flight),
+        (20, 0)
+    );
+    assert_eq!(stats.per_worker[0].pid, pool.worker_pids()[0]);
+}
+
+#[tokio::test]
+async fn the_pool_grows_under_load_and_shrinks_when_idle() {
+    let pool = common::builder()
+        .workers(1)
+        .max_workers(3)
+        .max_in_flight_per_worker(1)
+        .idle_timeout(Duration::from_millis(300))
+        .health_check(Duration::from_millis(100), Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(pool.stats().workers, 1);
+    let runs: Vec<_> = (0..30)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.eval::<i64>(&format!("new Promise(r => setTimeout(() => r({n}), 30))"))
+                    .await
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    for (n, run) in runs.into_iter().enumerate() {
+        peak = peak.max(pool.stats().workers);
+        assert_eq!(run.await.unwrap().unwrap(), n as i64);
+    }
+    assert!(
+        common::eventually(Duration::from_secs(10), || pool.stats().workers == 3).await
+            || peak == 3,
+        "grew to {peak}"
+    );
+    // Idle again: back to the minimum, without counting as restarts.
+    assert!(
+        common::eventually(Duration::from_secs(10), || pool.stats().workers == 1
+            && pool.stats().exits.idle == 2)
+        .await,
+        "{:?}",
+        pool.stats()
+    );
+    assert_eq!((pool.stats().restarts, pool.stats().failed), (0, 0));
+    assert_eq!(pool.eval::<i64>("7").await.unwrap(), 7);
+}

@@ -2,7 +2,7 @@
 
 mod common;
 
-use outrigger::Script;
+use outrigger::{Sandbox, Script};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -121,8 +121,12 @@ async fn serve_once(body: &'static str) -> (String, tokio::task::JoinHandle<Stri
 
 #[tokio::test]
 async fn fetch_reaches_a_local_server() {
-    let pool = common::pool().await;
     let (url, server) = serve_once(r#"{"answer":42}"#).await;
+    let pool = common::builder()
+        .sandbox(Sandbox::strict().allow_fetch(url.trim_end_matches("/data")))
+        .build()
+        .await
+        .unwrap();
     let out = pool
         .run(
             Script::module(

@@ -75,6 +75,10 @@ const config = {
   preloads: [],
   /** Node built-in modules scripts and their dependencies may import, by bare name. */
   allowBuiltins: new Set(),
+  /** URL patterns `fetch` may reach (Sandbox::allow_fetch), parsed: none by default. */
+  fetchAllow: [],
+  /** Console output one run may send, in bytes of JSON (Sandbox::max_console_bytes; 0: no limit). */
+  maxConsoleBytes: 8 * 1024 * 1024,
 };
 
 /**
@@ -283,7 +287,9 @@ function logArgJson(value) {
 
 class ImportFailure extends Error {
   constructor(specifier, referrer, reason) {
-    super(`cannot import "${specifier}" from ${referrer}: ${reason}`);
+    // Node's permission model says only "Access to this API has been restricted".
+    const hint = String(reason).includes('has been restricted') ? ' (the sandbox does not let workers read it: Sandbox::allow_read, or PoolBuilder::project)' : '';
+    super(`cannot import "${specifier}" from ${referrer}: ${reason}${hint}`);
     this.specifier = specifier;
     this.referrer = referrer;
     this.reason = reason;
@@ -605,11 +611,14 @@ class ContextState {
       lazy: lazyWebGlobal,
       callbacks: config.callbacks,
       now: () => performance.now(),
-      log: (level, args) => sendLog(level, args, state),
+      log: (level, args) => {
+        // Past the console limit: thrown, so that a synchronous loop of logging stops.
+        if (!sendLog(level, args, state)) throw currentRun(state).endReason;
+      },
       emit: (name, data) => sendEvent(name, data, state),
       call: (method, params) => callHost(method, params, state),
       signal: () => currentRun(state)?.controller.signal,
-      fetch: (input, init) => runFetch(input, init),
+      fetch: (input, init) => runFetch(input, init, state),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
       clearTimer: (id) => state.clearTimer(id),
     };
@@ -694,6 +703,15 @@ function sendLog(level, args, state) {
     params += logArgJson(args[i]);
   }
   params += ']}';
+  if (run !== undefined && config.maxConsoleBytes > 0 && !run.finished) {
+    run.consoleBytes += params.length;
+    if (run.consoleBytes > config.maxConsoleBytes) {
+      if (run.endReason === undefined) {
+        run.end(CODES.LIMIT, `the run's console output passed its limit of ${config.maxConsoleBytes} bytes (Sandbox::max_console_bytes)`);
+      }
+      return false;
+    }
+  }
   if (params.length * 3 > config.maxMessageBytes) {
     const bytes = Buffer.byteLength(params, 'utf8');
     if (bytes > config.maxMessageBytes) {
@@ -702,6 +720,7 @@ function sendLog(level, args, state) {
     }
   }
   notify('log', params);
+  return true;
 }
 
 function sendEvent(name, data, state) {
@@ -712,7 +731,33 @@ function sendEvent(name, data, state) {
 
 let fetchLoaded = false;
 
-function runFetch(input, init) {
+/** A `Sandbox::allow_fetch` pattern, parsed once at `init`. */
+function parseFetchPattern(pattern) {
+  const url = new URL(String(pattern).replace('://*.', '://wildcard--.'));
+  const wildcard = url.hostname.startsWith('wildcard--.');
+  return {
+    protocol: url.protocol,
+    host: wildcard ? url.hostname.slice('wildcard--'.length) : url.hostname,
+    wildcard,
+    port: url.port,
+    path: url.pathname,
+  };
+}
+
+/** Whether `fetch` may reach `href` (already normalized by `Request`). */
+function fetchAllowed(href) {
+  const url = new URL(href);
+  if (url.protocol === 'data:' || url.protocol === 'blob:') return true;
+  return config.fetchAllow.some((p) => p.protocol === url.protocol
+    && p.port === url.port
+    && (p.wildcard ? url.hostname.endsWith(p.host) : url.hostname === p.host)
+    && (p.path === '/' || url.pathname === p.path || url.pathname.startsWith(p.path.endsWith('/') ? p.path : p.path + '/')));
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+
+function runFetch(input, init, state) {
   if (!fetchLoaded) {
     // What fetch hands back (Response, Headers) is frozen like every lent API.
     for (const name of LAZY_WEB_GLOBALS) lazyWebGlobal(name);
@@ -722,7 +767,48 @@ function runFetch(input, init) {
   const run = als.getStore();
   const options = init ? { ...init } : {};
   if (run && !options.signal) options.signal = run.controller.signal;
-  return fetch(input, options);
+  return guardedFetch(input, options, state?.Error ?? Error);
+}
+
+/**
+ * `fetch` that checks every URL, redirects included, against the allowlist:
+ * the request is built once (so the URL checked is the URL fetched, whatever
+ * getters the script put on its input) and redirects are followed here.
+ */
+async function guardedFetch(input, options, ErrorType) {
+  const mode = options.redirect ?? (input instanceof Request ? input.redirect : 'follow');
+  let request = new Request(input, { ...options, redirect: 'manual' });
+  for (let hop = 0; ; hop++) {
+    const url = request.url;
+    if (!fetchAllowed(url)) {
+      const how = hop > 0 ? 'a redirect to ' : '';
+      throw new ErrorType(`fetch refused: ${how}${url} is not allowed by the sandbox (Sandbox::allow_fetch)`);
+    }
+    const again = request.body !== null ? request.clone() : request;
+    const response = await fetch(request);
+    if (mode === 'manual' || !REDIRECTS.has(response.status)) return response;
+    if (mode === 'error') throw new TypeError(`fetch failed: ${url} redirected and the request's redirect mode is "error"`);
+    const location = response.headers.get('location');
+    if (location === null) return response;
+    await response.body?.cancel();
+    if (hop >= 20) throw new TypeError(`fetch failed: more than 20 redirects from ${url}`);
+    const next = new URL(location, url);
+    const toGet = response.status === 303 || ((response.status === 301 || response.status === 302) && again.method === 'POST');
+    const headers = new Headers(again.headers);
+    if (next.origin !== new URL(url).origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+    if (toGet) {
+      headers.delete('content-type');
+      headers.delete('content-length');
+    }
+    request = new Request(next.href, {
+      method: toGet ? 'GET' : again.method,
+      headers,
+      body: toGet ? null : again.body,
+      duplex: 'half',
+      signal: options.signal,
+      redirect: 'manual',
+    });
+  }
 }
 
 let nextCallId = 1;
@@ -1260,6 +1346,8 @@ class Run {
     state.lastRun = this;
     /** Callback calls made, the limit (0: none), and those not yet answered. */
     this.callbackCount = 0;
+    /** Bytes of console output sent (Sandbox::max_console_bytes). */
+    this.consoleBytes = 0;
     this.maxCallbacks = maxCallbacks;
     this.calls = new Set();
     this.finished = false;
@@ -1590,6 +1678,15 @@ function handleRequest(message) {
       if (Array.isArray(params.preloads)) config.preloads = params.preloads;
       if (Array.isArray(params.allowBuiltins)) {
         config.allowBuiltins = new Set(params.allowBuiltins.map((name) => builtinName(name) ?? name));
+      }
+      if (params.sandbox !== undefined && params.sandbox !== null) {
+        const sandbox = params.sandbox;
+        try {
+          config.fetchAllow = (sandbox.fetchAllow ?? []).map(parseFetchPattern);
+        } catch (error) {
+          return respondError(id, CODES.INVALID_PARAMS, `a Sandbox::allow_fetch pattern is not a URL: ${error.message}`);
+        }
+        if (typeof sandbox.maxConsoleBytes === 'number') config.maxConsoleBytes = sandbox.maxConsoleBytes;
       }
       if (config.preloads.length > 0) return void initWithPreloads(id);
       scheduleRefill();

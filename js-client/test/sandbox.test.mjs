@@ -105,3 +105,37 @@ describe('sandbox', () => {
     assert.deepEqual(valueOf(await w.run(expr('[typeof signal, signal.aborted]'))), ['object', false]);
   });
 });
+
+describe('sandbox settings from init', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start({ init: { sandbox: { fetchAllow: ['https://*.example.test/v1/'], maxConsoleBytes: 2000 } } });
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('refuses fetch outside the allowlist, naming the URL and the setting', async () => {
+    for (const url of ['http://127.0.0.1:9/', 'https://api.example.test/v2/x', 'https://example.test.evil/v1/']) {
+      const code = `fetch(${JSON.stringify(url)}).then(() => 'reached', (e) => e.message)`;
+      const message = valueOf(await w.run(expr(code)));
+      assert.match(message, /fetch refused: .* is not allowed by the sandbox \(Sandbox::allow_fetch\)/);
+      assert.ok(message.includes(new URL(url).href), message);
+    }
+  });
+
+  it('ends a run whose console output passes the limit, and throws in a logging loop', async () => {
+    const response = await w.run(mod('let n = 0;\nfor (;;) { console.log("x".repeat(100)); n++; }\nexport default n;'));
+    assert.equal(response.error.code, -32009);
+    assert.match(response.error.message, /Sandbox::max_console_bytes/);
+    assert.equal(valueOf(await w.run(expr('console.log("fine"); 1'))), 1);
+  });
+});
+
+it('refuses a fetch allowlist pattern that is not a URL at init', async () => {
+  const w = await Worker.start({ init: {} });
+  const response = await w.request('init', { sandbox: { fetchAllow: ['not a url'] } });
+  assert.equal(response.error.code, -32602);
+  assert.match(response.error.message, /Sandbox::allow_fetch/);
+  await w.kill();
+});

@@ -20,12 +20,14 @@
 
 mod callbacks;
 mod error;
+mod metrics;
 mod module;
 mod outbox;
 mod pool;
 mod project;
 pub mod protocol;
 mod run;
+mod sandbox;
 mod script;
 mod session;
 mod spawn;
@@ -34,9 +36,11 @@ mod worker;
 
 pub use callbacks::{CallContext, CallbackError, CallbackSet, Declarations, Handler, ToolFormat};
 pub use error::{Error, Result};
+pub use metrics::Histogram;
 pub use module::JsModule;
-pub use pool::{ExitCauses, Isolation, Pool, PoolBuilder, Stats, WorkerStats};
+pub use pool::{ExitCauses, Isolation, Pool, PoolBuilder, Stats, WorkerCounts, WorkerStats};
 pub use run::RunHandle;
+pub use sandbox::Sandbox;
 pub use script::{Event, LogEntry, LogLevel, Output, Script, ScriptKind};
 pub use session::Session;
 

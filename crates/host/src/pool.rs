@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::callbacks::{CallbackSet, Declarations, Registry, ToolFormat};
 use crate::error::{Error, Result};
+use crate::metrics::{Histogram, Recorder};
 use crate::module::{JsModule, ModuleSpec};
 use crate::protocol::json_string;
 use crate::run::{Resend, RunHandle};
+use crate::sandbox::Sandbox;
 use crate::script::{script_key, LoadedScript, Output, Script, ScriptKind};
 use crate::session::Session;
 use crate::spawn::{self, EngineCommand};
@@ -34,6 +36,8 @@ const MIN_NODE_MAJOR: u32 = 20;
 #[derive(Debug, Clone)]
 pub struct PoolBuilder {
     workers: usize,
+    max_workers: Option<usize>,
+    idle_timeout: Duration,
     node: PathBuf,
     node_args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
@@ -59,6 +63,7 @@ pub struct PoolBuilder {
     watchdog_trust: u32,
     registry: Registry,
     registration_errors: Vec<String>,
+    sandbox: Sandbox,
 }
 
 /// How plain runs (not in a session) are kept apart.
@@ -81,6 +86,8 @@ impl Default for PoolBuilder {
     fn default() -> Self {
         PoolBuilder {
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            max_workers: None,
+            idle_timeout: Duration::from_secs(60),
             node: PathBuf::from("node"),
             node_args: Vec::new(),
             env: Vec::new(),
@@ -106,15 +113,34 @@ impl Default for PoolBuilder {
             watchdog_trust: 3,
             registry: Registry::default(),
             registration_errors: Vec::new(),
+            sandbox: Sandbox::default(),
         }
     }
 }
 
 impl PoolBuilder {
     /// Number of engine processes (default: the machine's available
-    /// parallelism). At least one.
+    /// parallelism). At least one. With [`max_workers`](Self::max_workers),
+    /// the number kept even when idle.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
+        self
+    }
+
+    /// Lets the pool grow to this many workers under load (default: no
+    /// growth). A new worker starts when a run has to queue; it starts in the
+    /// background, so runs already served are not held up. Workers beyond
+    /// [`workers`](Self::workers) that stay idle for
+    /// [`idle_timeout`](Self::idle_timeout) are retired.
+    pub fn max_workers(mut self, max: usize) -> Self {
+        self.max_workers = Some(max);
+        self
+    }
+
+    /// How long a worker beyond the minimum may stay idle before it is
+    /// retired (default 60 s). Checked with the health pings.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -313,6 +339,14 @@ impl PoolBuilder {
         self
     }
 
+    /// What scripts may reach and how much they may take (default
+    /// [`Sandbox::strict`]): fetch allowlist, file access, environment
+    /// passthrough, heap size, console output per run. See SECURITY.md.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
     /// Starts the workers (in parallel) and returns once all have answered.
     pub async fn build(self) -> Result<Pool> {
         if let Some(error) = self.registration_errors.first() {
@@ -324,6 +358,11 @@ impl PoolBuilder {
             .map_err(|e| Error::Registration(e.to_string()))?;
         let program = spawn::resolve_program(&self.node)?;
         let mut args = self.node_args.clone();
+        args.extend(
+            self.sandbox
+                .engine_args(&program, self.project.as_deref())
+                .await,
+        );
         for flag in [
             "--experimental-vm-modules",
             "--experimental-import-meta-resolve",
@@ -340,7 +379,12 @@ impl PoolBuilder {
             command: EngineCommand {
                 program,
                 args,
-                env: self.env.clone(),
+                env: self
+                    .sandbox
+                    .env()
+                    .into_iter()
+                    .chain(self.env.clone())
+                    .collect(),
             },
             init_params: self.init_params(),
             startup_timeout: self.startup_timeout,
@@ -359,6 +403,10 @@ impl PoolBuilder {
             queue_timeout: self.queue_timeout,
             recycle_after_runs: self.recycle_after_runs,
             recycle_above_heap: self.recycle_above_heap,
+            min_workers: self.workers,
+            max_workers: self.max_workers.unwrap_or(self.workers).max(self.workers),
+            idle_timeout: self.idle_timeout,
+            starting: AtomicUsize::new(0),
             state: Mutex::new(DispatchState {
                 workers: vec![None; self.workers],
                 waiters: VecDeque::new(),
@@ -440,6 +488,7 @@ impl PoolBuilder {
             "project": self.project.as_deref().map(crate::project::absolute_dir),
             "preloads": self.preloads.iter().map(|(name, specifier)| serde_json::json!({"name": name, "specifier": specifier})).collect::<Vec<_>>(),
             "allowBuiltins": self.allowed_builtins,
+            "sandbox": self.sandbox.init_params(),
             "isolation": match self.isolation {
                 Isolation::Run => "run",
                 Isolation::Worker => "worker",
@@ -645,7 +694,7 @@ impl Pool {
 }
 
 /// A snapshot of a pool's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
     /// Live worker processes.
@@ -662,6 +711,28 @@ pub struct Stats {
     pub restarts: u64,
     /// Why replaced workers ended (recycles included).
     pub exits: ExitCauses,
+    /// Time from sending a run to its result, for every finished run.
+    pub latency: Histogram,
+    /// Time runs spent in the queue waiting for a worker (those that waited).
+    pub queue_wait: Histogram,
+    /// Each live worker's own counts.
+    pub per_worker: Vec<WorkerCounts>,
+}
+
+/// One worker's counts, in [`Stats::per_worker`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WorkerCounts {
+    /// Its process id.
+    pub pid: u32,
+    /// Runs and calls on it now.
+    pub in_flight: usize,
+    /// Runs and calls it has finished.
+    pub runs: u64,
+    /// Sessions pinned to it.
+    pub sessions: usize,
+    /// Whether it is being recycled (takes no new work).
+    pub retiring: bool,
 }
 
 /// One worker's own counters, from [`Pool::worker_stats`].
@@ -707,10 +778,15 @@ pub struct ExitCauses {
     pub recycled: u64,
     /// Killed on request (`Pool::kill_worker`).
     pub requested: u64,
+    /// Retired after staying idle beyond the minimum size (not counted in
+    /// `restarts`).
+    pub idle: u64,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    pub(crate) latency: Recorder,
+    queue_wait: Recorder,
     completed: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
@@ -720,6 +796,7 @@ pub(crate) struct Counters {
     protocol: AtomicU64,
     recycled: AtomicU64,
     requested: AtomicU64,
+    idle: AtomicU64,
 }
 
 impl Counters {
@@ -731,9 +808,10 @@ impl Counters {
             Cause::Protocol => &self.protocol,
             Cause::Recycled => &self.recycled,
             Cause::Requested => &self.requested,
+            Cause::Idle => &self.idle,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if cause != Cause::Recycled {
+        if !matches!(cause, Cause::Recycled | Cause::Idle) {
             self.restarts.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -755,6 +833,11 @@ pub(crate) struct PoolInner {
     queue_timeout: Option<Duration>,
     recycle_after_runs: u64,
     recycle_above_heap: u64,
+    min_workers: usize,
+    max_workers: usize,
+    idle_timeout: Duration,
+    /// Workers being started to grow the pool.
+    starting: AtomicUsize,
     state: Mutex<DispatchState>,
     pub(crate) ids: Arc<AtomicU64>,
     pub(crate) counters: Arc<Counters>,
@@ -852,8 +935,12 @@ impl PoolInner {
                 }
                 let (tx, rx) = oneshot::channel();
                 state.waiters.push_back(tx);
+                let size = Self::size(&state);
+                drop(state);
+                self.grow(size);
                 rx
             };
+            let queued_at = Instant::now();
             let answer = match self.queue_timeout {
                 Some(limit) => match tokio::time::timeout(limit, waiting).await {
                     Ok(answer) => answer,
@@ -861,6 +948,7 @@ impl PoolInner {
                 },
                 None => waiting.await,
             };
+            self.counters.queue_wait.record(queued_at.elapsed());
             match answer {
                 Ok(slot) if slot.worker().accepts_work() => return Ok(slot),
                 Ok(_dead) => continue,
@@ -884,6 +972,7 @@ impl PoolInner {
     /// Gives capacity back, straight to the first waiter if there is one.
     fn release(self: &Arc<Self>, mut worker: Arc<Worker>) {
         let done = worker.runs_done.fetch_add(1, Ordering::Relaxed) + 1;
+        worker.touch();
         if self.recycle_after_runs > 0 && done >= self.recycle_after_runs {
             self.retire(&worker, &format!("it finished {done} runs"));
         }
@@ -912,6 +1001,95 @@ impl PoolInner {
         }
     }
 
+    /// The pool's size for growing: workers not being retired, dead ones
+    /// awaiting their replacement included.
+    fn size(state: &DispatchState) -> usize {
+        state
+            .workers
+            .iter()
+            .flatten()
+            .filter(|w| !w.retiring.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// Starts one more worker if the pool may grow and none is starting.
+    fn grow(self: &Arc<Self>, size: usize) {
+        if size + self.starting.load(Ordering::SeqCst) >= self.max_workers || self.is_closed() {
+            return;
+        }
+        if self
+            .starting
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.starting.store(0, Ordering::SeqCst);
+            return;
+        };
+        let pool = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let Some(slot) = pool.upgrade().map(|inner| inner.free_slot()) else {
+                return;
+            };
+            tracing::info!(slot, "growing the pool under load");
+            replace(pool.clone(), slot).await;
+            if let Some(inner) = pool.upgrade() {
+                inner.starting.store(0, Ordering::SeqCst);
+                // Still runs waiting: grow again, up to the maximum.
+                let (waiting, size) = {
+                    let state = inner.state.lock().unwrap();
+                    (!state.waiters.is_empty(), Self::size(&state))
+                };
+                if waiting {
+                    inner.grow(size);
+                }
+            }
+        });
+    }
+
+    /// Retires workers beyond the minimum that have been idle too long.
+    fn shrink_idle(self: &Arc<Self>) {
+        let idle: Vec<Arc<Worker>> = {
+            let state = self.state.lock().unwrap();
+            let live: Vec<&Arc<Worker>> = state
+                .workers
+                .iter()
+                .flatten()
+                .filter(|w| w.accepts_work())
+                .collect();
+            live.iter()
+                .filter(|w| {
+                    w.in_flight.load(Ordering::SeqCst) == 0
+                        && w.sessions.load(Ordering::SeqCst) == 0
+                        && w.idle_for() >= self.idle_timeout
+                })
+                .take(live.len().saturating_sub(self.min_workers))
+                .map(|w| (*w).clone())
+                .collect()
+        };
+        for worker in idle {
+            tracing::info!(pid = worker.pid, "retiring an idle worker");
+            worker.recycling.store(true, Ordering::SeqCst);
+            worker.retiring.store(true, Ordering::SeqCst);
+            worker.set_cause(Cause::Idle);
+            self.stop_if_drained(&worker);
+        }
+    }
+
+    /// A slot index with no worker in it, added if there is none.
+    fn free_slot(&self) -> usize {
+        let mut state = self.state.lock().unwrap();
+        match state.workers.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                state.workers.push(None);
+                state.workers.len() - 1
+            }
+        }
+    }
+
     /// Replaces `worker` without failing anything: it takes no new work, a
     /// replacement starts, and it stops once drained.
     pub(crate) fn retire(self: &Arc<Self>, worker: &Arc<Worker>, why: &str) {
@@ -930,16 +1108,8 @@ impl PoolInner {
             return;
         };
         runtime.spawn(async move {
-            let slot = {
-                let Some(inner) = pool.upgrade() else { return };
-                let mut state = inner.state.lock().unwrap();
-                match state.workers.iter().position(Option::is_none) {
-                    Some(free) => free,
-                    None => {
-                        state.workers.push(None);
-                        state.workers.len() - 1
-                    }
-                }
+            let Some(slot) = pool.upgrade().map(|inner| inner.free_slot()) else {
+                return;
             };
             // The old worker serves until its replacement does.
             replace(pool.clone(), slot).await;
@@ -1026,7 +1196,8 @@ impl PoolInner {
         let worker = slot.worker().clone();
         let id = worker.next_id();
         let span = tracing::info_span!("outrigger.run", run = id, worker = worker.pid, method, script = %name);
-        let replies = worker.send_request(id, method, params);
+        let replies = crate::sandbox::refuse_oversized(params, self.config.max_message_bytes)
+            .unwrap_or_else(|| worker.send_request(id, method, params));
         RunHandle::new(
             id,
             worker,
@@ -1067,7 +1238,23 @@ impl PoolInner {
                 protocol: self.counters.protocol.load(Ordering::Relaxed),
                 recycled: self.counters.recycled.load(Ordering::Relaxed),
                 requested: self.counters.requested.load(Ordering::Relaxed),
+                idle: self.counters.idle.load(Ordering::Relaxed),
             },
+            latency: self.counters.latency.snapshot(),
+            queue_wait: self.counters.queue_wait.snapshot(),
+            per_worker: state
+                .workers
+                .iter()
+                .flatten()
+                .filter(|w| w.is_alive())
+                .map(|w| WorkerCounts {
+                    pid: w.pid,
+                    in_flight: w.in_flight.load(Ordering::SeqCst),
+                    runs: w.runs_done.load(Ordering::Relaxed),
+                    sessions: w.sessions.load(Ordering::SeqCst),
+                    retiring: w.retiring.load(Ordering::SeqCst),
+                })
+                .collect(),
         }
     }
 
@@ -1154,6 +1341,21 @@ async fn check_health(pool: Weak<PoolInner>, interval: Duration, deadline: Durat
         if inner.is_closed() {
             return;
         }
+        inner.shrink_idle();
+        let stats = inner.stats();
+        tracing::debug!(
+            target: "outrigger::metrics",
+            workers = stats.workers,
+            in_flight = stats.in_flight,
+            queued = stats.queued,
+            completed = stats.completed,
+            failed = stats.failed,
+            restarts = stats.restarts,
+            latency_p50_us = stats.latency.p50().as_micros() as u64,
+            latency_p99_us = stats.latency.p99().as_micros() as u64,
+            queue_wait_p99_us = stats.queue_wait.p99().as_micros() as u64,
+            "pool metrics"
+        );
         let workers = inner.live_workers();
         let limit = inner.recycle_above_heap;
         drop(inner);

@@ -285,6 +285,40 @@ pub(crate) fn into_error(error: RpcError, script: &str, timeout: std::time::Dura
     }
 }
 
+/// Decodes a stream of bytes from a worker the way the host's reader does
+/// (lines split on `\n`, empty lines skipped, each UTF-8 and a JSON-RPC
+/// message; a partial line longer than the limit is an error) and returns
+/// how many messages it held. For the fuzz target and property tests: what
+/// fails here kills the worker with a `Protocol` error, and nothing panics.
+#[doc(hidden)]
+pub fn decode_stream(bytes: &[u8], max_message_bytes: usize) -> Result<usize, Error> {
+    let limit = max_message_bytes + 64 * 1024;
+    let mut messages = 0;
+    let mut rest = bytes;
+    while let Some(end) = memchr::memchr(b'\n', rest) {
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        if line.is_empty() {
+            continue;
+        }
+        if line.len() > limit {
+            return Err(Error::Protocol(format!(
+                "a message from the worker exceeds {limit} bytes"
+            )));
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))?;
+        parse_incoming(text)?;
+        messages += 1;
+    }
+    if rest.len() > limit {
+        return Err(Error::Protocol(format!(
+            "a message from the worker exceeds {limit} bytes"
+        )));
+    }
+    Ok(messages)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +417,81 @@ mod tests {
         let line = error_response(Some(9), codes::METHOD_NOT_FOUND, "no \"x\"");
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["error"]["message"], "no \"x\"");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines that look like what a worker sends, valid or not.
+        fn rpc_line() -> impl Strategy<Value = String> {
+            let id = prop_oneof![
+                Just("1".to_owned()),
+                Just("null".to_owned()),
+                Just("-1".to_owned()),
+                Just("1e400".to_owned()),
+                Just("\"x\"".to_owned()),
+                any::<u64>().prop_map(|n| n.to_string()),
+            ];
+            let method = prop_oneof![
+                Just("log"),
+                Just("event"),
+                Just("kv.get"),
+                Just(""),
+                Just("\\u0000"),
+            ];
+            let params = prop_oneof![
+                Just("{}".to_owned()),
+                Just("null".to_owned()),
+                Just("[]".to_owned()),
+                Just(r#"{"run":1,"level":"log","args":["hi",{"a":1}]}"#.to_owned()),
+                Just(r#"{"run":1,"level":"nope","args":[]}"#.to_owned()),
+                Just(r#"{"run":null,"name":"e","data":null}"#.to_owned()),
+                Just(r#"{"run":-5,"name":7}"#.to_owned()),
+                "[ -~]{0,40}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            ];
+            let error = prop_oneof![
+                Just(r#"{"code":-32000,"message":"boom"}"#.to_owned()),
+                Just(r#"{"code":"x"}"#.to_owned()),
+                Just(r#"{"code":1e300,"message":"m","data":{"line":-1,"column":1e9}}"#.to_owned()),
+                Just("null".to_owned()),
+            ];
+            (id, method, params, error, 0..6u8, "[ -~]{0,8}").prop_map(
+                |(id, method, params, error, shape, junk)| match shape {
+                    0 => format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params}}}"#),
+                    1 => format!(
+                        r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#
+                    ),
+                    2 => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{params}}}"#),
+                    3 => format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#),
+                    4 => format!(r#"{{"id":{id},"result":{params},"error":{error}}}"#),
+                    _ => format!(r#"{{"jsonrpc":"2.0","id":{id}{junk}"#),
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = decode_stream(&bytes, 256);
+            }
+
+            #[test]
+            fn random_rpc_lines_never_panic(lines in proptest::collection::vec(rpc_line(), 1..8)) {
+                let stream = lines.join("\n") + "\n";
+                let _ = decode_stream(stream.as_bytes(), 1024 * 1024);
+                for line in &lines {
+                    if let Ok(Incoming::Response { result: Err(error), .. }) = parse_incoming(line) {
+                        let _ = into_error(error, "fuzz", std::time::Duration::from_secs(1));
+                    }
+                }
+            }
+
+            #[test]
+            fn an_oversized_line_is_a_protocol_error(extra in 1usize..4096) {
+                let line = format!("{{\"id\":1,\"result\":\"{}\"}}\n", "x".repeat(1024 + 64 * 1024 + extra));
+                prop_assert!(matches!(decode_stream(line.as_bytes(), 1024), Err(Error::Protocol(_))));
+            }
+        }
     }
 }

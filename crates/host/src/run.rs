@@ -64,6 +64,7 @@ pub struct RunHandle {
     resend: Option<Resend>,
     outcome: Option<Result<Box<RawValue>>>,
     settled: bool,
+    started: std::time::Instant,
     counters: Arc<Counters>,
     span: tracing::Span,
 }
@@ -89,6 +90,7 @@ impl RunHandle {
             logs: Vec::new(),
             events: Vec::new(),
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            started: std::time::Instant::now(),
             timeout,
             script,
             resend,
@@ -132,6 +134,7 @@ impl RunHandle {
 
     fn settle(&mut self, outcome: Result<Box<RawValue>>) {
         let _entered = self.span.enter();
+        self.counters.latency.record(self.started.elapsed());
         match &outcome {
             Ok(_) => {
                 self.counters.completed();

@@ -65,6 +65,8 @@ pub(crate) enum Cause {
     Protocol,
     /// It was replaced on purpose (run count or heap size) after draining.
     Recycled,
+    /// It was retired after staying idle beyond the pool's minimum size.
+    Idle,
     /// The pool shut it down, or was dropped, or a test asked.
     Requested,
 }
@@ -92,6 +94,9 @@ pub(crate) struct Worker {
     pub(crate) retiring: AtomicBool,
     /// Open sessions pinned to it.
     pub(crate) sessions: AtomicUsize,
+    started: std::time::Instant,
+    /// Milliseconds after `started` when it last finished work.
+    last_active_ms: AtomicU64,
     stderr_tail: Mutex<VecDeque<String>>,
     known_scripts: Mutex<lru::LruCache<String, ()>>,
     cancel_grace: Duration,
@@ -170,6 +175,8 @@ impl Worker {
             recycling: AtomicBool::new(false),
             retiring: AtomicBool::new(false),
             sessions: AtomicUsize::new(0),
+            started: std::time::Instant::now(),
+            last_active_ms: AtomicU64::new(0),
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
             known_scripts: Mutex::new(lru::LruCache::new(config.script_cache_size)),
             cancel_grace: config.cancel_grace,
@@ -276,6 +283,22 @@ impl Worker {
     /// (a retiring worker serves its sessions until they close).
     pub(crate) fn serves_sessions(&self) -> bool {
         !self.dying.load(Ordering::SeqCst) && self.is_alive()
+    }
+
+    /// Records that it just finished some work.
+    pub(crate) fn touch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_active_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long since it last finished work (or started).
+    pub(crate) fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+
+    pub(crate) fn set_cause(&self, cause: Cause) {
+        self.cause.lock().unwrap().get_or_insert(cause);
     }
 
     /// Asks the process to exit once it has no work, as part of a recycle.
@@ -754,7 +777,7 @@ async fn wait_loop(
     }
     *worker.kill_reason.lock().unwrap() = Some(reason.clone());
     let cause = worker.cause.lock().unwrap().unwrap_or(Cause::Crashed);
-    if matches!(cause, Cause::Recycled | Cause::Requested) {
+    if matches!(cause, Cause::Recycled | Cause::Requested | Cause::Idle) {
         tracing::info!(pid = worker.pid, slot = worker.slot, %reason, ?cause, "worker exited");
     } else {
         tracing::warn!(pid = worker.pid, slot = worker.slot, %reason, ?cause, "worker exited");

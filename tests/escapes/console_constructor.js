@@ -1,0 +1,5 @@
+// console's methods are made in the script's realm: their Function sees no process.
+export default [
+  console.log.constructor('return typeof process')(),
+  console.constructor.constructor('return typeof require')(),
+];

@@ -1,0 +1,2 @@
+import process from 'node:process';
+export default Object.keys(process.env).sort();

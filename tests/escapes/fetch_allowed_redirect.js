@@ -1,0 +1,2 @@
+const r = await fetch(url);
+export default [r.status, await r.text()];

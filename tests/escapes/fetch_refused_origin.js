@@ -1,0 +1,2 @@
+await fetch(url);
+export default 'reached';

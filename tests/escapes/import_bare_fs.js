@@ -1,0 +1,2 @@
+const fs = await import('fs');
+export default fs.readFileSync('/etc/passwd', 'utf8');

@@ -1,0 +1,2 @@
+const m = await import('file:///etc/passwd');
+export default String(m);

@@ -1,0 +1,2 @@
+const { default: process } = await import('node:process');
+export default process.env;

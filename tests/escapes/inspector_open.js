@@ -1,0 +1,3 @@
+import inspector from 'node:inspector';
+let r; try { inspector.open(0); r = 'opened'; } catch (e) { r = e.code; }
+export default r;

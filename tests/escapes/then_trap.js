@@ -1,0 +1,8 @@
+// A thenable result whose then climbs to the worker's resolve function.
+let seen = 'none';
+export default {
+  then(resolve) {
+    try { seen = resolve.constructor('return typeof process')(); } catch (e) { seen = e.name; }
+    resolve(seen);
+  },
+};
