@@ -175,8 +175,25 @@ fn grant(flag: &str, path: &Path) -> OsString {
 }
 
 /// The engine's major version, from `<program> --version` (`v22.3.0`);
-/// `None` when it does not answer like Node.js does.
+/// `None` when it does not answer like Node.js does. Asked once per program
+/// file (by path, size and modification time): starting an engine to ask
+/// costs tens of milliseconds of pool start-up.
 async fn node_major(program: &Path) -> Option<u32> {
+    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    static KNOWN: std::sync::Mutex<Vec<(Key, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
+    let key: Key = match std::fs::metadata(program) {
+        Ok(meta) => (program.to_path_buf(), meta.len(), meta.modified().ok()),
+        Err(_) => (program.to_path_buf(), 0, None),
+    };
+    if let Some((_, major)) = KNOWN.lock().unwrap().iter().find(|(known, _)| *known == key) {
+        return *major;
+    }
+    let major = ask_node_major(program).await;
+    KNOWN.lock().unwrap().push((key, major));
+    major
+}
+
+async fn ask_node_major(program: &Path) -> Option<u32> {
     let output = tokio::time::timeout(
         Duration::from_secs(10),
         tokio::process::Command::new(program)
