@@ -185,7 +185,12 @@ async fn node_major(program: &Path) -> Option<u32> {
         Ok(meta) => (program.to_path_buf(), meta.len(), meta.modified().ok()),
         Err(_) => (program.to_path_buf(), 0, None),
     };
-    if let Some((_, major)) = KNOWN.lock().unwrap().iter().find(|(known, _)| *known == key) {
+    if let Some((_, major)) = KNOWN
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(known, _)| *known == key)
+    {
         return *major;
     }
     let major = ask_node_major(program).await;
