@@ -285,37 +285,53 @@ pub(crate) fn into_error(error: RpcError, script: &str, timeout: std::time::Dura
     }
 }
 
-/// Decodes a stream of bytes from a worker the way the host's reader does
-/// (lines split on `\n`, empty lines skipped, each UTF-8 and a JSON-RPC
-/// message; a partial line longer than the limit is an error) and returns
-/// how many messages it held. For the fuzz target and property tests: what
-/// fails here kills the worker with a `Protocol` error, and nothing panics.
+/// The longest line a worker may send: the largest message plus its envelope.
+pub(crate) fn line_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes + 64 * 1024
+}
+
+/// Parses the complete lines at the front of `buffer` (lines split on `\n`,
+/// empty lines skipped, each UTF-8 and a JSON-RPC message) and hands each
+/// message to `each`. The first `scanned` bytes are known to hold no newline.
+/// Returns how many bytes the complete lines took; a line, or an unfinished
+/// tail, longer than `limit` is an error.
+pub(crate) fn split_messages(
+    buffer: &[u8],
+    scanned: usize,
+    limit: usize,
+    mut each: impl FnMut(Incoming),
+) -> Result<usize, Error> {
+    let too_long = || Error::Protocol(format!("a message from the worker exceeds {limit} bytes"));
+    let mut start = 0;
+    let mut from = scanned.min(buffer.len());
+    while let Some(offset) = memchr::memchr(b'\n', &buffer[from..]) {
+        let end = from + offset;
+        let line = &buffer[start..end];
+        if line.len() > limit {
+            return Err(too_long());
+        }
+        if !line.is_empty() {
+            let text = std::str::from_utf8(line)
+                .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))?;
+            each(parse_incoming(text)?);
+        }
+        start = end + 1;
+        from = start;
+    }
+    if buffer.len() - start > limit {
+        return Err(too_long());
+    }
+    Ok(start)
+}
+
+/// Decodes a stream of bytes from a worker exactly as the host's reader does
+/// ([`split_messages`]) and returns how many messages it held. For the fuzz
+/// target and property tests: what fails here kills the worker with a
+/// `Protocol` error, and nothing panics.
 #[doc(hidden)]
 pub fn decode_stream(bytes: &[u8], max_message_bytes: usize) -> Result<usize, Error> {
-    let limit = max_message_bytes + 64 * 1024;
     let mut messages = 0;
-    let mut rest = bytes;
-    while let Some(end) = memchr::memchr(b'\n', rest) {
-        let line = &rest[..end];
-        rest = &rest[end + 1..];
-        if line.is_empty() {
-            continue;
-        }
-        if line.len() > limit {
-            return Err(Error::Protocol(format!(
-                "a message from the worker exceeds {limit} bytes"
-            )));
-        }
-        let text = std::str::from_utf8(line)
-            .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))?;
-        parse_incoming(text)?;
-        messages += 1;
-    }
-    if rest.len() > limit {
-        return Err(Error::Protocol(format!(
-            "a message from the worker exceeds {limit} bytes"
-        )));
-    }
+    split_messages(bytes, 0, line_limit(max_message_bytes), |_| messages += 1)?;
     Ok(messages)
 }
 

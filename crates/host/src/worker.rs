@@ -679,8 +679,7 @@ async fn read_loop(
     mut socket: tokio::net::unix::OwnedReadHalf,
     max_message_bytes: usize,
 ) {
-    // A line may be the largest message plus its envelope.
-    let limit = max_message_bytes + 64 * 1024;
+    let limit = protocol::line_limit(max_message_bytes);
     let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut scanned = 0;
     loop {
@@ -691,33 +690,15 @@ async fn read_loop(
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let mut start = 0;
-        while let Some(offset) = memchr::memchr(b'\n', &buffer[scanned..]) {
-            let end = scanned + offset;
-            let line = &buffer[start..end];
-            if !line.is_empty() {
-                let parsed = std::str::from_utf8(line)
-                    .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))
-                    .and_then(protocol::parse_incoming);
-                match parsed {
-                    Ok(incoming) => worker.route(incoming),
-                    Err(error) => {
-                        worker.kill_for(Cause::Protocol, &format!("killed: {error}"));
-                        return;
-                    }
-                }
+        match protocol::split_messages(&buffer, scanned, limit, |incoming| worker.route(incoming)) {
+            Ok(consumed) => {
+                buffer.drain(..consumed);
+                scanned = buffer.len();
             }
-            start = end + 1;
-            scanned = start;
-        }
-        buffer.drain(..start);
-        scanned = buffer.len();
-        if buffer.len() > limit {
-            worker.kill_for(
-                Cause::Protocol,
-                &format!("killed: protocol error: a message from the worker exceeds {limit} bytes"),
-            );
-            return;
+            Err(error) => {
+                worker.kill_for(Cause::Protocol, &format!("killed: {error}"));
+                return;
+            }
         }
         if buffer.is_empty() && buffer.capacity() > 4 * 1024 * 1024 {
             buffer = Vec::with_capacity(64 * 1024);
