@@ -98,6 +98,36 @@ async fn globals_are_plain_values_of_the_script() {
 }
 
 #[tokio::test]
+async fn globals_passed_as_raw_json_arrive_whole_even_when_pretty_printed() {
+    let pool = common::pool().await;
+    // Compact raw JSON travels on an attachment line; pretty-printed raw
+    // JSON (raw newlines) cannot, and goes escaped inside the request.
+    let compact =
+        serde_json::value::RawValue::from_string(r#"{"a":[1,2],"s":"x\ny"}"#.into()).unwrap();
+    let pretty = serde_json::value::RawValue::from_string(
+        "{\n  \"a\": [1, 2],\n  \"s\": \"x\\ny\"\n}".into(),
+    )
+    .unwrap();
+    for raw in [&compact, &pretty] {
+        let session = pool.session().await.unwrap();
+        for _ in 0..2 {
+            let value: serde_json::Value = session
+                .run(
+                    Script::expression("[input.a.length, input.s, Object.getPrototypeOf(input) === Object.prototype, n]")
+                        .global("input", raw)
+                        .global("n", 7),
+                )
+                .await
+                .unwrap()
+                .value;
+            assert_eq!(value, json!([2, "x\ny", true, 7]));
+        }
+        session.close().await;
+    }
+    assert_eq!(pool.eval::<i64>("2 + 2").await.unwrap(), 4);
+}
+
+#[tokio::test]
 async fn console_calls_are_captured_in_order_with_levels() {
     let pool = common::pool().await;
     let out = pool

@@ -42,14 +42,22 @@ const LOG_LEVELS = ['log', 'info', 'warn', 'error', 'debug', 'trace'];
 /** Web APIs the worker's realm lends to every context. */
 const WEB_GLOBALS = [
   'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal',
-  'Event', 'EventTarget', 'Blob', 'DOMException', 'atob', 'btoa', 'structuredClone', 'crypto', 'performance',
+  'Event', 'EventTarget', 'Blob', 'DOMException', 'atob', 'btoa', 'structuredClone',
 ];
 
 /**
  * Web APIs node loads on first use (the fetch implementation costs 15-30 ms
  * to load): lent to contexts on first touch, so start-up does not pay.
  */
-const LAZY_WEB_GLOBALS = ['Headers', 'Request', 'Response', 'FormData'];
+const LAZY_WEB_GLOBALS = ['Headers', 'Request', 'Response', 'FormData', 'crypto', 'performance'];
+
+/**
+ * The runtime's own clock, in milliseconds. Not `nowMs()`: the
+ * `performance` global loads perf_hooks (~5 ms), which start-up need not pay.
+ */
+function nowMs() {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 // ---------------------------------------------------------------------------
 // Configuration, set by the host's `init` request.
@@ -99,7 +107,7 @@ function watchdogFor(key, timeout) {
 
 function noteSyncTime(key, started) {
   if (key === undefined) return;
-  if (performance.now() - started > QUICK_MS) {
+  if (nowMs() - started > QUICK_MS) {
     trusted.delete(key);
     return;
   }
@@ -189,29 +197,53 @@ class NonJsonError extends Error {}
 
 /** Where in `value` JSON would silently lose something, or null. */
 function findNonJson(value, path) {
+  const found = nonJsonIn(value);
+  if (found === null) return null;
+  return `${path}${found.at.reverse().join('')} ${found.what}`;
+}
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * What JSON would lose in `value`: `{ what, at }` with the path's steps
+ * innermost first, or null. Paths are built only for a find, so checking
+ * a large value allocates nothing per element.
+ */
+function nonJsonIn(value) {
   const type = typeof value;
-  if (type === 'function') return `${path} is a function`;
-  if (type === 'symbol') return `${path} is a symbol`;
-  if (type === 'bigint') return `${path} is a BigInt`;
+  if (type === 'function') return { what: 'is a function', at: [] };
+  if (type === 'symbol') return { what: 'is a symbol', at: [] };
+  if (type === 'bigint') return { what: 'is a BigInt', at: [] };
   if (type !== 'object' || value === null) return null;
   if (typeof value.toJSON === 'function') return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNonJson(value[i], `${path}[${i}]`);
-      if (found !== null) return found;
+      const item = value[i];
+      if (item === null || (typeof item !== 'object' && !LOSSY_TYPES.has(typeof item))) continue;
+      const found = nonJsonIn(item);
+      if (found !== null) {
+        found.at.push(`[${i}]`);
+        return found;
+      }
     }
     return null;
   }
-  if (util.types.isMap(value)) return `${path} is a Map (convert it with Object.fromEntries)`;
-  if (util.types.isSet(value)) return `${path} is a Set (convert it with Array.from)`;
-  if (util.types.isPromise(value)) return `${path} is a Promise (await it first)`;
-  for (const key of Object.keys(value)) {
-    const found = findNonJson(value[key], IDENT.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
-    if (found !== null) return found;
+  if (util.types.isMap(value)) return { what: 'is a Map (convert it with Object.fromEntries)', at: [] };
+  if (util.types.isSet(value)) return { what: 'is a Set (convert it with Array.from)', at: [] };
+  if (util.types.isPromise(value)) return { what: 'is a Promise (await it first)', at: [] };
+  const keys = Object.keys(value);
+  for (let k = 0; k < keys.length; k++) {
+    const item = value[keys[k]];
+    if (item === null || (typeof item !== 'object' && !LOSSY_TYPES.has(typeof item))) continue;
+    const found = nonJsonIn(item);
+    if (found !== null) {
+      const key = keys[k];
+      found.at.push(IDENT.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
+      return found;
+    }
   }
   return null;
 }
-const IDENT = /^[A-Za-z_$][\w$]*$/;
+const LOSSY_TYPES = new Set(['function', 'symbol', 'bigint']);
 
 /**
  * JSON text for a value, or a NonJsonError saying what JSON cannot carry.
@@ -581,9 +613,10 @@ for (const [, value] of webGlobals) deepFreeze(value);
 function lazyWebGlobal(name) {
   const value = globalThis[name];
   deepFreeze(value);
+  // `subtle` is a getter on the prototype, which deepFreeze does not call.
+  if (name === 'crypto') deepFreeze(value?.subtle);
   return value;
 }
-deepFreeze(globalThis.crypto?.subtle);
 let nextTimerId = 1;
 
 /**
@@ -610,7 +643,7 @@ class ContextState {
       lazyWeb: LAZY_WEB_GLOBALS,
       lazy: lazyWebGlobal,
       callbacks: config.callbacks,
-      now: () => performance.now(),
+      now: nowMs,
       log: (level, args) => {
         // Past the console limit: thrown, so that a synchronous loop of logging stops.
         if (!sendLog(level, args, state)) throw currentRun(state).endReason;
@@ -1419,7 +1452,7 @@ const DEADLINE_TICK_MS = 25;
 
 function watchDeadline(run, timeout) {
   if (!(timeout > 0)) return;
-  run.deadline = performance.now() + timeout;
+  run.deadline = nowMs() + timeout;
   run.timeout = timeout;
   deadlines.add(run);
   if (deadlineTimer === null) {
@@ -1429,7 +1462,7 @@ function watchDeadline(run, timeout) {
 }
 
 function checkDeadlines() {
-  const now = performance.now();
+  const now = nowMs();
   for (const run of deadlines) {
     if (now >= run.deadline) {
       deadlines.delete(run);
@@ -1512,7 +1545,7 @@ function runBody(run, state, params) {
   }
   if (params.kind === 'module') return evaluateModule(run, state, params);
   const script = compileScript(params);
-  const started = performance.now();
+  const started = nowMs();
   const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
   noteSyncTime(params.key, started);
   return isThenable(value) ? settle(run, value) : value;
@@ -1521,7 +1554,7 @@ function runBody(run, state, params) {
 async function evaluateModule(run, state, params) {
   const module = compileModule(state, params);
   await Promise.race([module.link(linkerFor(state)), run.ended]);
-  const started = performance.now();
+  const started = nowMs();
   const evaluated = module.evaluate(watchdogFor(params.key, params.timeout));
   noteSyncTime(params.key, started);
   await Promise.race([evaluated, run.ended]);
@@ -1586,7 +1619,7 @@ const callScript = new vm.Script('globalThis[Symbol.for("outrigger.call")]()', {
 function callWithTimeout(state, thunk, timeout, key) {
   const options = watchdogFor(key, timeout);
   if (options.timeout === undefined) {
-    const started = performance.now();
+    const started = nowMs();
     const value = thunk();
     noteSyncTime(key, started);
     return value;
@@ -1594,7 +1627,7 @@ function callWithTimeout(state, thunk, timeout, key) {
   const slot = Symbol.for('outrigger.call');
   Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
   try {
-    const started = performance.now();
+    const started = nowMs();
     const value = callScript.runInContext(state.context, options);
     noteSyncTime(key, started);
     return value;
@@ -1778,7 +1811,20 @@ const REQUIRED_PARAMS = {
   'module.unload': ['handle'],
 };
 
+/**
+ * A request whose params name an `attachment` waits here for the next line:
+ * a large JSON value (globals, arguments) sent as it is rather than escaped
+ * into a string, which the context's own `JSON.parse` then reads.
+ */
+let awaitingAttachment = null;
+
 function handleLine(line) {
+  if (awaitingAttachment !== null) {
+    const message = awaitingAttachment;
+    awaitingAttachment = null;
+    message.params[message.params.attachment] = line;
+    return handleMessage(message);
+  }
   let message;
   try {
     message = JSON.parse(line);
@@ -1788,6 +1834,21 @@ function handleLine(line) {
   if (message === null || typeof message !== 'object') {
     return respondError(null, CODES.INVALID_REQUEST, 'a message must be a JSON object');
   }
+  const attachment = message.params?.attachment;
+  if (attachment !== undefined) {
+    if (typeof attachment !== 'string' || !ATTACHMENTS.has(attachment)) {
+      return respondError(message.id ?? null, CODES.INVALID_PARAMS, `unknown attachment ${JSON.stringify(attachment)}`);
+    }
+    awaitingAttachment = message;
+    return;
+  }
+  return handleMessage(message);
+}
+
+/** The params an attachment line may carry. */
+const ATTACHMENTS = new Set(['globals', 'args']);
+
+function handleMessage(message) {
   if (typeof message.method === 'string') {
     const isRequest = message.id !== undefined && message.id !== null;
     if (message.params === undefined) message.params = {};

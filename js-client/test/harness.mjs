@@ -210,8 +210,20 @@ export class Worker {
     if (!this.channel.destroyed) this.channel.write(line + '\n');
   }
 
+  /**
+   * Sends a request whose params name an attachment, then the attachment line
+   * (`writeAttachment` delays or splits its write, as a socket may).
+   */
+  requestWithAttachment(method, params, attachmentLine, { writeAttachment } = {}) {
+    const response = this.request(method, params, { send: false });
+    this.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: this.nextId - 1, method, params }));
+    if (writeAttachment) writeAttachment(attachmentLine + '\n');
+    else this.sendRaw(attachmentLine);
+    return response;
+  }
+
   /** Sends a request; resolves with the response message, rejects after `timeoutMs`. */
-  request(method, params, { timeoutMs = 8000 } = {}) {
+  request(method, params, { timeoutMs = 8000, send = true } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -219,7 +231,7 @@ export class Worker {
         reject(new Error(`no answer to ${method} #${id} within ${timeoutMs} ms; stderr: ${this.stderr}`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer, method });
-      this.sendRaw(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      if (send) this.sendRaw(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });
   }
 

@@ -33,6 +33,30 @@ describe('protocol', () => {
     assert.match(error.message, /no\.such\.method/);
   });
 
+  it('takes globals from an attachment line, parsed in the context\'s realm', async () => {
+    const params = expr('[input.items.length, Object.getPrototypeOf(input) === Object.prototype, input.items[2].name]');
+    delete params.globals;
+    params.attachment = 'globals';
+    const globals = JSON.stringify({ input: { items: [{ name: 'a' }, { name: 'b' }, { name: 'line\nbreak' }] } });
+    // The attachment arrives in two writes, the second well after the request line.
+    const response = w.requestWithAttachment('run', params, globals, {
+      writeAttachment: (text) => {
+        w.channel.write(text.slice(0, 10));
+        setTimeout(() => w.channel.write(text.slice(10)), 50);
+      },
+    });
+    assert.deepEqual(valueOf(await response), [3, true, 'line\nbreak']);
+    assert.equal(valueOf(await w.run(expr('6 * 7'))), 42);
+  });
+
+  it('answers an unknown attachment with -32602', async () => {
+    const params = expr('1');
+    params.attachment = 'code';
+    const error = errorOf(await w.request('run', params), CODES.INVALID_PARAMS);
+    assert.match(error.message, /unknown attachment "code"/);
+    assert.equal(valueOf(await w.run(expr('6 * 7'))), 42);
+  });
+
   it('answers a garbage line with -32700 and id null, then keeps serving', async () => {
     const before = w.orphans.length;
     w.sendRaw('this is {not json');

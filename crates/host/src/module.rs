@@ -245,11 +245,12 @@ impl JsModule {
         }
         let inner = &self.inner;
         let timeout = inner.pool.inner.timeout;
+        // The arguments follow on an attachment line, as they are.
+        let args = args.to_string();
         let params = format!(
-            r#"{{"handle":{},"export":{},"args":{},"timeout":{},"maxCallbacks":{}}}"#,
+            r#"{{"handle":{},"export":{},"attachment":"args","timeout":{},"maxCallbacks":{}}}"#,
             inner.spec.handle,
             json_string(export),
-            json_string(&args.to_string()),
             timeout.as_millis(),
             inner.pool.inner.max_callback_calls
         );
@@ -261,6 +262,7 @@ impl JsModule {
             slot,
             "call",
             &params,
+            Some(&args),
             inner.spec.name.clone(),
             timeout,
             None,

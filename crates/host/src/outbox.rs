@@ -44,11 +44,17 @@ impl Outbox {
 
     /// Sends one line (a newline is added).
     pub(crate) fn send(&self, line: String) {
+        self.send_line(line, false);
+    }
+
+    /// Sends one line; with `coalesce`, through the writer task, which writes
+    /// it together with whatever else the tasks ready to run now send.
+    pub(crate) fn send_line(&self, line: String, coalesce: bool) {
         let mut state = self.state.lock().unwrap();
         if state.closed {
             return;
         }
-        if state.busy || line.len() >= DIRECT_LIMIT {
+        if state.busy || coalesce || line.len() >= DIRECT_LIMIT {
             state.pending.extend_from_slice(line.as_bytes());
             state.pending.push(b'\n');
             if !state.busy {
@@ -85,6 +91,9 @@ async fn write_loop(outbox: Arc<Outbox>) {
     let mut buffer = Vec::new();
     loop {
         outbox.wake.notified().await;
+        // Let the tasks that are ready run first: what they send goes out in
+        // this same write.
+        tokio::task::yield_now().await;
         loop {
             {
                 let mut state = outbox.state.lock().unwrap();

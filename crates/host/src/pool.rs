@@ -1172,6 +1172,10 @@ impl PoolInner {
         let params = run_params(&script, session, limits, !known);
         let name = script.name.clone();
         let key = script.key.clone();
+        let attachment = script
+            .globals
+            .clone()
+            .filter(|globals| crate::protocol::attachable(globals));
         let resend = Resend {
             key,
             with_code: if known {
@@ -1179,16 +1183,28 @@ impl PoolInner {
             } else {
                 None
             },
+            attachment: attachment.clone(),
         };
-        self.launch_request(slot, "run", &params, name, timeout, Some(resend))
+        self.launch_request(
+            slot,
+            "run",
+            &params,
+            attachment.as_deref(),
+            name,
+            timeout,
+            Some(resend),
+        )
     }
 
-    /// Sends a run-like request (`run` or `call`) to the worker of `slot`.
+    /// Sends a run-like request (`run` or `call`) to the worker of `slot`,
+    /// with its attachment line if it has one.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn launch_request(
         self: &Arc<Self>,
         slot: Slot,
         method: &str,
         params: &str,
+        attachment: Option<&str>,
         name: String,
         timeout: Duration,
         resend: Option<Resend>,
@@ -1196,8 +1212,9 @@ impl PoolInner {
         let worker = slot.worker().clone();
         let id = worker.next_id();
         let span = tracing::info_span!("outrigger.run", run = id, worker = worker.pid, method, script = %name);
-        let replies = crate::sandbox::refuse_oversized(params, self.config.max_message_bytes)
-            .unwrap_or_else(|| worker.send_request(id, method, params));
+        let size = params.len() + attachment.map_or(0, str::len);
+        let replies = crate::sandbox::refuse_oversized(size, self.config.max_message_bytes)
+            .unwrap_or_else(|| worker.send_request_with(id, method, params, attachment));
         RunHandle::new(
             id,
             worker,
@@ -1317,8 +1334,13 @@ pub(crate) fn run_params(
         params.push_str(&json_string(&script.code));
     }
     if let Some(globals) = &script.globals {
-        params.push_str(r#","globals":"#);
-        params.push_str(&json_string(globals));
+        if crate::protocol::attachable(globals) {
+            // The object follows on the next line as it is.
+            params.push_str(r#","attachment":"globals""#);
+        } else {
+            params.push_str(r#","globals":"#);
+            params.push_str(&json_string(globals));
+        }
     }
     if let Some(session) = session {
         params.push_str(r#","session":"#);

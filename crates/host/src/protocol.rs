@@ -54,8 +54,19 @@ pub mod codes {
 }
 
 /// Writes a request line (without the newline).
-pub(crate) fn request(id: u64, method: &str, params: &str) -> String {
-    let mut line = String::with_capacity(48 + method.len() + params.len());
+/// Writes a request line (without the final newline), followed, when there is one, by its attachment
+/// line: a large JSON value named by the request's `"attachment"` param,
+/// sent as it is rather than escaped into a string (which would cost an
+/// escaping pass here and a string decode in the worker). The attachment
+/// must be compact JSON: see [`attachable`].
+pub(crate) fn request_with(
+    id: u64,
+    method: &str,
+    params: &str,
+    attachment: Option<&str>,
+) -> String {
+    let extra = attachment.map_or(0, |a| a.len() + 1);
+    let mut line = String::with_capacity(48 + method.len() + params.len() + extra);
     line.push_str(r#"{"jsonrpc":"2.0","id":"#);
     line.push_str(itoa(id).as_str());
     line.push_str(r#","method":""#);
@@ -63,7 +74,18 @@ pub(crate) fn request(id: u64, method: &str, params: &str) -> String {
     line.push_str(r#"","params":"#);
     line.push_str(params);
     line.push('}');
+    if let Some(attachment) = attachment {
+        line.push('\n');
+        line.push_str(attachment);
+    }
     line
+}
+
+/// Whether a JSON text can travel as an attachment line: JSON texts from
+/// serde_json's compact writer never hold a raw newline, but one passed
+/// through as a `RawValue` may.
+pub(crate) fn attachable(json: &str) -> bool {
+    !json.as_bytes().contains(&b'\n')
 }
 
 /// Writes a notification line (without the newline).
@@ -427,8 +449,18 @@ mod tests {
     #[test]
     fn writes_requests_and_error_responses() {
         assert_eq!(
-            request(5, "ping", "{}"),
+            request_with(5, "ping", "{}", None),
             r#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{}}"#
+        );
+        let globals = r#"{"input":"a \"quoted\" line\nbreak"}"#;
+        assert!(attachable(globals));
+        assert!(!attachable("{\"a\":\n1}"));
+        assert_eq!(
+            request_with(6, "run", r#"{"attachment":"globals"}"#, Some(globals)),
+            format!(
+                "{}\n{globals}",
+                r#"{"jsonrpc":"2.0","id":6,"method":"run","params":{"attachment":"globals"}}"#
+            )
         );
         let line = error_response(Some(9), codes::METHOD_NOT_FOUND, "no \"x\"");
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -24,6 +24,8 @@ pub(crate) struct Resend {
     /// Builds the request params with the source, when the first request
     /// went without it.
     pub(crate) with_code: Option<Box<dyn FnOnce() -> String + Send + Sync>>,
+    /// The attachment line the request went with.
+    pub(crate) attachment: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Resend {
@@ -163,7 +165,9 @@ impl RunHandle {
                     .expect("checked above");
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.replies = rx;
-                self.worker.resend(self.id, "run", &build(), tx);
+                let attachment = self.resend.as_ref().and_then(|r| r.attachment.clone());
+                self.worker
+                    .resend(self.id, "run", &build(), attachment.as_deref(), tx);
             }
             Err(error) => {
                 if let Some(resend) = self.resend.as_ref().filter(|r| r.with_code.is_none()) {

@@ -224,10 +224,10 @@ async fn ask_node_major(program: &Path) -> Option<u32> {
 /// Replies for a request refused before it was sent, or `None` when
 /// `params` fits in `max_message_bytes`.
 pub(crate) fn refuse_oversized(
-    params: &str,
+    size: usize,
     max_message_bytes: usize,
 ) -> Option<mpsc::UnboundedReceiver<Reply>> {
-    if params.len() <= max_message_bytes {
+    if size <= max_message_bytes {
         return None;
     }
     let (tx, rx) = mpsc::unbounded_channel();
@@ -235,7 +235,7 @@ pub(crate) fn refuse_oversized(
         code: codes::LIMIT,
         message: format!(
             "the message to the worker is {} bytes, over the limit of {max_message_bytes} (PoolBuilder::max_message_bytes); nothing was sent",
-            params.len()
+            size
         ),
         data: None,
     })));

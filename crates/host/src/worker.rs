@@ -314,8 +314,22 @@ impl Worker {
         method: &str,
         params: &str,
     ) -> mpsc::UnboundedReceiver<Reply> {
+        self.send_request_with(id, method, params, None)
+    }
+
+    /// Sends a request with a known id and its attachment line, if any
+    /// (see [`protocol::request_with`]).
+    pub(crate) fn send_request_with(
+        &self,
+        id: u64,
+        method: &str,
+        params: &str,
+        attachment: Option<&str>,
+    ) -> mpsc::UnboundedReceiver<Reply> {
         let (tx, rx) = mpsc::unbounded_channel();
-        {
+        // With other requests in flight, this one can wait for the tasks
+        // ready now and go out in one write with theirs.
+        let coalesce = {
             let mut pending = self.pending.lock().unwrap();
             if !pending.alive {
                 let _ = tx.send(Reply::Exited {
@@ -325,8 +339,12 @@ impl Worker {
                 return rx;
             }
             pending.waiting.insert(id, tx);
-        }
-        self.outbox.send(protocol::request(id, method, params));
+            pending.waiting.len() > 1
+        };
+        self.outbox.send_line(
+            protocol::request_with(id, method, params, attachment),
+            coalesce,
+        );
         rx
     }
 
@@ -337,6 +355,7 @@ impl Worker {
         id: u64,
         method: &str,
         params: &str,
+        attachment: Option<&str>,
         reply: mpsc::UnboundedSender<Reply>,
     ) {
         let mut pending = self.pending.lock().unwrap();
@@ -349,7 +368,8 @@ impl Worker {
         }
         pending.waiting.insert(id, reply);
         drop(pending);
-        self.outbox.send(protocol::request(id, method, params));
+        self.outbox
+            .send(protocol::request_with(id, method, params, attachment));
     }
 
     /// Sends a request and waits for its value, ignoring logs. Errors name
