@@ -252,6 +252,31 @@ async fn an_engine_that_dies_at_start_up_is_a_spawn_error_with_its_stderr() {
 }
 
 #[tokio::test]
+async fn an_engine_file_the_system_cannot_execute_is_a_spawn_error_saying_why() {
+    let dir = std::env::temp_dir().join(format!("outrigger-garbage-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let engine = dir.join("garbage-node");
+    // Executable, but neither a binary nor a script with `#!`: exec refuses it.
+    std::fs::write(&engine, [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0]).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let error = Pool::builder()
+        .workers(1)
+        .node(&engine)
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { program, message } => {
+            assert_eq!(program, engine.display().to_string());
+            assert!(message.to_lowercase().contains("exec format"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn the_pool_stays_healthy_after_every_kind_of_error() {
     let pool = common::pool().await;
     for code in [

@@ -151,7 +151,7 @@ impl Worker {
             message: format!("cannot set up the worker's channel: {e}"),
         })?;
         let mut child = spawn::spawn(config.command.clone(), OwnedFd::from(worker_end)).await?;
-        let pid = child.id().unwrap_or(0);
+        let pid = child.id();
         let (read_half, write_half) = stream.into_split();
         let (outbox, write_task) = Outbox::new(write_half);
         tokio::spawn(write_task);
@@ -735,7 +735,7 @@ async fn read_loop(
     }
 }
 
-async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::process::ChildStderr) {
+async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::net::unix::pipe::Receiver) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         tracing::warn!(target: "outrigger::worker_stderr", pid = worker.pid, "{line}");
@@ -749,14 +749,14 @@ async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::process::ChildStderr) {
 
 async fn wait_loop(
     worker: Arc<Worker>,
-    mut child: tokio::process::Child,
+    mut child: spawn::Process,
     stderr: Option<tokio::task::JoinHandle<()>>,
     exits: mpsc::UnboundedSender<Exited>,
 ) {
     let status = tokio::select! {
         status = child.wait() => status,
         () = worker.kill.notified() => {
-            let _ = child.start_kill();
+            child.start_kill();
             child.wait().await
         }
     };
