@@ -325,18 +325,35 @@ async fn pool(workers: usize, isolation: Isolation) -> Pool {
         .expect("the pool starts")
 }
 
-async fn sequential_evals(pool: &Pool, n: usize) -> Vec<Duration> {
-    for _ in 0..n / 10 {
-        pool.eval::<i64>("2 + 2").await.unwrap();
-    }
-    let mut samples = Vec::with_capacity(n);
+/// p50 of sequential evals and of the echo floor, in alternating blocks, on
+/// the runtime this runs on.
+async fn floor_and_evals_on_this_runtime(n: usize) -> (Duration, Duration) {
+    let pool = pool(2, Isolation::Worker).await;
+    let mut echoer = Echoer::start();
+    let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}}\n";
+    let mut buffer = String::new();
+    // Warm-up long enough for the engines to optimize their hot paths.
     for _ in 0..n {
-        let started = Instant::now();
-        let four: i64 = pool.eval("2 + 2").await.unwrap();
-        samples.push(started.elapsed());
-        assert_eq!(four, 4);
+        pool.eval::<i64>("2 + 2").await.unwrap();
+        echoer.round_trip(line, &mut buffer).await;
     }
-    samples
+    let (mut evals, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let block = (n / 4).max(1);
+    for _ in 0..4 {
+        for _ in 0..block {
+            let started = Instant::now();
+            echoer.round_trip(line, &mut buffer).await;
+            floor.push(started.elapsed());
+        }
+        for _ in 0..block {
+            let started = Instant::now();
+            let four: i64 = pool.eval("2 + 2").await.unwrap();
+            evals.push(started.elapsed());
+            assert_eq!(four, 4);
+        }
+    }
+    pool.shutdown().await;
+    (percentile(&mut evals, 0.5), percentile(&mut floor, 0.5))
 }
 
 async fn throughput_ours(pool: &Pool, concurrency: usize, total: usize) -> f64 {
@@ -449,27 +466,59 @@ async fn main() {
 
     // 1. Sequential eval.
     eprintln!("1. sequential eval");
-    let fresh = pool(2, Isolation::Run).await;
-    let mut ours_fresh = sequential_evals(&fresh, plan.sequential).await;
     let shared = pool(2, Isolation::Worker).await;
-    // The floor is sampled alternately with the evals, so that both see the
-    // same machine: this VM's wake-up latency drifts within a run.
-    for _ in 0..plan.sequential / 10 {
-        shared.eval::<i64>("2 + 2").await.unwrap();
-        echoer.round_trip(line, &mut buffer).await;
-    }
-    let mut ours_shared = Vec::with_capacity(plan.sequential);
-    let mut echo_samples = Vec::with_capacity(plan.sequential);
+    let fresh = pool(2, Isolation::Run).await;
+    let mut sidecar = js_sidecar::JsSidecar::new(Some(2))
+        .await
+        .expect("js_sidecar starts");
+    let mut conn = sidecar.connect().await.unwrap();
+    // Every subject is sampled in blocks, and the blocks rotate through the
+    // subjects many times, so that all of them see the same machine: this
+    // VM's wake-up latency drifts within a run by more than the differences
+    // measured here, and the engines' background GC (after fresh-context
+    // runs) comes and goes. Blocks rather than single samples: a process
+    // that has just slept through another's round trip wakes slower.
+    // Warm-up first, long enough for the engines to optimize their hot paths.
     for _ in 0..plan.sequential {
-        let started = Instant::now();
+        shared.eval::<i64>("2 + 2").await.unwrap();
+        fresh.eval::<i64>("2 + 2").await.unwrap();
+        sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
+        sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
         echoer.round_trip(line, &mut buffer).await;
-        echo_samples.push(started.elapsed());
-        let started = Instant::now();
-        let four: i64 = shared.eval("2 + 2").await.unwrap();
-        ours_shared.push(started.elapsed());
-        assert_eq!(four, 4);
+        shared.ping().await.unwrap();
+        sidecar_ping(&mut conn).await;
+    }
+    const SUBJECTS: usize = 7;
+    let mut samples: Vec<Vec<Duration>> = (0..SUBJECTS)
+        .map(|_| Vec::with_capacity(plan.sequential))
+        .collect();
+    let block = 50.min(plan.sequential);
+    for _ in 0..(plan.sequential / block).max(1) {
+        for (subject, taken) in samples.iter_mut().enumerate() {
+            for _ in 0..block {
+                let started = Instant::now();
+                match subject {
+                    0 => echoer.round_trip(line, &mut buffer).await,
+                    1 => assert_eq!(shared.eval::<i64>("2 + 2").await.unwrap(), 4),
+                    2 => {
+                        sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
+                    }
+                    3 => assert_eq!(fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
+                    4 => {
+                        sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
+                    }
+                    5 => {
+                        shared.ping().await.unwrap();
+                    }
+                    _ => sidecar_ping(&mut conn).await,
+                }
+                taken.push(started.elapsed());
+            }
+        }
     }
     drop(echoer);
+    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_fresh, mut sidecar_recreate, mut ours_ping, mut theirs_ping]: [Vec<Duration>; SUBJECTS] =
+        samples.try_into().expect("one list per subject");
     let echo_p50 = percentile(&mut echo_samples, 0.5);
     let echo_p99 = percentile(&mut echo_samples, 0.99);
     eprintln!(
@@ -477,27 +526,6 @@ async fn main() {
         us(echo_p50),
         echo_pipelined
     );
-    let mut sidecar = js_sidecar::JsSidecar::new(Some(2))
-        .await
-        .expect("js_sidecar starts");
-    let mut conn = sidecar.connect().await.unwrap();
-    let mut sidecar_reuse = Vec::new();
-    let mut sidecar_recreate = Vec::new();
-    for _ in 0..plan.sequential / 10 {
-        sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
-    }
-    for recreate in [false, true] {
-        for _ in 0..plan.sequential {
-            let started = Instant::now();
-            sidecar_run(&mut conn, "2 + 2", recreate, HashMap::new()).await;
-            let elapsed = started.elapsed();
-            if recreate {
-                sidecar_recreate.push(elapsed)
-            } else {
-                sidecar_reuse.push(elapsed)
-            }
-        }
-    }
     let mut node_e: Vec<Duration> = (0..plan.node_e).map(|_| node_e_once()).collect();
     let node_e_p50 = percentile(&mut node_e, 0.5);
     let node_e_p99 = percentile(&mut node_e, 0.99);
@@ -540,6 +568,27 @@ async fn main() {
     r.target = target;
     r.sidecar = format!("floor p99 {}", us(echo_p99));
     rows.push(r);
+    // The same pair on a current-thread runtime: no hop between threads from
+    // the task reading the channel to the task awaiting the answer.
+    let sequential = plan.sequential;
+    let (ct_eval, ct_floor) = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(floor_and_evals_on_this_runtime(sequential))
+    })
+    .join()
+    .unwrap();
+    let mut r = row(
+        "1",
+        "sequential `2 + 2` p50 against the raw echo floor, on a current-thread runtime",
+    );
+    r.ours = format!("{} (shared) vs floor {}", us(ct_eval), us(ct_floor));
+    let (ratio, target) = verdict(ct_eval.as_secs_f64(), ct_floor.as_secs_f64(), true, 1.15);
+    r.ratio = ratio;
+    r.target = target;
+    rows.push(r);
 
     // 2. Throughput with 2 workers.
     eprintln!("2. throughput");
@@ -573,17 +622,7 @@ async fn main() {
     }
 
     // 3. Ping.
-    eprintln!("3. ping");
-    let mut ours_ping = Vec::new();
-    for _ in 0..plan.sequential {
-        ours_ping.push(shared.ping().await.unwrap());
-    }
-    let mut theirs_ping = Vec::new();
-    for _ in 0..plan.sequential {
-        let started = Instant::now();
-        sidecar_ping(&mut conn).await;
-        theirs_ping.push(started.elapsed());
-    }
+    // (Sampled with the sequential evals, above.)
     let mut r = row("3", "ping round trip p50 (no code run)");
     let (o, t) = (
         percentile(&mut ours_ping, 0.5),
@@ -838,35 +877,46 @@ async fn main() {
     rows.push(r);
 
     let cpu_of = |pids: &[u32]| pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
-    let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
-    throughput_ours(&shared, 16, plan.cpu).await;
-    let ours_cpu = (own_cpu_seconds() - host0) + (cpu_of(&shared.worker_pids()) - workers0);
+    let scale = 10_000.0 / plan.cpu as f64;
+    for concurrency in [1, 16, 64] {
+        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
+        throughput_ours(&shared, concurrency, plan.cpu).await;
+        let ours_cpu = (own_cpu_seconds() - host0) + (cpu_of(&shared.worker_pids()) - workers0);
+        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
+        throughput_sidecar(&sidecar, concurrency, plan.cpu, false).await;
+        let theirs_cpu = (own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0);
+        let mut r = row(
+            "9",
+            format!("CPU time (user+sys, host and engines) per 10,000 evals, concurrency {concurrency}: shared context"),
+        );
+        r.ours = format!("{:.2} s", ours_cpu * scale);
+        r.sidecar = format!("{:.2} s (reused context)", theirs_cpu * scale);
+        r.node_e = format!(
+            "{:.0} s (estimated: wall time × 1 core)",
+            node_e_p50.as_secs_f64() * 10_000.0
+        );
+        let (ratio, target) = verdict(ours_cpu, theirs_cpu, true, 0.5);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
     // Fresh contexts cost ~250 µs each: a fifth as many runs, scaled.
     let (host0, workers0) = (own_cpu_seconds(), cpu_of(&fresh.worker_pids()));
     throughput_ours(&fresh, 16, plan.cpu / 5).await;
     let ours_cpu_fresh =
         5.0 * ((own_cpu_seconds() - host0) + (cpu_of(&fresh.worker_pids()) - workers0));
     let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
-    throughput_sidecar(&sidecar, 16, plan.cpu, false).await;
-    let theirs_cpu = (own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0);
-    let scale = 10_000.0 / plan.cpu as f64;
+    throughput_sidecar(&sidecar, 16, plan.cpu / 5, true).await;
+    let theirs_cpu_fresh = 5.0 * ((own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0));
     let mut r = row(
         "9",
-        "CPU time (user+sys, host and engines) per 10,000 evals: shared / fresh context",
+        "CPU time per 10,000 evals, concurrency 16: fresh context (`Isolation::Run` vs `recreate_context`)",
     );
-    r.ours = format!(
-        "{:.2} s / {:.2} s",
-        ours_cpu * scale,
-        ours_cpu_fresh * scale
-    );
-    r.sidecar = format!("{:.2} s (reused context)", theirs_cpu * scale);
-    r.node_e = format!(
-        "{:.0} s (estimated: wall time × 1 core)",
-        node_e_p50.as_secs_f64() * 10_000.0
-    );
-    let (ratio, target) = verdict(ours_cpu, theirs_cpu, true, 0.5);
+    r.ours = format!("{:.2} s", ours_cpu_fresh * scale);
+    r.sidecar = format!("{:.2} s", theirs_cpu_fresh * scale);
+    let (ratio, _) = verdict(ours_cpu_fresh, theirs_cpu_fresh, true, 0.5);
     r.ratio = ratio;
-    r.target = target;
+    r.target = "–".into();
     rows.push(r);
 
     // 8. A 300 KB script, first run vs later runs.

@@ -175,3 +175,51 @@ async fn an_event_json_cannot_carry_fails_the_emit_call() {
     );
     assert!(out.events.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_sent_together_share_reads_and_answers_share_writes() {
+    let pool = common::builder().workers(1).build().await.unwrap();
+    let before = pool.worker_stats().await.unwrap()[0].clone();
+    // While the first is in flight, the others queue behind it and go out
+    // together; their answers, all due at the same moment, too.
+    let due = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 300;
+    let runs: Vec<_> = (0..64)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(
+                    Script::expression(
+                        "new Promise(r => setTimeout(() => r(id), Math.max(0, due - Date.now())))",
+                    )
+                    .global("id", n)
+                    .global("due", due),
+                )
+                .await
+                .map(|out| out.value)
+            })
+        })
+        .collect();
+    for (n, run) in runs.into_iter().enumerate() {
+        assert_eq!(run.await.unwrap().unwrap(), n);
+    }
+    let after = pool.worker_stats().await.unwrap()[0].clone();
+    let reads = after.reads - before.reads;
+    let messages_in = after.messages_in - before.messages_in;
+    let writes = after.writes - before.writes;
+    let messages_out = after.messages_out - before.messages_out;
+    // 64 runs (each with its globals on an attachment line) and the stats request.
+    assert!(messages_in >= 129, "{messages_in} messages in");
+    assert!(messages_out >= 64, "{messages_out} messages out");
+    assert!(
+        reads * 4 <= messages_in,
+        "{messages_in} messages came in {reads} reads"
+    );
+    assert!(
+        writes * 4 <= messages_out,
+        "{messages_out} messages went out in {writes} writes"
+    );
+}

@@ -127,20 +127,50 @@ let channel = null;
 let outQueue = [];
 let flushScheduled = false;
 
+/** What the channel carried, for the host's `stats` request. */
+const channelStats = { reads: 0, messagesIn: 0, writes: 0, messagesOut: 0 };
+
+/**
+ * Whether this turn of the event loop has written already. The first write
+ * of a turn leaves at once (after the microtasks queued so far: everything a
+ * burst of synchronous work sends goes out together); what is sent later in
+ * the same turn (many timers or I/O callbacks finishing runs) waits for the
+ * end of the turn and goes out in one write.
+ */
+let wroteThisTurn = false;
+
 function send(text) {
   outQueue.push(text);
   if (!flushScheduled) {
     flushScheduled = true;
-    // After the microtasks queued so far: everything a burst of synchronous
-    // work sends goes out in one write, before the event loop moves on.
-    queueMicrotask(flush);
+    if (wroteThisTurn) setImmediate(flushDeferred);
+    else queueMicrotask(flush);
   }
 }
 
 function flush() {
   flushScheduled = false;
   if (outQueue.length === 0 || channel === null) return;
+  write();
+  if (!wroteThisTurn) {
+    wroteThisTurn = true;
+    setImmediate(endTurn);
+  }
+}
+
+function flushDeferred() {
+  flushScheduled = false;
+  if (outQueue.length > 0 && channel !== null) write();
+}
+
+function endTurn() {
+  wroteThisTurn = false;
+}
+
+function write() {
   const data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+  channelStats.writes++;
+  channelStats.messagesOut += outQueue.length;
   outQueue = [];
   channel.write(data);
 }
@@ -1685,6 +1715,7 @@ function handleRequest(message) {
     case 'stats':
       return respond(id, JSON.stringify({
         ...cacheStats,
+        ...channelStats,
         runs: runs.size,
         sessions: sessions.size,
         loadedModules: loadedModules.size,
@@ -1819,6 +1850,7 @@ const REQUIRED_PARAMS = {
 let awaitingAttachment = null;
 
 function handleLine(line) {
+  channelStats.messagesIn++;
   if (awaitingAttachment !== null) {
     const message = awaitingAttachment;
     awaitingAttachment = null;
@@ -1889,6 +1921,7 @@ export function serve(fd = 3) {
   channel.on('error', exit);
   const read = createLineReader(handleLine, () => config.maxMessageBytes + 1024 * 1024);
   channel.on('data', (chunk) => {
+    channelStats.reads++;
     try {
       read(chunk);
       // Answers ready now go out in one write, without waiting for the loop.

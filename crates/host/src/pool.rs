@@ -759,6 +759,19 @@ pub struct WorkerStats {
     pub loaded_modules: u64,
     /// Bytes of JavaScript heap in use.
     pub heap_used: u64,
+    /// Reads from the channel, and the messages they brought: many messages
+    /// a read means the host's writes were coalesced.
+    #[serde(default)]
+    pub reads: u64,
+    /// Messages read from the host (requests, notifications, answers).
+    #[serde(default)]
+    pub messages_in: u64,
+    /// Writes to the channel, and the messages they carried.
+    #[serde(default)]
+    pub writes: u64,
+    /// Messages written to the host.
+    #[serde(default)]
+    pub messages_out: u64,
 }
 
 /// Workers replaced, by why the old one ended.
