@@ -325,37 +325,6 @@ async fn pool(workers: usize, isolation: Isolation) -> Pool {
         .expect("the pool starts")
 }
 
-/// p50 of sequential evals and of the echo floor, in alternating blocks, on
-/// the runtime this runs on.
-async fn floor_and_evals_on_this_runtime(n: usize) -> (Duration, Duration) {
-    let pool = pool(2, Isolation::Worker).await;
-    let mut echoer = Echoer::start();
-    let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}}\n";
-    let mut buffer = String::new();
-    // Warm-up long enough for the engines to optimize their hot paths.
-    for _ in 0..n {
-        pool.eval::<i64>("2 + 2").await.unwrap();
-        echoer.round_trip(line, &mut buffer).await;
-    }
-    let (mut evals, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let block = (n / 4).max(1);
-    for _ in 0..4 {
-        for _ in 0..block {
-            let started = Instant::now();
-            echoer.round_trip(line, &mut buffer).await;
-            floor.push(started.elapsed());
-        }
-        for _ in 0..block {
-            let started = Instant::now();
-            let four: i64 = pool.eval("2 + 2").await.unwrap();
-            evals.push(started.elapsed());
-            assert_eq!(four, 4);
-        }
-    }
-    pool.shutdown().await;
-    (percentile(&mut evals, 0.5), percentile(&mut floor, 0.5))
-}
-
 async fn throughput_ours(pool: &Pool, concurrency: usize, total: usize) -> f64 {
     let started = Instant::now();
     let per_task = total / concurrency;
@@ -475,9 +444,11 @@ async fn main() {
     // Every subject is sampled in blocks, and the blocks rotate through the
     // subjects many times, so that all of them see the same machine: this
     // VM's wake-up latency drifts within a run by more than the differences
-    // measured here, and the engines' background GC (after fresh-context
-    // runs) comes and goes. Blocks rather than single samples: a process
-    // that has just slept through another's round trip wakes slower.
+    // measured here. Blocks rather than single samples: a process that has
+    // just slept through another's round trip wakes slower. The fresh-context
+    // subjects rotate apart from the others: the thousands of contexts they
+    // discard keep the engines' background GC threads busy for a while,
+    // which slowed whichever subject came next by up to 50%.
     // Warm-up first, long enough for the engines to optimize their hot paths.
     for _ in 0..plan.sequential {
         shared.eval::<i64>("2 + 2").await.unwrap();
@@ -488,13 +459,13 @@ async fn main() {
         shared.ping().await.unwrap();
         sidecar_ping(&mut conn).await;
     }
-    const SUBJECTS: usize = 7;
-    let mut samples: Vec<Vec<Duration>> = (0..SUBJECTS)
+    let block = 50.min(plan.sequential);
+    let rounds = (plan.sequential / block).max(1);
+    let mut quiet: Vec<Vec<Duration>> = (0..5)
         .map(|_| Vec::with_capacity(plan.sequential))
         .collect();
-    let block = 50.min(plan.sequential);
-    for _ in 0..(plan.sequential / block).max(1) {
-        for (subject, taken) in samples.iter_mut().enumerate() {
+    for _ in 0..rounds {
+        for (subject, taken) in quiet.iter_mut().enumerate() {
             for _ in 0..block {
                 let started = Instant::now();
                 match subject {
@@ -503,11 +474,7 @@ async fn main() {
                     2 => {
                         sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
                     }
-                    3 => assert_eq!(fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
-                    4 => {
-                        sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
-                    }
-                    5 => {
+                    3 => {
                         shared.ping().await.unwrap();
                     }
                     _ => sidecar_ping(&mut conn).await,
@@ -516,9 +483,26 @@ async fn main() {
             }
         }
     }
-    drop(echoer);
-    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_fresh, mut sidecar_recreate, mut ours_ping, mut theirs_ping]: [Vec<Duration>; SUBJECTS] =
-        samples.try_into().expect("one list per subject");
+    let mut churn: Vec<Vec<Duration>> = (0..2)
+        .map(|_| Vec::with_capacity(plan.sequential))
+        .collect();
+    for _ in 0..rounds {
+        for (subject, taken) in churn.iter_mut().enumerate() {
+            for _ in 0..block {
+                let started = Instant::now();
+                if subject == 0 {
+                    assert_eq!(fresh.eval::<i64>("2 + 2").await.unwrap(), 4);
+                } else {
+                    sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
+                }
+                taken.push(started.elapsed());
+            }
+        }
+    }
+    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping]: [Vec<Duration>; 5] =
+        quiet.try_into().expect("one list per subject");
+    let [mut ours_fresh, mut sidecar_recreate]: [Vec<Duration>; 2] =
+        churn.try_into().expect("one list per subject");
     let echo_p50 = percentile(&mut echo_samples, 0.5);
     let echo_p99 = percentile(&mut echo_samples, 0.99);
     eprintln!(
@@ -568,28 +552,6 @@ async fn main() {
     r.target = target;
     r.sidecar = format!("floor p99 {}", us(echo_p99));
     rows.push(r);
-    // The same pair on a current-thread runtime: no hop between threads from
-    // the task reading the channel to the task awaiting the answer.
-    let sequential = plan.sequential;
-    let (ct_eval, ct_floor) = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(floor_and_evals_on_this_runtime(sequential))
-    })
-    .join()
-    .unwrap();
-    let mut r = row(
-        "1",
-        "sequential `2 + 2` p50 against the raw echo floor, on a current-thread runtime",
-    );
-    r.ours = format!("{} (shared) vs floor {}", us(ct_eval), us(ct_floor));
-    let (ratio, target) = verdict(ct_eval.as_secs_f64(), ct_floor.as_secs_f64(), true, 1.15);
-    r.ratio = ratio;
-    r.target = target;
-    rows.push(r);
-
     // 2. Throughput with 2 workers.
     eprintln!("2. throughput");
     for concurrency in [1, 16, 64, 256] {
@@ -645,7 +607,15 @@ async fn main() {
     session.run(sequential_script.clone()).await.unwrap();
     let mut seq = Vec::new();
     let mut par = Vec::new();
+    // The floor again, per round trip over blocks of 1,000 that alternate
+    // with the loops: what the machine gave at that moment.
+    let mut floor = Vec::new();
     for _ in 0..plan.repeats.min(10) {
+        let started = Instant::now();
+        for _ in 0..1000 {
+            echoer.round_trip(line, &mut buffer).await;
+        }
+        floor.push(started.elapsed() / 1000);
         let started = Instant::now();
         session.run(sequential_script.clone()).await.unwrap();
         seq.push(started.elapsed() / 1000);
@@ -653,16 +623,18 @@ async fn main() {
         session.run(parallel_script.clone()).await.unwrap();
         par.push(started.elapsed());
     }
+    drop(echoer);
     let seq_p50 = percentile(&mut seq, 0.5);
     let par_p50 = percentile(&mut par, 0.5);
+    let floor_p50 = percentile(&mut floor, 0.5);
     let mut r = row(
         "4",
-        "callback JS → Rust → JS, sequential loop of 1,000 (per call) vs echo round trip",
+        "callback JS → Rust → JS, sequential loop of 1,000 (mean per call) vs echo round trips (mean, blocks of 1,000 alternating with the loops)",
     );
     r.ours = us(seq_p50);
     r.sidecar = "no callbacks".into();
-    r.node_e = format!("floor {}", us(echo_p50));
-    let (ratio, target) = verdict(seq_p50.as_secs_f64(), echo_p50.as_secs_f64(), true, 1.2);
+    r.node_e = format!("floor {}", us(floor_p50));
+    let (ratio, target) = verdict(seq_p50.as_secs_f64(), floor_p50.as_secs_f64(), true, 1.2);
     r.ratio = ratio;
     r.target = target;
     rows.push(r);
