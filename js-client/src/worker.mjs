@@ -248,7 +248,8 @@ function nonJsonIn(value) {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
-      if (item === null || (typeof item !== 'object' && !LOSSY_TYPES.has(typeof item))) continue;
+      const type = typeof item;
+      if (type === 'object' ? item === null : !isLossyType(type)) continue;
       const found = nonJsonIn(item);
       if (found !== null) {
         found.at.push(`[${i}]`);
@@ -257,13 +258,19 @@ function nonJsonIn(value) {
     }
     return null;
   }
-  if (util.types.isMap(value)) return { what: 'is a Map (convert it with Object.fromEntries)', at: [] };
-  if (util.types.isSet(value)) return { what: 'is a Set (convert it with Array.from)', at: [] };
-  if (util.types.isPromise(value)) return { what: 'is a Promise (await it first)', at: [] };
+  // A plain object (of any realm: its prototype is an Object.prototype, or
+  // it has none) is no Map, Set or Promise; only others need asking.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+    if (util.types.isMap(value)) return { what: 'is a Map (convert it with Object.fromEntries)', at: [] };
+    if (util.types.isSet(value)) return { what: 'is a Set (convert it with Array.from)', at: [] };
+    if (util.types.isPromise(value)) return { what: 'is a Promise (await it first)', at: [] };
+  }
   const keys = Object.keys(value);
   for (let k = 0; k < keys.length; k++) {
     const item = value[keys[k]];
-    if (item === null || (typeof item !== 'object' && !LOSSY_TYPES.has(typeof item))) continue;
+    const type = typeof item;
+    if (type === 'object' ? item === null : !isLossyType(type)) continue;
     const found = nonJsonIn(item);
     if (found !== null) {
       const key = keys[k];
@@ -273,7 +280,10 @@ function nonJsonIn(value) {
   }
   return null;
 }
-const LOSSY_TYPES = new Set(['function', 'symbol', 'bigint']);
+/** Types JSON drops or refuses. */
+function isLossyType(type) {
+  return type === 'function' || type === 'symbol' || type === 'bigint';
+}
 
 /**
  * JSON text for a value, or a NonJsonError saying what JSON cannot carry.
