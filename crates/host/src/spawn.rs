@@ -246,6 +246,7 @@ fn high_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
 }
 
 /// A pipe for the child's stderr: (read end, write end), both close-on-exec.
+#[cfg(target_os = "linux")]
 fn stderr_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
@@ -256,6 +257,7 @@ fn stderr_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+#[cfg(target_os = "linux")]
 fn c_string(bytes: &[u8]) -> std::io::Result<CString> {
     CString::new(bytes).map_err(|_| {
         std::io::Error::new(
