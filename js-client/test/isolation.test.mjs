@@ -98,6 +98,27 @@ describe('plain runs are isolated', () => {
         await lone.kill();
       }
     });
+
+  it('lend web APIs on first touch, let scripts replace them, and keep the accessors shared but frozen', async () => {
+    const code = `(() => {
+      const api = Object.getPrototypeOf(globalThis);
+      const lazy = Object.getOwnPropertyDescriptor(api, 'crypto');
+      const grew = Reflect.set(lazy.get, 'leak', 1);
+      const uuid = crypto.randomUUID();
+      globalThis.performance = 'mine';
+      return [
+        typeof lazy.get, Object.isFrozen(lazy.get), 'leak' in lazy.get, grew,
+        /^[0-9a-f-]{36}$/.test(uuid), performance,
+        Object.getOwnPropertyDescriptor(api, 'URL').enumerable,
+        Object.getOwnPropertyDescriptor(api, 'setTimeout').enumerable,
+        Object.getOwnPropertyDescriptor(api, 'host').enumerable,
+        Object.keys(globalThis).includes('setTimeout'),
+      ];
+    })()`;
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['function', true, false, false, true, 'mine', false, true, false, false]);
+    // The next run starts from the lent API again.
+    assert.deepEqual(valueOf(await w.run(expr('[typeof performance.now(), typeof crypto.subtle]'))), ['number', 'object']);
+  });
 });
 
 describe('sessions', () => {
