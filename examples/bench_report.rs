@@ -325,6 +325,71 @@ async fn pool(workers: usize, isolation: Isolation) -> Pool {
         .expect("the pool starts")
 }
 
+/// What the sequential rows sample: one round trip each.
+#[derive(Clone, Copy)]
+enum Subject {
+    Floor,
+    Eval,
+    SidecarEval,
+    FreshEval,
+    SidecarRecreate,
+    Ping,
+    SidecarPing,
+}
+
+/// Everything the sequential rows talk to.
+struct Peers<'a> {
+    echoer: &'a mut Echoer,
+    conn: &'a mut js_sidecar::Connection,
+    shared: &'a Pool,
+    fresh: &'a Pool,
+    buffer: String,
+}
+
+impl Peers<'_> {
+    /// One round trip to `subject`, timed.
+    async fn sample(&mut self, subject: Subject) -> Duration {
+        let started = Instant::now();
+        match subject {
+            Subject::Floor => self.echoer.round_trip(PING_LINE, &mut self.buffer).await,
+            Subject::Eval => assert_eq!(self.shared.eval::<i64>("2 + 2").await.unwrap(), 4),
+            Subject::FreshEval => assert_eq!(self.fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
+            Subject::SidecarEval | Subject::SidecarRecreate => {
+                let recreate = matches!(subject, Subject::SidecarRecreate);
+                sidecar_run(self.conn, "2 + 2", recreate, HashMap::new()).await;
+            }
+            Subject::Ping => {
+                self.shared.ping().await.unwrap();
+            }
+            Subject::SidecarPing => sidecar_ping(self.conn).await,
+        }
+        started.elapsed()
+    }
+
+    /// `rounds` rounds in which each subject in turn is sampled `block`
+    /// times; the samples per subject, in the order given.
+    async fn rotate<const N: usize>(
+        &mut self,
+        subjects: [Subject; N],
+        rounds: usize,
+        block: usize,
+    ) -> [Vec<Duration>; N] {
+        let mut samples: [Vec<Duration>; N] =
+            std::array::from_fn(|_| Vec::with_capacity(rounds * block));
+        for _ in 0..rounds {
+            for (subject, taken) in subjects.iter().zip(samples.iter_mut()) {
+                for _ in 0..block {
+                    taken.push(self.sample(*subject).await);
+                }
+            }
+        }
+        samples
+    }
+}
+
+/// The line the echo floor sends.
+const PING_LINE: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}}\n";
+
 async fn throughput_ours(pool: &Pool, concurrency: usize, total: usize) -> f64 {
     let started = Instant::now();
     let per_task = total / concurrency;
@@ -427,7 +492,7 @@ async fn main() {
     // The floor: a raw echo over a socketpair to a Node.js process.
     let mut echoer = Echoer::start();
     let mut buffer = String::new();
-    let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}}\n";
+    let line = PING_LINE;
     for _ in 0..200 {
         echoer.round_trip(line, &mut buffer).await;
     }
@@ -449,60 +514,42 @@ async fn main() {
     // subjects rotate apart from the others: the thousands of contexts they
     // discard keep the engines' background GC threads busy for a while,
     // which slowed whichever subject came next by up to 50%.
-    // Warm-up first, long enough for the engines to optimize their hot paths.
-    for _ in 0..plan.sequential {
-        shared.eval::<i64>("2 + 2").await.unwrap();
-        fresh.eval::<i64>("2 + 2").await.unwrap();
-        sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
-        sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
-        echoer.round_trip(line, &mut buffer).await;
-        shared.ping().await.unwrap();
-        sidecar_ping(&mut conn).await;
-    }
-    let block = 50.min(plan.sequential);
-    let rounds = (plan.sequential / block).max(1);
-    let mut quiet: Vec<Vec<Duration>> = (0..5)
-        .map(|_| Vec::with_capacity(plan.sequential))
-        .collect();
-    for _ in 0..rounds {
-        for (subject, taken) in quiet.iter_mut().enumerate() {
-            for _ in 0..block {
-                let started = Instant::now();
-                match subject {
-                    0 => echoer.round_trip(line, &mut buffer).await,
-                    1 => assert_eq!(shared.eval::<i64>("2 + 2").await.unwrap(), 4),
-                    2 => {
-                        sidecar_run(&mut conn, "2 + 2", false, HashMap::new()).await;
-                    }
-                    3 => {
-                        shared.ping().await.unwrap();
-                    }
-                    _ => sidecar_ping(&mut conn).await,
-                }
-                taken.push(started.elapsed());
+    let (quiet, churn) = {
+        let mut peers = Peers {
+            echoer: &mut echoer,
+            conn: &mut conn,
+            shared: &shared,
+            fresh: &fresh,
+            buffer: String::new(),
+        };
+        use Subject::*;
+        // Warm-up first, long enough for the engines to optimize their hot paths.
+        for _ in 0..plan.sequential {
+            for subject in [
+                Floor,
+                Eval,
+                SidecarEval,
+                FreshEval,
+                SidecarRecreate,
+                Ping,
+                SidecarPing,
+            ] {
+                peers.sample(subject).await;
             }
         }
-    }
-    let mut churn: Vec<Vec<Duration>> = (0..2)
-        .map(|_| Vec::with_capacity(plan.sequential))
-        .collect();
-    for _ in 0..rounds {
-        for (subject, taken) in churn.iter_mut().enumerate() {
-            for _ in 0..block {
-                let started = Instant::now();
-                if subject == 0 {
-                    assert_eq!(fresh.eval::<i64>("2 + 2").await.unwrap(), 4);
-                } else {
-                    sidecar_run(&mut conn, "2 + 2", true, HashMap::new()).await;
-                }
-                taken.push(started.elapsed());
-            }
-        }
-    }
-    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping]: [Vec<Duration>; 5] =
-        quiet.try_into().expect("one list per subject");
-    let [mut ours_fresh, mut sidecar_recreate]: [Vec<Duration>; 2] =
-        churn.try_into().expect("one list per subject");
+        let block = 50.min(plan.sequential);
+        let rounds = (plan.sequential / block).max(1);
+        let quiet = peers
+            .rotate([Floor, Eval, SidecarEval, Ping, SidecarPing], rounds, block)
+            .await;
+        let churn = peers
+            .rotate([FreshEval, SidecarRecreate], rounds, block)
+            .await;
+        (quiet, churn)
+    };
+    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
+        quiet;
+    let [mut ours_fresh, mut sidecar_recreate] = churn;
     let echo_p50 = percentile(&mut echo_samples, 0.5);
     let echo_p99 = percentile(&mut echo_samples, 0.99);
     eprintln!(

@@ -50,13 +50,7 @@ async fn runs_go_to_the_least_busy_worker_and_queue_beyond_the_limit() {
         .unwrap();
     let session = pool.session().await.unwrap();
     session.eval::<i64>("globalThis.gate = 0").await.unwrap();
-    let slow = || {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 300))")
-                .await
-        })
-    };
+    let slow = || common::spawn_eval(&pool, "new Promise(r => setTimeout(() => r(1), 300))");
     let a = slow();
     let b = slow();
     // One run on each worker (the session's worker included).
@@ -80,11 +74,7 @@ async fn beyond_the_queue_bound_runs_are_overloaded_at_once() {
         .await
         .unwrap();
     let hold = |pool: &outrigger::Pool| {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 200))")
-                .await
-        })
+        common::spawn_eval(pool, "new Promise(r => setTimeout(() => r(1), 200))")
     };
     let running = hold(&pool);
     assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
@@ -108,13 +98,7 @@ async fn a_queued_run_that_is_dropped_gives_up_its_place() {
         .build()
         .await
         .unwrap();
-    let running = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 200))")
-                .await
-        })
-    };
+    let running = common::spawn_eval(&pool, "new Promise(r => setTimeout(() => r(1), 200))");
     assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
     // Queued, then abandoned.
     assert!(
@@ -124,10 +108,7 @@ async fn a_queued_run_that_is_dropped_gives_up_its_place() {
     );
     assert_eq!(pool.stats().queued, 0);
     // Its place is free again.
-    let queued = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.eval::<i64>("3").await })
-    };
+    let queued = common::spawn_eval(&pool, "3");
     assert_eq!(running.await.unwrap().unwrap(), 1);
     assert_eq!(queued.await.unwrap().unwrap(), 3);
 }

@@ -179,9 +179,20 @@ async fn a_missing_engine_is_a_spawn_error_naming_it() {
     );
 }
 
+/// An executable file with `contents`, in a directory of its own for this
+/// test (removed by the test): the engine a pool is then given.
+fn engine_file(test: &str, contents: impl AsRef<[u8]>) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("outrigger-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let engine = dir.join(test);
+    std::fs::write(&engine, contents).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, engine)
+}
+
 /// A stand-in engine that answers `init` like an old Node.js would.
-fn fake_engine(dir: &std::path::Path, version: &str) -> std::path::PathBuf {
-    let path = dir.join("fake-node");
+fn fake_engine(version: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let script = format!(
         r#"#!/usr/bin/env python3
 import os, json
@@ -195,17 +206,12 @@ channel.write((json.dumps(answer) + "\n").encode())
 channel.read(1)
 "#
     );
-    std::fs::write(&path, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    engine_file("old-node", script)
 }
 
 #[tokio::test]
 async fn an_old_engine_is_a_spawn_error_naming_the_version() {
-    let dir = std::env::temp_dir().join(format!("outrigger-old-node-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let engine = fake_engine(&dir, "18.19.0");
+    let (dir, engine) = fake_engine("18.19.0");
     let error = Pool::builder()
         .workers(1)
         .node(&engine)
@@ -227,12 +233,10 @@ async fn an_old_engine_is_a_spawn_error_naming_the_version() {
 
 #[tokio::test]
 async fn an_engine_that_dies_at_start_up_is_a_spawn_error_with_its_stderr() {
-    let dir = std::env::temp_dir().join(format!("outrigger-bad-node-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let engine = dir.join("broken-node");
-    std::fs::write(&engine, "#!/bin/sh\necho 'engine exploded' >&2\nexit 3\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (dir, engine) = engine_file(
+        "broken-node",
+        "#!/bin/sh\necho 'engine exploded' >&2\nexit 3\n",
+    );
     let error = Pool::builder()
         .workers(1)
         .node(&engine)
@@ -253,13 +257,8 @@ async fn an_engine_that_dies_at_start_up_is_a_spawn_error_with_its_stderr() {
 
 #[tokio::test]
 async fn an_engine_file_the_system_cannot_execute_is_a_spawn_error_saying_why() {
-    let dir = std::env::temp_dir().join(format!("outrigger-garbage-node-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let engine = dir.join("garbage-node");
     // Executable, but neither a binary nor a script with `#!`: exec refuses it.
-    std::fs::write(&engine, [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0]).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (dir, engine) = engine_file("garbage-node", [0u8, 1, 2, 3, 0xff, 0xfe, 0, 0]);
     let error = Pool::builder()
         .workers(1)
         .node(&engine)

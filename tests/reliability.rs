@@ -20,13 +20,10 @@ async fn workers_are_recycled_after_n_runs_without_failing_a_run() {
     let first = pool.worker_pids();
     let runs: Vec<_> = (0..200)
         .map(|n| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.eval::<i64>(&format!(
-                    "new Promise(r => setTimeout(() => r({n}), {n} % 3))"
-                ))
-                .await
-            })
+            common::spawn_eval(
+                &pool,
+                format!("new Promise(r => setTimeout(() => r({n}), {n} % 3))"),
+            )
         })
         .collect();
     for (n, run) in runs.into_iter().enumerate() {
@@ -120,13 +117,7 @@ async fn a_run_may_wait_in_the_queue_only_so_long() {
         .build()
         .await
         .unwrap();
-    let busy = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.eval::<i64>("new Promise(r => setTimeout(() => r(1), 500))")
-                .await
-        })
-    };
+    let busy = common::spawn_eval(&pool, "new Promise(r => setTimeout(() => r(1), 500))");
     assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
     let error = pool.eval::<i64>("2").await.unwrap_err();
     assert!(
@@ -368,11 +359,10 @@ async fn stats_carry_latency_and_queue_wait_histograms_and_per_worker_counts() {
         .unwrap();
     let runs: Vec<_> = (0..20)
         .map(|n| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.eval::<i64>(&format!("new Promise(r => setTimeout(() => r({n}), 5))"))
-                    .await
-            })
+            common::spawn_eval(
+                &pool,
+                format!("new Promise(r => setTimeout(() => r({n}), 5))"),
+            )
         })
         .collect();
     for run in runs {
@@ -417,11 +407,10 @@ async fn the_pool_grows_under_load_and_shrinks_when_idle() {
     assert_eq!(pool.stats().workers, 1);
     let runs: Vec<_> = (0..30)
         .map(|n| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.eval::<i64>(&format!("new Promise(r => setTimeout(() => r({n}), 30))"))
-                    .await
-            })
+            common::spawn_eval(
+                &pool,
+                format!("new Promise(r => setTimeout(() => r({n}), 30))"),
+            )
         })
         .collect();
     let mut peak = 0;

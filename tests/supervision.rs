@@ -86,13 +86,7 @@ async fn dropping_the_pool_kills_the_workers() {
 async fn shutdown_waits_for_runs_then_stops_the_workers() {
     let pool = common::pool().await;
     let pids = pool.worker_pids();
-    let slow = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            pool.eval::<i64>("new Promise(r => setTimeout(() => r(9), 100))")
-                .await
-        })
-    };
+    let slow = common::spawn_eval(&pool, "new Promise(r => setTimeout(() => r(9), 100))");
     assert!(common::eventually(Duration::from_secs(5), || pool.stats().in_flight == 1).await);
     pool.shutdown().await;
     assert_eq!(slow.await.unwrap().unwrap(), 9);

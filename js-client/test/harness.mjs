@@ -215,8 +215,8 @@ export class Worker {
    * (`writeAttachment` delays or splits its write, as a socket may).
    */
   requestWithAttachment(method, params, attachmentLine, { writeAttachment } = {}) {
-    const response = this.request(method, params, { send: false });
-    this.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: this.nextId - 1, method, params }));
+    const { id, response } = this.requestWithId(method, params, { send: false });
+    this.sendRaw(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     if (writeAttachment) writeAttachment(attachmentLine + '\n');
     else this.sendRaw(attachmentLine);
     return response;

@@ -44,6 +44,17 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Evaluates `code` on `pool` in a task of its own: a run in flight while
+/// the test goes on.
+pub fn spawn_eval(
+    pool: &Pool,
+    code: impl Into<String>,
+) -> tokio::task::JoinHandle<outrigger::Result<i64>> {
+    let pool = pool.clone();
+    let code = code.into();
+    tokio::spawn(async move { pool.eval::<i64>(&code).await })
+}
+
 /// Waits until `check` holds, polling, for at most `limit`.
 pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;

@@ -1182,17 +1182,21 @@ impl PoolInner {
             timeout,
             max_callbacks: script.max_callbacks.unwrap_or(self.max_callback_calls),
         };
-        let params = run_params(&script, session, limits, !known);
-        let name = script.name.clone();
-        let key = script.key.clone();
+        // Compact globals follow on an attachment line; others go escaped.
         let attachment = script
             .globals
             .clone()
             .filter(|globals| crate::protocol::attachable(globals));
+        let attached = attachment.is_some();
+        let params = run_params(&script, session, limits, !known, attached);
+        let name = script.name.clone();
+        let key = script.key.clone();
         let resend = Resend {
             key,
             with_code: if known {
-                Some(Box::new(move || run_params(&script, session, limits, true)))
+                Some(Box::new(move || {
+                    run_params(&script, session, limits, true, attached)
+                }))
             } else {
                 None
             },
@@ -1323,12 +1327,14 @@ pub(crate) struct RunLimits {
     pub(crate) max_callbacks: u32,
 }
 
-/// The params of a `run` request.
+/// The params of a `run` request; with `globals_attached`, the globals go on
+/// the attachment line rather than in the params.
 pub(crate) fn run_params(
     script: &LoadedScript,
     session: Option<u64>,
     limits: RunLimits,
     with_code: bool,
+    globals_attached: bool,
 ) -> String {
     let mut params = String::with_capacity(128 + if with_code { script.code.len() } else { 0 });
     params.push_str(r#"{"kind":""#);
@@ -1347,8 +1353,7 @@ pub(crate) fn run_params(
         params.push_str(&json_string(&script.code));
     }
     if let Some(globals) = &script.globals {
-        if crate::protocol::attachable(globals) {
-            // The object follows on the next line as it is.
+        if globals_attached {
             params.push_str(r#","attachment":"globals""#);
         } else {
             params.push_str(r#","globals":"#);

@@ -133,26 +133,23 @@ pub(crate) struct Process {
 impl Process {
     /// Watches `pid` from a small thread of its own that waits for its exit.
     fn watch(pid: u32, stderr: OwnedFd) -> std::io::Result<Process> {
-        let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(stderr);
         let (tx, exit) = tokio::sync::oneshot::channel();
         let exited = Arc::new(Mutex::new(false));
-        let flag = exited.clone();
-        let process = Process {
+        let mut process = Process {
             pid,
             stderr: None,
             exit,
             status: None,
-            exited,
+            exited: exited.clone(),
         };
+        // From here on a failure drops `process`, which kills the child.
+        process.stderr = Some(tokio::net::unix::pipe::Receiver::from_owned_fd(stderr)?);
         std::thread::Builder::new()
             .name("outrigger-reaper".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                let _ = tx.send(wait_for(pid, &flag));
+                let _ = tx.send(wait_for(pid, &exited));
             })?;
-        // A failure from here on still leaves `process` to kill the child.
-        let mut process = process;
-        process.stderr = Some(stderr?);
         Ok(process)
     }
 
