@@ -2,7 +2,7 @@
 //!
 //! Each measures one thing through the public API against real Node.js
 //! workers. The side-by-side report against `js_sidecar` and `node -e`, with
-//! the targets, is `cargo run --release --example bench_report`
+//! the targets, is `cargo bench --bench report`
 //! (BENCHMARKS.md).
 
 use std::sync::OnceLock;

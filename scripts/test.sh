@@ -34,6 +34,9 @@ rust_tests
 step "doc tests"
 cargo test --workspace --doc
 
+step "cargo package -p outrigger-host (the runtime crate builds from its package alone)"
+cargo package -p outrigger-host --allow-dirty --quiet
+
 step "js-client: node --test"
 (cd js-client && node --test test/*.test.mjs)
 

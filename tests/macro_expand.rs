@@ -2,9 +2,10 @@
 //! the declarations (names, docs, schemas), the TypeScript they become, and
 //! the handlers called directly.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+
+mod common;
 
 use outrigger::{CallContext, CallbackError, CallbackSet, Declarations, Handler};
 use serde_json::value::RawValue;
@@ -292,21 +293,6 @@ fn typescript() {
     insta::assert_snapshot!(typescript);
 }
 
-/// The TypeScript compiler: `$OUTRIGGER_TSC`, or the one `npm ci` installs in `js-client/`.
-fn tsc() -> PathBuf {
-    if let Some(path) = std::env::var_os("OUTRIGGER_TSC") {
-        return PathBuf::from(path);
-    }
-    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("js-client/node_modules/.bin/tsc");
-    assert!(
-        bundled.exists(),
-        "TypeScript compiler not found at {}. Install it with `npm ci --prefix js-client` \
-         (scripts/test.sh does), or point OUTRIGGER_TSC at a tsc executable.",
-        bundled.display(),
-    );
-    bundled
-}
-
 /// A script written against the generated declarations compiles under
 /// `tsc --strict`, and the mistakes it marks are type errors.
 #[test]
@@ -341,7 +327,7 @@ main();
         .unwrap();
     std::fs::write(dir.join("host.d.ts"), typescript).unwrap();
     std::fs::write(dir.join("script.ts"), SCRIPT).unwrap();
-    let output = Command::new(tsc())
+    let output = Command::new(common::tsc())
         .args([
             "--noEmit",
             "--strict",

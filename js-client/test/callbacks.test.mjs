@@ -67,12 +67,12 @@ describe('callbacks', () => {
   });
 
   it('fails the run with -32000 when the script does not catch the rejection', async () => {
-    const error = errorOf(await w.run(expr('host.x({ fail: true })')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('host.x({ fail: true })')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'Error: the host said no');
   });
 
   it('throws at once for a name that is not a callback, listing those that are', async () => {
-    const error = errorOf(await w.run(expr('host.db.gte("k")')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('host.db.gte("k")')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.message, 'host.db.gte is not a callback (callbacks: x, db.get, db.put, slow)');
     assert.deepEqual(valueOf(await w.run(expr('[typeof host.x, typeof host.db.get, "nope" in host, typeof host.then]'))),
       ['function', 'function', false, 'undefined']);
@@ -144,7 +144,7 @@ describe('callbacks not declared', () => {
 
   it('exist only when init declared them', async () => {
     assert.deepEqual(valueOf(await w.run(expr('["x" in host, "db" in host, Object.keys(host)]'))), [false, false, ['emit']]);
-    const error = errorOf(await w.run(expr('host.x({ a: 1 })')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('host.x({ a: 1 })')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'TypeError');
     assert.equal(error.data.message, 'host.x is not a callback (callbacks: none are registered)');
     assert.equal(w.callbackRequests.length, 0);

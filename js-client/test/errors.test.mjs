@@ -21,7 +21,7 @@ describe('script errors', () => {
   });
 
   it('reports a syntax error in an expression with its line and column', async () => {
-    const error = errorOf(await w.run(expr('const a = 1;\n  (a +;\n')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('const a = 1;\n  (a +;\n')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, "SyntaxError: Unexpected token ';'");
     assert.equal(error.data.name, 'SyntaxError');
     assert.equal(error.data.message, "Unexpected token ';'");
@@ -31,7 +31,7 @@ describe('script errors', () => {
   });
 
   it('reports a syntax error on the first line of an expression', async () => {
-    const error = errorOf(await w.run(expr('let = = 2')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('let = = 2')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'SyntaxError');
     assert.equal(error.data.line, 1);
     assert.equal(typeof error.data.column, 'number');
@@ -39,7 +39,7 @@ describe('script errors', () => {
 
   it('reports a syntax error in a module with its line and column', async () => {
     const code = 'import x from "nothing-needed-before-the-error";\nexport const a = 1;\n  let c = ;\n';
-    const error = errorOf(await w.run(mod(code)), CODES.SCRIPT);
+    const error = errorOf(await w.run(mod(code)), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'SyntaxError');
     assert.equal(error.data.message, "Unexpected token ';'");
     assert.equal(error.data.line, 3);
@@ -48,13 +48,13 @@ describe('script errors', () => {
   });
 
   it('reports a module-only syntax error (duplicate export) in a module', async () => {
-    const error = errorOf(await w.run(mod('export const a = 1;\nexport const a = 2;\n')), CODES.SCRIPT);
+    const error = errorOf(await w.run(mod('export const a = 1;\nexport const a = 2;\n')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'SyntaxError');
     assert.match(error.data.message, /a/);
   });
 
   it('reports a runtime TypeError in an expression with line and column', async () => {
-    const error = errorOf(await w.run(expr('const o = null;\n  o.foo')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('const o = null;\n  o.foo')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, "TypeError: Cannot read properties of null (reading 'foo')");
     assert.equal(error.data.name, 'TypeError');
     assert.equal(error.data.line, 2);
@@ -65,7 +65,7 @@ describe('script errors', () => {
   });
 
   it('reports a runtime TypeError in a module with line and column', async () => {
-    const error = errorOf(await w.run(mod('const o = undefined;\nexport default o.bar;')), CODES.SCRIPT);
+    const error = errorOf(await w.run(mod('const o = undefined;\nexport default o.bar;')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'TypeError');
     assert.equal(error.data.line, 2);
     assert.equal(error.data.column, 18);
@@ -74,7 +74,7 @@ describe('script errors', () => {
 
   it('reports where an error thrown after an await happened', async () => {
     const code = '(async () => {\n  await null;\n  throw new RangeError("late");\n})()';
-    const error = errorOf(await w.run(expr(code)), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr(code)), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'RangeError: late');
     assert.equal(error.data.line, 3);
     assert.equal(error.data.column, 9);
@@ -82,34 +82,34 @@ describe('script errors', () => {
 
   it('reports a custom error class by its name', async () => {
     const code = 'class AppError extends Error { constructor(m) { super(m); this.name = "AppError"; } }\nthrow new AppError("custom");';
-    const error = errorOf(await w.run(expr(code)), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr(code)), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'AppError: custom');
     assert.equal(error.data.name, 'AppError');
     assert.equal(error.data.line, 2);
   });
 
   it('reports throw "boom" as an uncaught string', async () => {
-    const error = errorOf(await w.run(expr('throw "boom"')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('throw "boom"')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'uncaught string: boom');
     assert.deepEqual(error.data, { name: 'string', message: 'boom', stack: null, line: null, column: null });
   });
 
   it('reports throw {code: 1} as an uncaught object rendered as JSON', async () => {
-    const error = errorOf(await w.run(expr('throw {code: 1}')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('throw {code: 1}')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'uncaught object: {"code":1}');
     assert.deepEqual(error.data, { name: 'object', message: '{"code":1}', stack: null, line: null, column: null });
   });
 
   it('reports a rejected promise like a throw', async () => {
-    const error = errorOf(await w.run(expr('Promise.reject(new Error("rejected"))')), CODES.SCRIPT);
+    const error = errorOf(await w.run(expr('Promise.reject(new Error("rejected"))')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'Error: rejected');
     assert.equal(error.data.line, 1);
-    const plain = errorOf(await w.run(expr('Promise.reject(7)')), CODES.SCRIPT);
+    const plain = errorOf(await w.run(expr('Promise.reject(7)')), CODES.SCRIPT_ERROR);
     assert.equal(plain.message, 'uncaught number: 7');
   });
 
   it('reports a module whose top-level await rejects', async () => {
-    const error = errorOf(await w.run(mod('await null;\nthrow new Error("tla");\n')), CODES.SCRIPT);
+    const error = errorOf(await w.run(mod('await null;\nthrow new Error("tla");\n')), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'Error: tla');
     assert.equal(error.data.line, 2);
   });

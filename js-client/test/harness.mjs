@@ -1,42 +1,32 @@
 // Test harness: starts the worker runtime the way the Rust host does and
 // speaks its JSON-RPC 2.0 / NDJSON protocol over file descriptor 3.
 //
-// Not a test file itself; importing it has no side effects.
+// Not a test file itself; importing it starts nothing.
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { PROTOCOL_VERSION, CODES } from '../src/00_codes.mjs';
 
-/** The runtime under test; OUTRIGGER_WORKER_MJS points the suite at another copy (e.g. a patched one). */
-export const WORKER_PATH = process.env.OUTRIGGER_WORKER_MJS || fileURLToPath(new URL('../src/worker.mjs', import.meta.url));
+/** Error codes of the protocol, from the runtime itself. */
+export { CODES };
 
-/** The flags crates/host passes to node, before `-e <source>`. */
-export const NODE_FLAGS = [
-  '--experimental-vm-modules',
-  '--experimental-import-meta-resolve',
-  '--disallow-code-generation-from-strings',
-  '--frozen-intrinsics',
-  '--no-warnings',
-  '--input-type=module',
-];
+const SRC = new URL('../src/', import.meta.url);
 
-/** Error codes of the protocol (crates/host/src/protocol.rs). */
-export const CODES = Object.freeze({
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL: -32603,
-  SCRIPT: -32000,
-  TIMEOUT: -32001,
-  CANCELLED: -32002,
-  NON_JSON: -32006,
-  UNKNOWN_SCRIPT: -32007,
-  NOT_FOUND: -32008,
-  LIMIT: -32009,
-  IMPORT: -32010,
-});
+/** The flags crates/host passes to node before `--input-type=module -e <program>`. */
+export const NODE_FLAGS = JSON.parse(readFileSync(new URL('engine-flags.json', SRC), 'utf8')).node;
+
+/**
+ * The program a worker runs: the runtime's files as they are (their last
+ * file exports `serve`, which the host's assembled program calls too), or,
+ * when OUTRIGGER_WORKER_MJS names one, an assembled single-file program.
+ */
+function defaultSource() {
+  if (process.env.OUTRIGGER_WORKER_MJS) return readFileSync(process.env.OUTRIGGER_WORKER_MJS, 'utf8');
+  const main = readdirSync(SRC).filter((name) => /^\d\d_[\w-]+\.mjs$/.test(name)).sort().at(-1);
+  return `import { serve } from ${JSON.stringify(new URL(main, SRC).href)}; serve();`;
+}
+const DEFAULT_SOURCE = defaultSource();
 
 let keyCounter = 0;
 /** A script key no other run in this test process has used. */
@@ -83,9 +73,10 @@ export function errorOf(response, code) {
  *   what it returns (or resolves to) is the result, what it throws is the
  *   error (`{code, message, data}` when it throws such an object).
  * - Every message received is appended to `received`, so tests can check order.
+ * - `source` is the program to run (default: the runtime under test).
  */
 export class Worker {
-  constructor({ onCallback } = {}) {
+  constructor({ onCallback, source = DEFAULT_SOURCE } = {}) {
     this.onCallback = onCallback ?? (() => {
       throw { code: CODES.METHOD_NOT_FOUND, message: 'no callback handler in this test' };
     });
@@ -100,8 +91,7 @@ export class Worker {
     this.stderr = '';
     this.buffer = '';
 
-    const source = readFileSync(WORKER_PATH, 'utf8');
-    this.child = spawn(process.execPath, [...NODE_FLAGS, '-e', source], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', source], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
     this.pid = this.child.pid;
@@ -128,8 +118,8 @@ export class Worker {
   }
 
   /** Starts a worker and sends `init`; resolves with the worker and init's result. */
-  static async start({ modules = {}, callbacks = [], onCallback, init = {} } = {}) {
-    const worker = new Worker({ onCallback });
+  static async start({ modules = {}, callbacks = [], onCallback, init = {}, source } = {}) {
+    const worker = new Worker({ onCallback, source });
     const response = await worker.request('init', {
       modules,
       scriptCacheSize: 256,
@@ -140,7 +130,7 @@ export class Worker {
     });
     assert.equal(response.error, undefined, `init failed: ${JSON.stringify(response.error)}`);
     worker.initResult = response.result;
-    assert.equal(response.result.protocol, 1);
+    assert.equal(response.result.protocol, PROTOCOL_VERSION);
     assert.equal(response.result.version, process.versions.node);
     assert.equal(response.result.pid, worker.pid);
     return worker;
@@ -198,7 +188,7 @@ export class Worker {
       reply = { jsonrpc: '2.0', id: message.id, result: result === undefined ? null : result };
     } catch (thrown) {
       const error = thrown instanceof Error
-        ? { code: CODES.INTERNAL, message: thrown.message }
+        ? { code: CODES.INTERNAL_ERROR, message: thrown.message }
         : thrown;
       reply = { jsonrpc: '2.0', id: message.id, error };
     }

@@ -130,7 +130,7 @@ describe('module.load and call', () => {
   });
 
   it('reports an export that throws as a script error', async () => {
-    const error = errorOf(await w.request('call', { handle: 1, export: 'fail', args: '[]', timeout: 1000 }), CODES.SCRIPT);
+    const error = errorOf(await w.request('call', { handle: 1, export: 'fail', args: '[]', timeout: 1000 }), CODES.SCRIPT_ERROR);
     assert.equal(error.message, 'TypeError: from call');
     assert.equal(error.data.line, 6);
   });

@@ -105,7 +105,7 @@ describe('a project directory', () => {
   });
 
   it('reports a syntax error inside a dependency with its file, line and column', async () => {
-    const error = errorOf(await w.run(mod('import { ok } from "broken-pkg";\nexport default ok;')), CODES.SCRIPT);
+    const error = errorOf(await w.run(mod('import { ok } from "broken-pkg";\nexport default ok;')), CODES.SCRIPT_ERROR);
     assert.equal(error.data.name, 'SyntaxError');
     assert.equal(error.data.file, `${PROJECT}/node_modules/broken-pkg/index.js`);
     assert.equal(error.data.line, 3);

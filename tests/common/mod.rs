@@ -2,6 +2,7 @@
 //! workers.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use outrigger::{Pool, PoolBuilder};
@@ -67,4 +68,19 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The TypeScript compiler: `$OUTRIGGER_TSC`, or the one `npm ci` installs in `js-client/`.
+pub fn tsc() -> PathBuf {
+    if let Some(path) = std::env::var_os("OUTRIGGER_TSC") {
+        return PathBuf::from(path);
+    }
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("js-client/node_modules/.bin/tsc");
+    assert!(
+        bundled.exists(),
+        "TypeScript compiler not found at {}. Install it with `npm ci --prefix js-client` \
+         (scripts/test.sh does), or point OUTRIGGER_TSC at a tsc executable.",
+        bundled.display(),
+    );
+    bundled
 }

@@ -15,42 +15,59 @@
 //! # Ok(()) }
 //! ```
 //!
-//! See ARCHITECTURE.md in the repository for the modules and the life of a
-//! request.
+//! The modules, lowest layer first (none imports a higher one; see
+//! ARCHITECTURE.md for the map and the life of a request): `error`,
+//! `output`, `metrics`, `paths` → `wire` (the protocol) → `sandbox`,
+//! `callbacks` → `typescript` → `declarations` → `engine` (processes,
+//! channels, the worker's lifecycle) → `dispatch` (which worker, the queue,
+//! stats) → `script`, `run`, `runner` → `session`, `module` → `pool`
+//! (builder, supervisor, facade).
 
 mod callbacks;
+mod declarations;
+mod dispatch;
+mod engine;
 mod error;
 mod metrics;
 mod module;
-mod outbox;
+mod output;
+mod paths;
 mod pool;
-mod project;
-pub mod protocol;
 mod run;
+mod runner;
 mod sandbox;
 mod script;
 mod session;
-mod spawn;
 pub mod typescript;
-mod worker;
+pub mod wire;
 
-pub use callbacks::{CallContext, CallbackError, CallbackSet, Declarations, Handler, ToolFormat};
+pub use callbacks::{CallContext, CallbackDecl, CallbackError, CallbackSet, Handler};
+pub use declarations::{Declarations, ToolFormat};
+pub use dispatch::{ExitCauses, Stats, WorkerCounts};
+pub use engine::Engine;
 pub use error::{Error, Result};
 pub use metrics::Histogram;
 pub use module::JsModule;
-pub use pool::{ExitCauses, Isolation, Pool, PoolBuilder, Stats, WorkerCounts, WorkerStats};
+pub use output::{Event, LogEntry, LogLevel, Output};
+pub use pool::{Isolation, Pool, PoolBuilder};
 pub use run::RunHandle;
 pub use sandbox::Sandbox;
-pub use script::{Event, LogEntry, LogLevel, Output, Script, ScriptKind};
+pub use script::{Script, ScriptKind};
 pub use session::Session;
+pub use wire::WorkerStats;
+
+/// The protocol's public parts under their earlier name.
+#[doc(hidden)]
+pub mod protocol {
+    pub use crate::wire::{codes, decode_stream};
+}
 
 /// Support for the code `#[outrigger::callbacks]` generates. Not a public
 /// API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::callbacks::support::{from_result, from_value, handler, schema};
-    pub use crate::callbacks::{CallContext, CallbackError, CallbackSet, Handler};
-    pub use crate::typescript::CallbackDecl;
+    pub use crate::callbacks::{CallContext, CallbackDecl, CallbackError, CallbackSet, Handler};
     pub use schemars;
     pub use serde;
     pub use std::option::Option;

@@ -1,17 +1,21 @@
 //! Modules loaded once and called many times from Rust.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::dispatch::Member;
+use crate::engine::Worker;
 use crate::error::{Error, Result};
-use crate::pool::Pool;
-use crate::protocol::json_string;
+use crate::output::Output;
 use crate::run::RunHandle;
-use crate::script::{script_key, Output, ScriptKind};
-use crate::worker::Worker;
+use crate::runner::Runner;
+use crate::script::{script_key, ScriptKind};
+use crate::wire::methods::{ModuleLoad, ModuleUnload};
+use crate::wire::Loaded;
 
 /// A module's source and the handle workers know it by.
 #[derive(Debug, Clone)]
@@ -25,13 +29,8 @@ pub(crate) struct ModuleSpec {
     file: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Loaded {
-    exports: Vec<String>,
-}
-
 impl ModuleSpec {
-    fn new(handle: u64, name: String, code: String, file: Option<String>) -> Self {
+    pub(crate) fn new(handle: u64, name: String, code: String, file: Option<String>) -> Self {
         let key = match &file {
             Some(file) => script_key(ScriptKind::Module, &format!("{name}\0{file}"), &code),
             None => script_key(ScriptKind::Module, &name, &code),
@@ -45,48 +44,46 @@ impl ModuleSpec {
         }
     }
 
-    fn params(&self, session: Option<u64>, timeout: Duration) -> String {
-        let session = session.map_or_else(String::new, |s| format!(r#","session":{s}"#));
-        let file = self
-            .file
-            .as_ref()
-            .map_or_else(String::new, |f| format!(r#","file":{}"#, json_string(f)));
-        format!(
-            r#"{{"handle":{},"name":{},"key":"{}","code":{},"timeout":{}{session}{file}}}"#,
-            self.handle,
-            json_string(&self.name),
-            self.key,
-            json_string(&self.code),
-            timeout.as_millis()
-        )
-    }
-
-    /// Loads the module on one worker; returns its export names.
-    pub(crate) async fn load_on(
-        &self,
-        worker: &Arc<Worker>,
-        timeout: Duration,
-    ) -> Result<Vec<String>> {
-        self.load_with(worker, None, timeout).await
-    }
-
-    async fn load_with(
+    /// Loads the module on one worker (into a session's context, or a
+    /// context of its own); returns its export names.
+    async fn load_on(
         &self,
         worker: &Arc<Worker>,
         session: Option<u64>,
         timeout: Duration,
     ) -> Result<Vec<String>> {
-        let raw = worker
-            .request_value(
-                "module.load",
-                &self.params(session, timeout),
-                &self.name,
-                timeout,
-            )
-            .await?;
+        let request = ModuleLoad {
+            handle: self.handle,
+            name: &self.name,
+            key: &self.key,
+            code: &self.code,
+            timeout,
+            session,
+            file: self.file.as_deref(),
+        };
+        let raw = worker.ask(&request, &self.name, timeout).await?;
         let loaded: Loaded = serde_json::from_str(raw.get())
             .map_err(|e| Error::Protocol(format!("malformed module.load answer: {e}")))?;
         Ok(loaded.exports)
+    }
+}
+
+/// The modules loaded into every worker of a pool: a worker that starts
+/// later loads them too.
+#[derive(Debug, Default)]
+pub(crate) struct ModuleRegistry {
+    modules: Mutex<BTreeMap<u64, ModuleSpec>>,
+}
+
+impl ModuleRegistry {
+    /// Loads every registered module into a new worker.
+    pub(crate) async fn load_all_on(&self, worker: &Arc<Worker>, timeout: Duration) {
+        let modules: Vec<ModuleSpec> = self.modules.lock().unwrap().values().cloned().collect();
+        for module in modules {
+            if let Err(error) = module.load_on(worker, None, timeout).await {
+                tracing::error!(pid = worker.pid, module = %module.name, %error, "loading a module into a new worker failed");
+            }
+        }
     }
 }
 
@@ -111,38 +108,41 @@ pub struct JsModule {
 
 #[derive(Debug)]
 struct ModuleInner {
-    pool: Pool,
+    runner: Runner,
     spec: ModuleSpec,
     exports: Vec<String>,
-    /// The worker and session for a module loaded into a session.
-    session: Option<(Arc<Worker>, u64)>,
+    place: Place,
+}
+
+/// Where a module is loaded.
+#[derive(Debug)]
+enum Place {
+    /// Every worker of the pool, now and later.
+    Pool(Arc<ModuleRegistry>),
+    /// One session's context, on its worker.
+    Session(Arc<Member>),
 }
 
 impl JsModule {
+    /// Loads `spec` into every worker, and into every worker started later.
     pub(crate) async fn load_into_pool(
-        pool: Pool,
-        name: String,
-        code: String,
-        file: Option<String>,
+        runner: Runner,
+        registry: Arc<ModuleRegistry>,
+        spec: ModuleSpec,
     ) -> Result<JsModule> {
-        let handle = pool
-            .inner
-            .ids
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spec = ModuleSpec::new(handle, name, code, file);
-        pool.inner
+        registry
             .modules
             .lock()
             .unwrap()
-            .insert(handle, spec.clone());
-        let timeout = pool.inner.timeout;
-        let loads: Vec<_> = pool
-            .inner
-            .live_workers()
+            .insert(spec.handle, spec.clone());
+        let timeout = runner.defaults.timeout;
+        let loads: Vec<_> = runner
+            .dispatcher
+            .members()
             .into_iter()
-            .map(|worker| {
+            .map(|member| {
                 let spec = spec.clone();
-                tokio::spawn(async move { spec.load_on(&worker, timeout).await })
+                tokio::spawn(async move { spec.load_on(&member.worker, None, timeout).await })
             })
             .collect();
         let mut exports = Vec::new();
@@ -161,10 +161,10 @@ impl JsModule {
         }
         let module = JsModule {
             inner: Arc::new(ModuleInner {
-                pool,
+                runner,
                 spec,
                 exports,
-                session: None,
+                place: Place::Pool(registry),
             }),
         };
         match failure {
@@ -174,28 +174,22 @@ impl JsModule {
         }
     }
 
+    /// Loads `spec` into the context of session `session` on `member`.
     pub(crate) async fn load_into_session(
-        pool: Pool,
-        worker: Arc<Worker>,
+        runner: Runner,
+        member: Arc<Member>,
         session: u64,
-        name: String,
-        code: String,
-        file: Option<String>,
+        spec: ModuleSpec,
     ) -> Result<JsModule> {
-        let handle = pool
-            .inner
-            .ids
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spec = ModuleSpec::new(handle, name, code, file);
         let exports = spec
-            .load_with(&worker, Some(session), pool.inner.timeout)
+            .load_on(&member.worker, Some(session), runner.defaults.timeout)
             .await?;
         Ok(JsModule {
             inner: Arc::new(ModuleInner {
-                pool,
+                runner,
                 spec,
                 exports,
-                session: Some((worker, session)),
+                place: Place::Session(member),
             }),
         })
     }
@@ -244,46 +238,32 @@ impl JsModule {
             )));
         }
         let inner = &self.inner;
-        let timeout = inner.pool.inner.timeout;
-        // The arguments follow on an attachment line, as they are.
-        let args = args.to_string();
-        let params = format!(
-            r#"{{"handle":{},"export":{},"attachment":"args","timeout":{},"maxCallbacks":{}}}"#,
-            inner.spec.handle,
-            json_string(export),
-            timeout.as_millis(),
-            inner.pool.inner.max_callback_calls
-        );
-        let slot = match &inner.session {
-            Some((worker, _)) => inner.pool.inner.claim(worker)?,
-            None => inner.pool.inner.acquire().await?,
+        let lease = match &inner.place {
+            Place::Session(member) => inner.runner.dispatcher.claim(member)?,
+            Place::Pool(_) => inner.runner.dispatcher.acquire().await?,
         };
-        Ok(inner.pool.inner.launch_request(
-            slot,
-            "call",
-            &params,
-            Some(&args),
+        // The arguments follow on an attachment line, as they are.
+        Ok(inner.runner.start_call(
+            lease,
+            inner.spec.handle,
+            export,
+            &args.to_string(),
             inner.spec.name.clone(),
-            timeout,
-            None,
         ))
     }
 }
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
-        let params = format!(r#"{{"handle":{}}}"#, self.spec.handle);
-        match &self.session {
-            Some((worker, _)) => worker.notify("module.unload", &params),
-            None => {
-                self.pool
-                    .inner
-                    .modules
-                    .lock()
-                    .unwrap()
-                    .remove(&self.spec.handle);
-                for worker in self.pool.inner.live_workers() {
-                    worker.notify("module.unload", &params);
+        let unload = ModuleUnload {
+            handle: self.spec.handle,
+        };
+        match &self.place {
+            Place::Session(member) => member.worker.notify(&unload),
+            Place::Pool(registry) => {
+                registry.modules.lock().unwrap().remove(&self.spec.handle);
+                for member in self.runner.dispatcher.members() {
+                    member.worker.notify(&unload);
                 }
             }
         }

@@ -10,31 +10,50 @@ use futures_core::Stream;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
+use crate::dispatch::{Counters, Lease};
+use crate::engine::Reply;
 use crate::error::{Error, Result};
-use crate::pool::{Counters, Slot};
-use crate::protocol::{self, codes};
-use crate::script::{Event, LogEntry, Output};
-use crate::worker::{Reply, Worker};
+use crate::output::{Event, LogEntry, Output};
+use crate::script::LoadedScript;
+use crate::wire::methods::{self, CancelReason};
+use crate::wire::{self, codes};
+
+/// The limits a run is sent with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunLimits {
+    pub(crate) timeout: Duration,
+    pub(crate) max_callbacks: u32,
+}
+
+/// The `run` request for `script`, with its source or by key alone.
+pub(crate) fn run_request(
+    script: &LoadedScript,
+    session: Option<u64>,
+    limits: RunLimits,
+    with_code: bool,
+) -> methods::Run<'_> {
+    methods::Run {
+        kind: script.kind.as_str(),
+        name: &script.name,
+        file: script.file.as_deref(),
+        key: &script.key,
+        code: with_code.then_some(&*script.code),
+        globals: script.globals.as_deref(),
+        session,
+        timeout: limits.timeout,
+        max_callbacks: limits.max_callbacks,
+    }
+}
 
 /// What a run needs to be sent again with its source, when the worker no
 /// longer holds the compiled script the host assumed it had.
+#[derive(Debug)]
 pub(crate) struct Resend {
-    /// The script's content address.
-    pub(crate) key: String,
-    /// Builds the request params with the source, when the first request
-    /// went without it.
-    pub(crate) with_code: Option<Box<dyn FnOnce() -> String + Send + Sync>>,
-    /// The attachment line the request went with.
-    pub(crate) attachment: Option<Arc<str>>,
-}
-
-impl std::fmt::Debug for Resend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resend")
-            .field("key", &self.key)
-            .field("with_code", &self.with_code.is_some())
-            .finish()
-    }
+    pub(crate) script: LoadedScript,
+    pub(crate) session: Option<u64>,
+    pub(crate) limits: RunLimits,
+    /// Whether the source went with the request already.
+    pub(crate) code_sent: bool,
 }
 
 /// A run that has started. Its events arrive as a [`Stream`]; then
@@ -55,8 +74,7 @@ impl std::fmt::Debug for Resend {
 #[derive(Debug)]
 pub struct RunHandle {
     id: u64,
-    worker: Arc<Worker>,
-    _slot: Slot,
+    lease: Lease,
     replies: mpsc::UnboundedReceiver<Reply>,
     logs: Vec<LogEntry>,
     events: Vec<Event>,
@@ -75,8 +93,7 @@ impl RunHandle {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
-        worker: Arc<Worker>,
-        slot: Slot,
+        lease: Lease,
         replies: mpsc::UnboundedReceiver<Reply>,
         timeout: Duration,
         script: String,
@@ -86,8 +103,7 @@ impl RunHandle {
     ) -> Self {
         RunHandle {
             id,
-            worker,
-            _slot: slot,
+            lease,
             replies,
             logs: Vec::new(),
             events: Vec::new(),
@@ -151,31 +167,27 @@ impl RunHandle {
         self.settled = true;
     }
 
-    fn on_done(&mut self, result: Result<Box<RawValue>, protocol::RpcError>) {
+    fn on_done(&mut self, result: Result<Box<RawValue>, wire::RpcError>) {
         match result {
             Ok(value) => self.settle(Ok(value)),
             Err(error)
                 if error.code == codes::UNKNOWN_SCRIPT
-                    && self.resend.as_ref().is_some_and(|r| r.with_code.is_some()) =>
+                    && self.resend.as_ref().is_some_and(|r| !r.code_sent) =>
             {
-                let build = self
-                    .resend
-                    .as_mut()
-                    .and_then(|r| r.with_code.take())
-                    .expect("checked above");
+                let resend = self.resend.as_mut().expect("checked above");
+                resend.code_sent = true;
                 let (tx, rx) = mpsc::unbounded_channel();
                 self.replies = rx;
-                let attachment = self.resend.as_ref().and_then(|r| r.attachment.clone());
-                self.worker
-                    .resend(self.id, "run", &build(), attachment.as_deref(), tx);
+                let request = run_request(&resend.script, resend.session, resend.limits, true);
+                self.lease.worker().resend(self.id, &request, tx);
             }
             Err(error) => {
-                if let Some(resend) = self.resend.as_ref().filter(|r| r.with_code.is_none()) {
+                if let Some(resend) = self.resend.as_ref().filter(|r| r.code_sent) {
                     // The source went with this request; a script that failed
                     // to compile is not cached by the worker.
-                    self.worker.forget_script(&resend.key);
+                    self.lease.worker().forget_script(&resend.script.key);
                 }
-                self.settle(Err(protocol::into_error(error, &self.script, self.timeout)));
+                self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
             }
         }
     }
@@ -204,7 +216,7 @@ impl Stream for RunHandle {
                     this.settle(Err(Error::WorkerExited { pid, reason }));
                 }
                 Poll::Ready(None) => {
-                    let pid = this.worker.pid;
+                    let pid = this.lease.worker().pid;
                     this.settle(Err(Error::WorkerExited {
                         pid,
                         reason: "the worker dropped the request".into(),
@@ -212,7 +224,7 @@ impl Stream for RunHandle {
                 }
                 Poll::Pending => {
                     if this.deadline.as_mut().poll(cx).is_ready() {
-                        this.worker.cancel(this.id, "timeout");
+                        this.lease.worker().cancel(this.id, CancelReason::Timeout);
                         let after = this.timeout;
                         this.settle(Err(Error::Timeout { after }));
                         continue;
@@ -227,7 +239,7 @@ impl Stream for RunHandle {
 impl Drop for RunHandle {
     fn drop(&mut self) {
         if !self.settled {
-            self.worker.cancel(self.id, "cancelled");
+            self.lease.worker().cancel(self.id, CancelReason::Cancelled);
             let _entered = self.span.enter();
             self.counters.failed();
             tracing::debug!(run = self.id, "run cancelled");

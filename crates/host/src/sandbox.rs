@@ -1,16 +1,13 @@
-//! What scripts may reach: the [`Sandbox`] setting of a pool, turned into
-//! engine flags (Node's permission model, the heap size), the environment
-//! workers see, and the limits the worker enforces (fetch allowlist, console
-//! output per run). See SECURITY.md for the threat model.
+//! What scripts may reach: the [`Sandbox`] setting of a pool. Each engine
+//! maps it onto its own means (for Node, `engine/node.rs`: the permission
+//! model's flags and the heap size); the environment workers see and the
+//! limits the worker enforces itself (fetch allowlist, console output per
+//! run) are the same everywhere. See SECURITY.md for the threat model.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use tokio::sync::mpsc;
-
-use crate::protocol::{codes, RpcError};
-use crate::worker::Reply;
+use crate::wire::methods::SandboxInit;
 
 /// What scripts may reach, and how much they may take. Strict by default:
 /// no network, no files, no child processes, worker threads, native addons,
@@ -123,31 +120,24 @@ impl Sandbox {
         self
     }
 
-    /// The engine flags: the permission model (named for the engine's
-    /// version), the paths it grants, the heap size.
-    pub(crate) async fn engine_args(
-        &self,
-        program: &Path,
-        project: Option<&Path>,
-    ) -> Vec<OsString> {
-        let mut args = Vec::new();
-        if self.permission_model {
-            let flag = match node_major(program).await {
-                Some(major) if major < 22 => "--experimental-permission",
-                _ => "--permission",
-            };
-            args.push(flag.into());
-            for path in self.read.iter().map(PathBuf::as_path).chain(project) {
-                args.push(grant("--allow-fs-read=", path));
-            }
-            for path in &self.write {
-                args.push(grant("--allow-fs-write=", path));
-            }
-        }
-        if let Some(mib) = self.max_heap_mb {
-            args.push(format!("--max-old-space-size={mib}").into());
-        }
-        args
+    /// Whether the engine's permission model is on.
+    pub(crate) fn permission_model_enabled(&self) -> bool {
+        self.permission_model
+    }
+
+    /// The paths workers may read (the project aside).
+    pub(crate) fn read_paths(&self) -> &[PathBuf] {
+        &self.read
+    }
+
+    /// The paths workers may write.
+    pub(crate) fn write_paths(&self) -> &[PathBuf] {
+        &self.write
+    }
+
+    /// The JavaScript heap of a worker, in MiB, when it is set.
+    pub(crate) fn heap_mb(&self) -> Option<u64> {
+        self.max_heap_mb
     }
 
     /// The host variables passed through, with their values now.
@@ -159,85 +149,11 @@ impl Sandbox {
     }
 
     /// What the worker enforces itself, for `init`.
-    pub(crate) fn init_params(&self) -> serde_json::Value {
-        serde_json::json!({
-            "fetchAllow": self.fetch,
-            "maxConsoleBytes": self.max_console_bytes,
-            "permissionModel": self.permission_model,
-        })
+    pub(crate) fn init(&self) -> SandboxInit {
+        SandboxInit {
+            fetch_allow: self.fetch.clone(),
+            max_console_bytes: self.max_console_bytes,
+            permission_model: self.permission_model,
+        }
     }
-}
-
-fn grant(flag: &str, path: &Path) -> OsString {
-    let mut arg = OsString::from(flag);
-    arg.push(crate::project::absolute_file(path));
-    arg
-}
-
-/// The engine's major version, from `<program> --version` (`v22.3.0`);
-/// `None` when it does not answer like Node.js does. Asked once per program
-/// file (by path, size and modification time): starting an engine to ask
-/// costs tens of milliseconds of pool start-up.
-async fn node_major(program: &Path) -> Option<u32> {
-    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
-    static KNOWN: std::sync::Mutex<Vec<(Key, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
-    let key: Key = match std::fs::metadata(program) {
-        Ok(meta) => (program.to_path_buf(), meta.len(), meta.modified().ok()),
-        Err(_) => (program.to_path_buf(), 0, None),
-    };
-    if let Some((_, major)) = KNOWN
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(known, _)| *known == key)
-    {
-        return *major;
-    }
-    let major = ask_node_major(program).await;
-    KNOWN.lock().unwrap().push((key, major));
-    major
-}
-
-async fn ask_node_major(program: &Path) -> Option<u32> {
-    let output = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::process::Command::new(program)
-            .arg("--version")
-            .env_clear()
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.trim()
-        .strip_prefix('v')?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Replies for a request refused before it was sent, or `None` when
-/// `params` fits in `max_message_bytes`.
-pub(crate) fn refuse_oversized(
-    size: usize,
-    max_message_bytes: usize,
-) -> Option<mpsc::UnboundedReceiver<Reply>> {
-    if size <= max_message_bytes {
-        return None;
-    }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let _ = tx.send(Reply::Done(Err(RpcError {
-        code: codes::LIMIT,
-        message: format!(
-            "the message to the worker is {} bytes, over the limit of {max_message_bytes} (PoolBuilder::max_message_bytes); nothing was sent",
-            size
-        ),
-        data: None,
-    })));
-    Some(rx)
 }

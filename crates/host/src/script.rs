@@ -1,11 +1,11 @@
-//! What a run is made of (a [`Script`]) and what it gives back (an [`Output`]).
+//! What a run is made of: a [`Script`], and the same script loaded (its
+//! source in memory, its content address computed) to be sent.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
@@ -180,7 +180,7 @@ impl Script {
             Source::File(path) => {
                 // The worker resolves the file's relative imports against
                 // its absolute path, so the path is part of its identity.
-                let file = crate::project::absolute_file(path);
+                let file = crate::paths::absolute_file(path);
                 let key = script_key(self.kind, &format!("{name}\0{file}"), &code);
                 (key, Some(file))
             }
@@ -209,7 +209,7 @@ impl Script {
             if i > 0 {
                 text.push(',');
             }
-            text.push_str(&crate::protocol::json_string(name));
+            text.push_str(&crate::wire::json_string(name));
             text.push(':');
             text.push_str(value.get());
         }
@@ -242,80 +242,6 @@ pub(crate) fn script_key(kind: ScriptKind, name: &str, code: &str) -> String {
     hasher.finalize().to_hex()[..32].to_owned()
 }
 
-/// What a finished run gives back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Output {
-    /// The script's value (an expression's completion value, a module's
-    /// default export), as JSON. `undefined` becomes `null`.
-    pub value: serde_json::Value,
-    /// Every console call the run made, in order.
-    pub logs: Vec<LogEntry>,
-    /// Every event the run emitted with `host.emit`, in order.
-    pub events: Vec<Event>,
-}
-
-/// The level of a console call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum LogLevel {
-    /// `console.log`, `console.dir`, `console.table`
-    Log,
-    /// `console.info`, `console.count`, `console.timeEnd`
-    Info,
-    /// `console.warn`
-    Warn,
-    /// `console.error`, `console.assert`
-    Error,
-    /// `console.debug`
-    Debug,
-    /// `console.trace`
-    Trace,
-}
-
-/// One console call of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogEntry {
-    /// Which console method was called.
-    pub level: LogLevel,
-    /// The arguments: JSON where they can be, otherwise a readable rendering
-    /// as a string (functions, errors, cycles, ...).
-    pub args: Vec<serde_json::Value>,
-}
-
-impl LogEntry {
-    /// The arguments joined by spaces as `console.log` prints them: strings
-    /// as they are, anything else as JSON.
-    pub fn message(&self) -> String {
-        let mut out = String::new();
-        for (i, arg) in self.args.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            match arg {
-                serde_json::Value::String(s) => out.push_str(s),
-                other => out.push_str(&other.to_string()),
-            }
-        }
-        out
-    }
-}
-
-impl fmt::Display for LogEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{:?}] {}", self.level, self.message())
-    }
-}
-
-/// A one-way message a script sent with `host.emit(name, data)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// The event's name.
-    pub name: String,
-    /// Its data (`null` when none was given).
-    pub data: serde_json::Value,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,14 +253,5 @@ mod tests {
         assert_ne!(a, script_key(ScriptKind::Module, "a.js", "1"));
         assert_ne!(a, script_key(ScriptKind::Expression, "b.js", "1"));
         assert_ne!(a, script_key(ScriptKind::Expression, "a.js", "2"));
-    }
-
-    #[test]
-    fn log_messages_join_like_console() {
-        let entry = LogEntry {
-            level: LogLevel::Log,
-            args: vec!["count".into(), 3.into(), serde_json::json!({"a": 1})],
-        };
-        assert_eq!(entry.message(), r#"count 3 {"a":1}"#);
     }
 }

@@ -4,12 +4,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::dispatch::Member;
 use crate::error::{Error, Result};
-use crate::module::JsModule;
-use crate::pool::Pool;
+use crate::module::{JsModule, ModuleSpec};
+use crate::output::Output;
+use crate::paths::read_module_file;
 use crate::run::RunHandle;
-use crate::script::{Output, Script};
-use crate::worker::Worker;
+use crate::runner::Runner;
+use crate::script::Script;
+use crate::wire::methods::{SessionClose, SessionOpen};
 
 /// A context that lives across runs: what one run sets on `globalThis`, the
 /// next one sees. Pinned to one worker; if that worker dies, the session's
@@ -27,41 +30,39 @@ use crate::worker::Worker;
 /// ```
 #[derive(Debug)]
 pub struct Session {
-    pool: Pool,
-    worker: Arc<Worker>,
+    runner: Runner,
+    member: Arc<Member>,
     id: u64,
     closed: bool,
 }
 
 impl Session {
-    pub(crate) async fn open(pool: Pool) -> Result<Session> {
-        Self::open_in(pool, None).await
-    }
-
-    /// Opens a session whose packages and relative imports resolve from
-    /// `project` (an absolute directory) instead of the pool's project.
-    pub(crate) async fn open_in(pool: Pool, project: Option<String>) -> Result<Session> {
-        let worker = {
+    /// Opens a session on the least busy worker. Its packages and relative
+    /// imports resolve from `project` (an absolute directory) when given,
+    /// else from the pool's project.
+    pub(crate) async fn open(runner: Runner, project: Option<String>) -> Result<Session> {
+        let member = {
             // Wait for capacity like a run would, then pin to that worker.
-            let slot = pool.inner.acquire().await?;
-            slot.worker().clone()
+            let lease = runner.dispatcher.acquire().await?;
+            lease.member().clone()
         };
-        let id = worker.next_id();
-        worker
-            .request_value(
-                "session.open",
-                &open_params(id, project.as_deref()),
+        let id = runner.next_id();
+        member
+            .worker
+            .ask(
+                &SessionOpen {
+                    session: id,
+                    project: project.as_deref(),
+                },
                 "session",
-                pool.inner.timeout,
+                runner.defaults.timeout,
             )
             .await?;
-        worker
-            .sessions
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tracing::debug!(session = id, worker = worker.pid, "session opened");
+        member.open_session();
+        tracing::debug!(session = id, worker = member.worker.pid, "session opened");
         Ok(Session {
-            pool,
-            worker,
+            runner,
+            member,
             id,
             closed: false,
         })
@@ -86,11 +87,13 @@ impl Session {
 
     /// Starts a script in the session's context; see [`Pool::start`].
     pub async fn start(&self, script: Script) -> Result<RunHandle> {
-        let timeout = script.timeout_or(self.pool.inner.timeout);
+        let timeout = script.timeout_or(self.runner.defaults.timeout);
         let loaded = script.load().await?;
         self.check_alive()?;
-        let slot = self.pool.inner.claim(&self.worker)?;
-        Ok(self.pool.inner.launch(slot, loaded, Some(self.id), timeout))
+        let lease = self.runner.dispatcher.claim(&self.member)?;
+        Ok(self
+            .runner
+            .start_script(lease, loaded, Some(self.id), timeout))
     }
 
     /// Loads an ES module into the session's context and returns a handle to
@@ -101,15 +104,8 @@ impl Session {
         source: impl Into<String>,
     ) -> Result<JsModule> {
         self.check_alive()?;
-        JsModule::load_into_session(
-            self.pool.clone(),
-            self.worker.clone(),
-            self.id,
-            name.into(),
-            source.into(),
-            None,
-        )
-        .await
+        let spec = ModuleSpec::new(self.runner.next_id(), name.into(), source.into(), None);
+        JsModule::load_into_session(self.runner.clone(), self.member.clone(), self.id, spec).await
     }
 
     /// Loads an ES module file into the session's context, with its own
@@ -117,16 +113,14 @@ impl Session {
     /// [`Pool::load_module_file`].
     pub async fn load_module_file(&self, path: impl AsRef<std::path::Path>) -> Result<JsModule> {
         self.check_alive()?;
-        let (name, code, file) = crate::project::read_module_file(path.as_ref()).await?;
-        JsModule::load_into_session(
-            self.pool.clone(),
-            self.worker.clone(),
-            self.id,
-            name,
-            code,
-            Some(file),
-        )
-        .await
+        let module = read_module_file(path.as_ref()).await?;
+        let spec = ModuleSpec::new(
+            self.runner.next_id(),
+            module.name,
+            module.code,
+            Some(module.file),
+        );
+        JsModule::load_into_session(self.runner.clone(), self.member.clone(), self.id, spec).await
     }
 
     /// Closes the session's context.
@@ -137,22 +131,21 @@ impl Session {
     fn close_now(&mut self) {
         if !self.closed {
             self.closed = true;
-            self.worker
-                .notify("session.close", &session_params(self.id));
-            self.worker
-                .sessions
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            self.pool.inner.stop_if_drained(&self.worker);
+            self.member
+                .worker
+                .notify(&SessionClose { session: self.id });
+            self.member.close_session();
+            self.runner.dispatcher.stop_if_drained(&self.member);
             tracing::debug!(session = self.id, "session closed");
         }
     }
 
     fn check_alive(&self) -> Result<()> {
-        if self.worker.serves_sessions() {
+        if self.member.worker.serves_sessions() {
             Ok(())
         } else {
             Err(Error::WorkerExited {
-                pid: self.worker.pid,
+                pid: self.member.worker.pid,
                 reason: "the session's worker exited and its state is lost; open a new session"
                     .into(),
             })
@@ -164,18 +157,4 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.close_now();
     }
-}
-
-fn open_params(id: u64, project: Option<&str>) -> String {
-    match project {
-        Some(dir) => format!(
-            r#"{{"session":{id},"project":{}}}"#,
-            crate::protocol::json_string(dir)
-        ),
-        None => session_params(id),
-    }
-}
-
-pub(crate) fn session_params(id: u64) -> String {
-    format!(r#"{{"session":{id}}}"#)
 }

@@ -1,0 +1,1036 @@
+//! The benchmark report: outrigger side by side with `js_sidecar` 0.1.0 and a
+//! fresh `node -e` per call, measured in one run on one machine, printed as
+//! a markdown table (the source of BENCHMARKS.md).
+//!
+//! Run it with `cargo bench --bench report`. It takes a few
+//! minutes. `--quick` runs every row with fewer iterations (a smoke test).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use outrigger::{CallContext, Isolation, Pool, Script};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// A callback that answers at once, to measure the round trip.
+struct Echo;
+
+#[outrigger::callbacks]
+impl Echo {
+    /// Returns its argument.
+    async fn echo(&self, _ctx: CallContext, n: u64) -> u64 {
+        n
+    }
+}
+
+/// How many iterations each row runs.
+struct Plan {
+    sequential: usize,
+    throughput: usize,
+    node_e: usize,
+    memory_first: usize,
+    memory_second: usize,
+    cpu: usize,
+    big_payload_mb: usize,
+    repeats: usize,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Plan {
+            sequential: 2_000,
+            throughput: 10_000,
+            node_e: 20,
+            memory_first: 10_000,
+            memory_second: 50_000,
+            cpu: 50_000,
+            big_payload_mb: 10,
+            repeats: 20,
+        }
+    }
+
+    fn quick() -> Self {
+        Plan {
+            sequential: 200,
+            throughput: 1_000,
+            node_e: 3,
+            memory_first: 1_000,
+            memory_second: 2_000,
+            cpu: 5_000,
+            big_payload_mb: 1,
+            repeats: 3,
+        }
+    }
+}
+
+/// One line of the table.
+struct Row {
+    id: &'static str,
+    what: String,
+    ours: String,
+    sidecar: String,
+    node_e: String,
+    ratio: String,
+    target: String,
+}
+
+fn row(id: &'static str, what: impl Into<String>) -> Row {
+    Row {
+        id,
+        what: what.into(),
+        ours: "–".into(),
+        sidecar: "–".into(),
+        node_e: "–".into(),
+        ratio: "–".into(),
+        target: "–".into(),
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// `ours / theirs`, and whether it meets `target` (`<=` or `>=` a bound).
+fn verdict(ours: f64, theirs: f64, lower_is_better: bool, bound: f64) -> (String, String) {
+    let ratio = ours / theirs;
+    let met = if lower_is_better {
+        ratio <= bound
+    } else {
+        ratio >= bound
+    };
+    let sign = if lower_is_better { "≤" } else { "≥" };
+    (
+        format!("{ratio:.2}×"),
+        format!("{sign} {bound}× {}", if met { "✅" } else { "❌" }),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Processes: RSS and CPU time from /proc.
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based).
+    let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (utime + stime) / clock_ticks()
+}
+
+fn own_cpu_seconds() -> f64 {
+    cpu_seconds(std::process::id())
+}
+
+/// Child processes of `parent` (direct), by scanning /proc.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Every node process js_sidecar started: its primary (our child) and the
+/// primary's workers.
+fn sidecar_pids(known: &[u32]) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for child in children_of(std::process::id()) {
+        if known.contains(&child) {
+            continue;
+        }
+        let cmdline = std::fs::read_to_string(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        if cmdline.contains("js_sidecar") {
+            pids.push(child);
+            pids.extend(children_of(child));
+        }
+    }
+    pids
+}
+
+// ---------------------------------------------------------------------------
+// The peers.
+
+async fn sidecar_run(
+    conn: &mut js_sidecar::Connection,
+    code: &str,
+    recreate: bool,
+    globals: HashMap<std::borrow::Cow<'static, str>, Value>,
+) -> Value {
+    let result = conn
+        .run_script_and_wait(js_sidecar::RunScriptArgs {
+            code: code.to_owned().into(),
+            expr: true,
+            recreate_context: recreate,
+            globals,
+            // Without return keys js_sidecar sends every global back; ask for
+            // none, so it sends only the value, as outrigger does.
+            return_keys: vec!["__no_such_global__".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("js_sidecar runs the script");
+    result.response.return_value.unwrap_or(Value::Null)
+}
+
+async fn sidecar_ping(conn: &mut js_sidecar::Connection) {
+    conn.ping().await.expect("ping");
+    while let Some(message) = conn.receive_message().await {
+        // The message types are private to js_sidecar; their Debug form is not.
+        if format!("{message:?}").contains("Pong") {
+            return;
+        }
+    }
+}
+
+/// A Node.js process that echoes every line on an inherited socketpair: the
+/// floor under any protocol over such a channel.
+struct Echoer {
+    child: std::process::Child,
+    reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Echoer {
+    fn start() -> Echoer {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = theirs.as_raw_fd();
+        let mut command = std::process::Command::new("node");
+        command.args([
+            "-e",
+            "const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); s.on('data', (d) => s.write(d)); s.on('end', () => process.exit(0));",
+        ]);
+        // SAFETY: dup2 is async-signal-safe; the descriptor is open until spawn returns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        drop(theirs);
+        ours.set_nonblocking(true).unwrap();
+        let (read, writer) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+        Echoer {
+            child,
+            reader: tokio::io::BufReader::new(read),
+            writer,
+        }
+    }
+
+    async fn round_trip(&mut self, line: &[u8], buffer: &mut String) {
+        self.writer.write_all(line).await.unwrap();
+        buffer.clear();
+        self.reader.read_line(buffer).await.unwrap();
+    }
+
+    /// Sends `n` lines at once and waits for all echoes.
+    async fn pipelined(&mut self, n: usize, line: &[u8]) -> Duration {
+        let started = Instant::now();
+        let mut batch = Vec::with_capacity(n * line.len());
+        for _ in 0..n {
+            batch.extend_from_slice(line);
+        }
+        self.writer.write_all(&batch).await.unwrap();
+        let mut buffer = String::new();
+        for _ in 0..n {
+            buffer.clear();
+            self.reader.read_line(&mut buffer).await.unwrap();
+        }
+        started.elapsed()
+    }
+}
+
+impl Drop for Echoer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_e_once() -> Duration {
+    let started = Instant::now();
+    let output = std::process::Command::new("node")
+        .args(["-e", "console.log(2 + 2)"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "4");
+    started.elapsed()
+}
+
+// ---------------------------------------------------------------------------
+// Rows.
+
+async fn pool(workers: usize, isolation: Isolation) -> Pool {
+    Pool::builder()
+        .workers(workers)
+        .isolation(isolation)
+        .timeout(Duration::from_secs(60))
+        .callbacks(Echo)
+        .build()
+        .await
+        .expect("the pool starts")
+}
+
+/// What the sequential rows sample: one round trip each.
+#[derive(Clone, Copy)]
+enum Subject {
+    Floor,
+    Eval,
+    SidecarEval,
+    FreshEval,
+    SidecarRecreate,
+    Ping,
+    SidecarPing,
+}
+
+/// Everything the sequential rows talk to.
+struct Peers<'a> {
+    echoer: &'a mut Echoer,
+    conn: &'a mut js_sidecar::Connection,
+    shared: &'a Pool,
+    fresh: &'a Pool,
+    buffer: String,
+}
+
+impl Peers<'_> {
+    /// One round trip to `subject`, timed.
+    async fn sample(&mut self, subject: Subject) -> Duration {
+        let started = Instant::now();
+        match subject {
+            Subject::Floor => self.echoer.round_trip(PING_LINE, &mut self.buffer).await,
+            Subject::Eval => assert_eq!(self.shared.eval::<i64>("2 + 2").await.unwrap(), 4),
+            Subject::FreshEval => assert_eq!(self.fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
+            Subject::SidecarEval | Subject::SidecarRecreate => {
+                let recreate = matches!(subject, Subject::SidecarRecreate);
+                sidecar_run(self.conn, "2 + 2", recreate, HashMap::new()).await;
+            }
+            Subject::Ping => {
+                self.shared.ping().await.unwrap();
+            }
+            Subject::SidecarPing => sidecar_ping(self.conn).await,
+        }
+        started.elapsed()
+    }
+
+    /// `rounds` rounds in which each subject in turn is sampled `block`
+    /// times; the samples per subject, in the order given.
+    async fn rotate<const N: usize>(
+        &mut self,
+        subjects: [Subject; N],
+        rounds: usize,
+        block: usize,
+    ) -> [Vec<Duration>; N] {
+        let mut samples: [Vec<Duration>; N] =
+            std::array::from_fn(|_| Vec::with_capacity(rounds * block));
+        for _ in 0..rounds {
+            for (subject, taken) in subjects.iter().zip(samples.iter_mut()) {
+                for _ in 0..block {
+                    taken.push(self.sample(*subject).await);
+                }
+            }
+        }
+        samples
+    }
+}
+
+/// The line the echo floor sends.
+const PING_LINE: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{}}\n";
+
+async fn throughput_ours(pool: &Pool, concurrency: usize, total: usize) -> f64 {
+    let started = Instant::now();
+    let per_task = total / concurrency;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    pool.eval::<i64>("2 + 2").await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (per_task * concurrency) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn throughput_sidecar(
+    sidecar: &js_sidecar::JsSidecar,
+    concurrency: usize,
+    total: usize,
+    recreate: bool,
+) -> f64 {
+    let mut connections = Vec::new();
+    for _ in 0..concurrency {
+        connections.push(sidecar.connect().await.unwrap());
+    }
+    let per_task = total / concurrency;
+    let started = Instant::now();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut conn| {
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    sidecar_run(&mut conn, "2 + 2", recreate, HashMap::new()).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (per_task * concurrency) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn big_value(megabytes: usize) -> Value {
+    let item = json!({ "id": 12345, "name": "an item with a name", "tags": ["alpha", "beta", "gamma"], "score": 0.75, "active": true });
+    let per_item = item.to_string().len() + 1;
+    let count = megabytes * 1024 * 1024 / per_item;
+    Value::Array(
+        (0..count)
+            .map(|i| {
+                let mut v = item.clone();
+                v["id"] = json!(i);
+                v
+            })
+            .collect(),
+    )
+}
+
+/// One element of the big payload, as a caller would type it.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Item {
+    id: u64,
+    name: String,
+    tags: Vec<String>,
+    score: f64,
+    active: bool,
+}
+
+/// A script shaped like a bundle: functions inside one wrapping function,
+/// called at the end.
+fn big_script(kilobytes: usize) -> String {
+    let mut code = String::from("(function bundle() {\n");
+    let mut i = 0;
+    while code.len() < kilobytes * 1024 {
+        code.push_str(&format!(
+            "function step{i}(input) {{ const list = [input, {i}, 'value {i}']; let total = 0; for (const x of list) {{ total += typeof x === 'number' ? x : x.length; }} return total; }}\n"
+        ));
+        i += 1;
+    }
+    code.push_str(&format!("return step0(1) + step{}(2);\n}})()\n", i - 1));
+    code
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let mut rows: Vec<Row> = Vec::new();
+    let total_started = Instant::now();
+    eprintln!(
+        "running the benchmark report ({})",
+        if quick { "quick" } else { "full" }
+    );
+
+    // The floor: a raw echo over a socketpair to a Node.js process.
+    let mut echoer = Echoer::start();
+    let mut buffer = String::new();
+    let line = PING_LINE;
+    for _ in 0..200 {
+        echoer.round_trip(line, &mut buffer).await;
+    }
+    let echo_pipelined = echoer.pipelined(1000, line).await / 1000;
+
+    // 1. Sequential eval.
+    eprintln!("1. sequential eval");
+    let shared = pool(2, Isolation::Worker).await;
+    let fresh = pool(2, Isolation::Run).await;
+    let mut sidecar = js_sidecar::JsSidecar::new(Some(2))
+        .await
+        .expect("js_sidecar starts");
+    let mut conn = sidecar.connect().await.unwrap();
+    // Every subject is sampled in blocks, and the blocks rotate through the
+    // subjects many times, so that all of them see the same machine: this
+    // VM's wake-up latency drifts within a run by more than the differences
+    // measured here. Blocks rather than single samples: a process that has
+    // just slept through another's round trip wakes slower. The fresh-context
+    // subjects rotate apart from the others: the thousands of contexts they
+    // discard keep the engines' background GC threads busy for a while,
+    // which slowed whichever subject came next by up to 50%.
+    let (quiet, churn) = {
+        let mut peers = Peers {
+            echoer: &mut echoer,
+            conn: &mut conn,
+            shared: &shared,
+            fresh: &fresh,
+            buffer: String::new(),
+        };
+        use Subject::*;
+        // Warm-up first, long enough for the engines to optimize their hot paths.
+        for _ in 0..plan.sequential {
+            for subject in [
+                Floor,
+                Eval,
+                SidecarEval,
+                FreshEval,
+                SidecarRecreate,
+                Ping,
+                SidecarPing,
+            ] {
+                peers.sample(subject).await;
+            }
+        }
+        let block = 50.min(plan.sequential);
+        let rounds = (plan.sequential / block).max(1);
+        let quiet = peers
+            .rotate([Floor, Eval, SidecarEval, Ping, SidecarPing], rounds, block)
+            .await;
+        let churn = peers
+            .rotate([FreshEval, SidecarRecreate], rounds, block)
+            .await;
+        (quiet, churn)
+    };
+    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
+        quiet;
+    let [mut ours_fresh, mut sidecar_recreate] = churn;
+    let echo_p50 = percentile(&mut echo_samples, 0.5);
+    let echo_p99 = percentile(&mut echo_samples, 0.99);
+    eprintln!(
+        "echo floor: p50 {}, pipelined {:?}",
+        us(echo_p50),
+        echo_pipelined
+    );
+    let mut node_e: Vec<Duration> = (0..plan.node_e).map(|_| node_e_once()).collect();
+    let node_e_p50 = percentile(&mut node_e, 0.5);
+    let node_e_p99 = percentile(&mut node_e, 0.99);
+    for (label, ours, theirs) in [
+        (
+            "shared context (`Isolation::Worker` vs js_sidecar's reused context)",
+            &mut ours_shared,
+            &mut sidecar_reuse,
+        ),
+        (
+            "fresh context per run (default `Isolation::Run` vs js_sidecar `recreate_context`)",
+            &mut ours_fresh,
+            &mut sidecar_recreate,
+        ),
+    ] {
+        let (o50, o99) = (percentile(ours, 0.5), percentile(ours, 0.99));
+        let (t50, t99) = (percentile(theirs, 0.5), percentile(theirs, 0.99));
+        let mut r = row("1", format!("sequential `2 + 2`, p50 / p99: {label}"));
+        r.ours = format!("{} / {}", us(o50), us(o99));
+        r.sidecar = format!("{} / {}", us(t50), us(t99));
+        r.node_e = format!("{} / {}", ms(node_e_p50), ms(node_e_p99));
+        let (ratio, target) = verdict(o50.as_secs_f64(), t50.as_secs_f64(), true, 1.0);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
+    let mut r = row("1", "sequential `2 + 2` p50 against the raw echo floor");
+    r.ours = format!(
+        "{} (shared) vs floor {}",
+        us(percentile(&mut ours_shared, 0.5)),
+        us(echo_p50)
+    );
+    let (ratio, target) = verdict(
+        percentile(&mut ours_shared, 0.5).as_secs_f64(),
+        echo_p50.as_secs_f64(),
+        true,
+        1.15,
+    );
+    r.ratio = ratio;
+    r.target = target;
+    r.sidecar = format!("floor p99 {}", us(echo_p99));
+    rows.push(r);
+    // 2. Throughput with 2 workers.
+    eprintln!("2. throughput");
+    for concurrency in [1, 16, 64, 256] {
+        let total = plan.throughput.max(concurrency * 4);
+        let ours_fresh = throughput_ours(&fresh, concurrency, total).await;
+        let ours_shared = throughput_ours(&shared, concurrency, total).await;
+        let theirs_reuse = throughput_sidecar(&sidecar, concurrency, total, false).await;
+        let theirs_recreate = throughput_sidecar(&sidecar, concurrency, total, true).await;
+        let mut r = row(
+            "2",
+            format!("throughput, 2 workers, concurrency {concurrency}: shared / fresh context"),
+        );
+        r.ours = format!("{ours_shared:.0} / {ours_fresh:.0} /s");
+        r.sidecar = format!("{theirs_reuse:.0} / {theirs_recreate:.0} /s");
+        r.node_e = format!("{:.0} /s", 1.0 / node_e_p50.as_secs_f64());
+        let (ratio, target) = verdict(
+            ours_shared,
+            theirs_reuse,
+            false,
+            if concurrency == 64 { 2.0 } else { 1.0 },
+        );
+        let (fresh_ratio, _) = verdict(ours_fresh, theirs_recreate, false, 1.0);
+        r.ratio = format!("{ratio} / {fresh_ratio}");
+        r.target = if concurrency == 64 {
+            target
+        } else {
+            "–".into()
+        };
+        rows.push(r);
+    }
+
+    // 3. Ping.
+    // (Sampled with the sequential evals, above.)
+    let mut r = row("3", "ping round trip p50 (no code run)");
+    let (o, t) = (
+        percentile(&mut ours_ping, 0.5),
+        percentile(&mut theirs_ping, 0.5),
+    );
+    r.ours = us(o);
+    r.sidecar = us(t);
+    r.node_e = format!("echo floor {}", us(echo_p50));
+    r.ratio = format!("{:.2}×", o.as_secs_f64() / t.as_secs_f64());
+    rows.push(r);
+
+    // 4. Callbacks.
+    eprintln!("4. callbacks");
+    let session = shared.session().await.unwrap();
+    let sequential_script = Script::module(
+        "for (let i = 0; i < 1000; i++) await host.echo({ n: i });\nexport default 1;",
+    )
+    .max_callback_calls(0);
+    let parallel_script = Script::module("await Promise.all(Array.from({ length: 1000 }, (_, i) => host.echo({ n: i })));\nexport default 1;").max_callback_calls(0);
+    session.run(sequential_script.clone()).await.unwrap();
+    let mut seq = Vec::new();
+    let mut par = Vec::new();
+    // The floor again, per round trip over blocks of 1,000 that alternate
+    // with the loops: what the machine gave at that moment.
+    let mut floor = Vec::new();
+    for _ in 0..plan.repeats.min(10) {
+        let started = Instant::now();
+        for _ in 0..1000 {
+            echoer.round_trip(line, &mut buffer).await;
+        }
+        floor.push(started.elapsed() / 1000);
+        let started = Instant::now();
+        session.run(sequential_script.clone()).await.unwrap();
+        seq.push(started.elapsed() / 1000);
+        let started = Instant::now();
+        session.run(parallel_script.clone()).await.unwrap();
+        par.push(started.elapsed());
+    }
+    drop(echoer);
+    let seq_p50 = percentile(&mut seq, 0.5);
+    let par_p50 = percentile(&mut par, 0.5);
+    let floor_p50 = percentile(&mut floor, 0.5);
+    let mut r = row(
+        "4",
+        "callback JS → Rust → JS, sequential loop of 1,000 (mean per call) vs echo round trips (mean, blocks of 1,000 alternating with the loops)",
+    );
+    r.ours = us(seq_p50);
+    r.sidecar = "no callbacks".into();
+    r.node_e = format!("floor {}", us(floor_p50));
+    let (ratio, target) = verdict(seq_p50.as_secs_f64(), floor_p50.as_secs_f64(), true, 1.2);
+    r.ratio = ratio;
+    r.target = target;
+    rows.push(r);
+    let per_second = 1000.0 / par_p50.as_secs_f64();
+    let mut r = row("4", "callbacks, `Promise.all` of 1,000");
+    r.ours = format!("{per_second:.0} calls/s ({})", ms(par_p50));
+    r.sidecar = "no callbacks".into();
+    r.node_e = format!(
+        "pipelined echo {:.0} msgs/s",
+        1.0 / echo_pipelined.as_secs_f64()
+    );
+    r.ratio = format!("{:.2}× of 100,000/s", per_second / 100_000.0);
+    r.target = format!(
+        "≥ 100,000/s {}",
+        if per_second >= 100_000.0 {
+            "✅"
+        } else {
+            "❌"
+        }
+    );
+    rows.push(r);
+    drop(session);
+
+    // 5. 10 MB in and out.
+    eprintln!("5. big payloads");
+    let big = big_value(plan.big_payload_mb);
+    let bytes = big.to_string().len() as f64;
+    let mb = bytes / 1e6;
+    let session = shared.session().await.unwrap();
+    let mut ours_in = Vec::new();
+    let mut ours_out = Vec::new();
+    for _ in 0..plan.repeats.min(5) {
+        let started = Instant::now();
+        let n: usize = serde_json::from_value(
+            session
+                .run(
+                    Script::expression("globalThis.data = input; input.length")
+                        .global("input", &big),
+                )
+                .await
+                .unwrap()
+                .value,
+        )
+        .unwrap();
+        ours_in.push(started.elapsed());
+        assert_eq!(n, big.as_array().unwrap().len());
+        let started = Instant::now();
+        let out = session.run(Script::expression("data")).await.unwrap();
+        ours_out.push(started.elapsed());
+        assert_eq!(out.value.as_array().map(Vec::len), Some(n));
+    }
+    let mut theirs_in = Vec::new();
+    let mut theirs_out = Vec::new();
+    for _ in 0..plan.repeats.min(5) {
+        let globals = HashMap::from([("input".into(), big.clone())]);
+        let started = Instant::now();
+        sidecar_run(
+            &mut conn,
+            "globalThis.data = input; input.length",
+            false,
+            globals,
+        )
+        .await;
+        theirs_in.push(started.elapsed());
+        let started = Instant::now();
+        sidecar_run(&mut conn, "data", false, HashMap::new()).await;
+        theirs_out.push(started.elapsed());
+    }
+    for (label, ours, theirs) in [
+        ("in (as a global)", &mut ours_in, &mut theirs_in),
+        ("out (as the result)", &mut ours_out, &mut theirs_out),
+    ] {
+        let o = mb / percentile(ours, 0.5).as_secs_f64();
+        let t = mb / percentile(theirs, 0.5).as_secs_f64();
+        let mut r = row("5", format!("{:.0} MB JSON {label}", mb));
+        r.ours = format!("{o:.0} MB/s");
+        r.sidecar = format!("{t:.0} MB/s");
+        let (ratio, target) = verdict(o, t, false, 5.0);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
+    // The same result read without building a `serde_json::Value`: into the
+    // caller's own type, and passed through as raw JSON text (what a service
+    // forwarding the result needs). js_sidecar returns a `Value` only.
+    let mut typed = Vec::new();
+    let mut raw = Vec::new();
+    for _ in 0..plan.repeats.min(5) {
+        let started = Instant::now();
+        let items: Vec<Item> = session.eval("data").await.unwrap();
+        typed.push(started.elapsed());
+        assert_eq!(items.len(), big.as_array().unwrap().len());
+        let started = Instant::now();
+        let text: Box<serde_json::value::RawValue> = session.eval("data").await.unwrap();
+        raw.push(started.elapsed());
+        assert!(text.get().len() as f64 >= bytes * 0.99);
+    }
+    let theirs_out_rate = mb / percentile(&mut theirs_out, 0.5).as_secs_f64();
+    for (label, samples) in [
+        ("into a typed `Vec<Item>` (`eval::<Vec<Item>>`)", &mut typed),
+        ("as raw JSON (`eval::<Box<RawValue>>`)", &mut raw),
+    ] {
+        let o = mb / percentile(samples, 0.5).as_secs_f64();
+        let mut r = row("5", format!("{mb:.0} MB JSON out, {label}"));
+        r.ours = format!("{o:.0} MB/s");
+        r.sidecar = format!("{theirs_out_rate:.0} MB/s (a `Value`)");
+        let (ratio, target) = verdict(o, theirs_out_rate, false, 5.0);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
+    // What JSON itself costs for this payload, without any channel: the
+    // engine's parse and stringify, and serde_json's parse into a Value.
+    let engine: Value = session
+        .eval("(() => { const text = JSON.stringify(data); let t = performance.now(); JSON.parse(text); const parse = performance.now() - t; t = performance.now(); JSON.stringify(data); return { parse, stringify: performance.now() - t }; })()")
+        .await
+        .unwrap();
+    let text = big.to_string();
+    let started = Instant::now();
+    let _: Value = serde_json::from_str(&text).unwrap();
+    let rust_parse = started.elapsed();
+    let mut r = row("5", "floor for the same payload: JSON.parse / JSON.stringify in the engine; serde_json parse into a Value");
+    r.ours = format!(
+        "{:.0} / {:.0} MB/s; {:.0} MB/s",
+        mb / (engine["parse"].as_f64().unwrap_or(1.0) / 1e3),
+        mb / (engine["stringify"].as_f64().unwrap_or(1.0) / 1e3),
+        mb / rust_parse.as_secs_f64()
+    );
+    rows.push(r);
+    drop(session);
+    drop(big);
+
+    // 6. Startup to first result.
+    eprintln!("6. startup");
+    for workers in [1, 2, 4] {
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..plan.repeats.min(5) {
+            let started = Instant::now();
+            let p = Pool::builder().workers(workers).build().await.unwrap();
+            assert_eq!(p.eval::<i64>("2 + 2").await.unwrap(), 4);
+            ours.push(started.elapsed());
+            p.shutdown().await;
+            let started = Instant::now();
+            let mut s = js_sidecar::JsSidecar::new(Some(workers as u32))
+                .await
+                .unwrap();
+            {
+                let mut c = s.connect().await.unwrap();
+                sidecar_run(&mut c, "2 + 2", false, HashMap::new()).await;
+            }
+            theirs.push(started.elapsed());
+            s.close().await;
+        }
+        let (o, t) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));
+        let mut r = row(
+            "6",
+            format!(
+                "startup to first result, {workers} worker{}",
+                if workers > 1 { "s" } else { "" }
+            ),
+        );
+        r.ours = ms(o);
+        r.sidecar = ms(t);
+        r.node_e = ms(node_e_p50);
+        let (ratio, target) = verdict(o.as_secs_f64(), t.as_secs_f64(), true, 0.5);
+        r.ratio = ratio;
+        r.target = if workers == 2 { target } else { "–".into() };
+        rows.push(r);
+    }
+
+    // 7. Memory, and 9. CPU.
+    eprintln!("7. memory and 9. CPU");
+    let our_pids = fresh.worker_pids();
+    let rss_ours = |pids: &[u32]| {
+        pids.iter().map(|&p| rss_bytes(p)).sum::<u64>() as f64 / pids.len() as f64 / 1048576.0
+    };
+    throughput_ours(&fresh, 16, plan.memory_first).await;
+    let ours_10k = rss_ours(&our_pids);
+    throughput_ours(&fresh, 16, plan.memory_second - plan.memory_first).await;
+    let ours_50k = rss_ours(&our_pids);
+    let sidecar_all = sidecar_pids(
+        &our_pids
+            .iter()
+            .chain(shared.worker_pids().iter())
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    let rss_theirs =
+        || sidecar_all.iter().map(|&p| rss_bytes(p)).sum::<u64>() as f64 / 2.0 / 1048576.0;
+    throughput_sidecar(&sidecar, 16, plan.memory_first, true).await;
+    let theirs_10k = rss_theirs();
+    throughput_sidecar(&sidecar, 16, plan.memory_second - plan.memory_first, true).await;
+    let theirs_50k = rss_theirs();
+    let mut r = row("7", format!("RSS per worker after {} runs (fresh contexts; js_sidecar: its primary counted in, divided by 2 workers)", plan.memory_first));
+    r.ours = format!("{ours_10k:.1} MiB");
+    r.sidecar = format!("{theirs_10k:.1} MiB");
+    let (ratio, target) = verdict(ours_10k, theirs_10k, true, 0.75);
+    r.ratio = ratio;
+    r.target = target;
+    rows.push(r);
+    let mut r = row(
+        "7",
+        format!(
+            "RSS growth per worker, {} → {} runs",
+            plan.memory_first, plan.memory_second
+        ),
+    );
+    r.ours = format!("{:+.1} MiB", ours_50k - ours_10k);
+    r.sidecar = format!("{:+.1} MiB", theirs_50k - theirs_10k);
+    r.target = "no growth beyond noise".into();
+    rows.push(r);
+
+    let cpu_of = |pids: &[u32]| pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
+    let scale = 10_000.0 / plan.cpu as f64;
+    for concurrency in [1, 16, 64] {
+        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
+        throughput_ours(&shared, concurrency, plan.cpu).await;
+        let ours_cpu = (own_cpu_seconds() - host0) + (cpu_of(&shared.worker_pids()) - workers0);
+        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
+        throughput_sidecar(&sidecar, concurrency, plan.cpu, false).await;
+        let theirs_cpu = (own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0);
+        let mut r = row(
+            "9",
+            format!("CPU time (user+sys, host and engines) per 10,000 evals, concurrency {concurrency}: shared context"),
+        );
+        r.ours = format!("{:.2} s", ours_cpu * scale);
+        r.sidecar = format!("{:.2} s (reused context)", theirs_cpu * scale);
+        r.node_e = format!(
+            "{:.0} s (estimated: wall time × 1 core)",
+            node_e_p50.as_secs_f64() * 10_000.0
+        );
+        let (ratio, target) = verdict(ours_cpu, theirs_cpu, true, 0.5);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
+    // Fresh contexts cost ~250 µs each: a fifth as many runs, scaled.
+    let (host0, workers0) = (own_cpu_seconds(), cpu_of(&fresh.worker_pids()));
+    throughput_ours(&fresh, 16, plan.cpu / 5).await;
+    let ours_cpu_fresh =
+        5.0 * ((own_cpu_seconds() - host0) + (cpu_of(&fresh.worker_pids()) - workers0));
+    let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
+    throughput_sidecar(&sidecar, 16, plan.cpu / 5, true).await;
+    let theirs_cpu_fresh = 5.0 * ((own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0));
+    let mut r = row(
+        "9",
+        "CPU time per 10,000 evals, concurrency 16: fresh context (`Isolation::Run` vs `recreate_context`)",
+    );
+    r.ours = format!("{:.2} s", ours_cpu_fresh * scale);
+    r.sidecar = format!("{:.2} s", theirs_cpu_fresh * scale);
+    let (ratio, _) = verdict(ours_cpu_fresh, theirs_cpu_fresh, true, 0.5);
+    r.ratio = ratio;
+    r.target = "–".into();
+    rows.push(r);
+
+    // 8. A 300 KB script, first run vs later runs.
+    eprintln!("8. code cache");
+    let code = big_script(300);
+    let mut ours_first = Vec::new();
+    let mut ours_later = Vec::new();
+    let mut theirs_first = Vec::new();
+    let mut theirs_later = Vec::new();
+    for round in 0..plan.repeats.min(5) {
+        // A different script each round, so the first run is really first.
+        let script = format!("{code}\n// round {round}\n");
+        let started = Instant::now();
+        shared.eval::<i64>(&script).await.unwrap();
+        ours_first.push(started.elapsed());
+        for _ in 0..plan.repeats {
+            let started = Instant::now();
+            shared.eval::<i64>(&script).await.unwrap();
+            ours_later.push(started.elapsed());
+        }
+        let started = Instant::now();
+        sidecar_run(&mut conn, &script, false, HashMap::new()).await;
+        theirs_first.push(started.elapsed());
+        for _ in 0..plan.repeats {
+            let started = Instant::now();
+            sidecar_run(&mut conn, &script, false, HashMap::new()).await;
+            theirs_later.push(started.elapsed());
+        }
+    }
+    let (of, ol) = (
+        percentile(&mut ours_first, 0.5),
+        percentile(&mut ours_later, 0.5),
+    );
+    let (tf, tl) = (
+        percentile(&mut theirs_first, 0.5),
+        percentile(&mut theirs_later, 0.5),
+    );
+    let mut r = row("8", "300 KB script: first run / later runs (p50)");
+    r.ours = format!("{} / {}", ms(of), ms(ol));
+    r.sidecar = format!("{} / {}", ms(tf), ms(tl));
+    r.ratio = format!("{:.1}× faster later", of.as_secs_f64() / ol.as_secs_f64());
+    r.target = format!(
+        "≥ 10× {}",
+        if of.as_secs_f64() / ol.as_secs_f64() >= 10.0 {
+            "✅"
+        } else {
+            "❌"
+        }
+    );
+    rows.push(r);
+
+    drop(conn);
+    sidecar.close().await;
+    fresh.shutdown().await;
+    shared.shutdown().await;
+
+    // The table.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "| # | measurement | outrigger | js_sidecar 0.1.0 | `node -e` per call | ratio (outrigger / js_sidecar) | target |").unwrap();
+    writeln!(out, "|---|---|---|---|---|---|---|").unwrap();
+    for r in &rows {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.id, r.what, r.ours, r.sidecar, r.node_e, r.ratio, r.target
+        )
+        .unwrap();
+    }
+    writeln!(out).unwrap();
+    writeln!(
+        out,
+        "Measured with `cargo bench --bench report` on {} ({} cores), Node.js {}, in {:.0} s.",
+        machine(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        node_version(),
+        total_started.elapsed().as_secs_f64()
+    )
+    .unwrap();
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "an unknown CPU".into())
+}
+
+fn node_version() -> String {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}

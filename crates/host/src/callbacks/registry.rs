@@ -1,0 +1,99 @@
+//! Every callback a pool offers, by wire name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::{wire_name, CallbackDecl, CallbackSet, Handler};
+use crate::wire::methods::CallbackPath;
+
+/// Every callback a pool offers, by wire name.
+#[derive(Default, Clone)]
+pub(crate) struct Registry {
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    decl: CallbackDecl,
+    handler: Handler,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.entries.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// Adds a set; a name that is already taken is an error.
+    pub(crate) fn add<S: CallbackSet>(&mut self, set: S) -> Result<(), String> {
+        let mut handlers: BTreeMap<String, Handler> =
+            Arc::new(set).handlers().into_iter().collect();
+        for decl in S::declarations() {
+            let name = wire_name(&decl);
+            if name == "emit" {
+                return Err("a callback cannot be named `emit`: `host.emit` sends events".into());
+            }
+            if self.entries.contains_key(&name) {
+                return Err(format!("two callbacks are named `{name}`"));
+            }
+            if self
+                .entries
+                .contains_key(decl.namespace.as_deref().unwrap_or_default())
+            {
+                return Err(format!(
+                    "`{}` is both a callback and a namespace",
+                    decl.namespace.unwrap_or_default()
+                ));
+            }
+            if decl.namespace.is_none()
+                && self
+                    .entries
+                    .keys()
+                    .any(|k| k.starts_with(&format!("{name}.")))
+            {
+                return Err(format!("`{name}` is both a callback and a namespace"));
+            }
+            let handler = handlers
+                .remove(&name)
+                .ok_or_else(|| format!("callback `{name}` is declared but has no handler"))?;
+            self.entries.insert(name, Entry { decl, handler });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Handler> {
+        self.entries.get(name).map(|e| &e.handler)
+    }
+
+    /// The names, for an error message.
+    pub(crate) fn names(&self) -> String {
+        if self.entries.is_empty() {
+            "none are registered".into()
+        } else {
+            self.entries.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// What the worker needs to build `host`: wire names and JS paths.
+    pub(crate) fn paths(&self) -> Vec<CallbackPath> {
+        self.entries
+            .iter()
+            .map(|(name, entry)| CallbackPath {
+                name: name.clone(),
+                path: entry
+                    .decl
+                    .namespace
+                    .iter()
+                    .chain(std::iter::once(&entry.decl.js_name))
+                    .cloned()
+                    .collect(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn declarations(&self) -> Vec<CallbackDecl> {
+        self.entries.values().map(|e| e.decl.clone()).collect()
+    }
+}

@@ -1,0 +1,158 @@
+//! Callbacks a worker asks the host for: each one a task tied to the run
+//! that called it, dropped when that run ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use serde_json::value::RawValue;
+use tracing::Instrument;
+
+use crate::callbacks::{CallContext, EventSink, Registry};
+use crate::wire::{self, codes, CallbackCall};
+
+/// The side of a channel a callback's call came in on: where its answer
+/// goes and its events go, and which runs are still in progress there.
+pub(crate) trait Caller: EventSink + 'static {
+    /// Writes a line that answers the worker.
+    fn answer(&self, line: String);
+    /// Whether run `run` is still waiting for its own answer.
+    fn is_waiting(&self, run: u64) -> bool;
+}
+
+/// The callbacks in progress on one worker, by the run that asked for them.
+#[derive(Debug)]
+pub(crate) struct Calls {
+    registry: Arc<Registry>,
+    runs: Mutex<HashMap<u64, RunCalls>>,
+}
+
+/// The callbacks of one run: cancelled together when the run ends.
+#[derive(Debug, Default)]
+struct RunCalls {
+    token: tokio_util::sync::CancellationToken,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl RunCalls {
+    fn end(self) {
+        self.token.cancel();
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Calls {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        Calls {
+            registry,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs the callback request `id` as a task tied to its run; its answer
+    /// goes back through `connection`.
+    pub(crate) fn dispatch<C: Caller>(
+        &self,
+        connection: &Arc<C>,
+        id: u64,
+        method: String,
+        params: Option<&RawValue>,
+    ) {
+        let fail = |code: i64, message: &str| {
+            connection.answer(wire::error_response(Some(id), code, message, None));
+        };
+        let Some(handler) = self.registry.get(&method).cloned() else {
+            return fail(
+                codes::METHOD_NOT_FOUND,
+                &format!(
+                    "no callback named `{method}` (callbacks: {})",
+                    self.registry.names()
+                ),
+            );
+        };
+        let Some(call) = CallbackCall::parse(params) else {
+            return fail(codes::INVALID_REQUEST, "malformed callback request");
+        };
+        // Only a run in progress may call back; its calls end with it.
+        let Some(run) = call.run.filter(|&run| connection.is_waiting(run)) else {
+            return fail(
+                codes::CANCELLED,
+                &format!("`{method}` was called after its run ended"),
+            );
+        };
+        let token = self
+            .runs
+            .lock()
+            .unwrap()
+            .entry(run)
+            .or_default()
+            .token
+            .clone();
+        let events: Arc<dyn EventSink> = connection.clone();
+        let ctx = CallContext::new(
+            Some(run),
+            call.session,
+            method.as_str().into(),
+            token,
+            Arc::downgrade(&events),
+        );
+        let args = call.args();
+        let answers = connection.clone();
+        let span = tracing::info_span!("outrigger.callback", callback = %method, run, id);
+        let task = tokio::spawn(
+            async move {
+                let outcome = std::panic::AssertUnwindSafe(async move { handler(ctx, args).await })
+                    .catch_unwind()
+                    .await;
+                let line = match outcome {
+                    Ok(Ok(value)) => wire::response(id, value.get()),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "callback failed");
+                        wire::error_response(Some(id), error.code(), error.message(), error.data())
+                    }
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "no message".into());
+                        tracing::error!(panic = %what, "callback panicked");
+                        wire::error_response(
+                            Some(id),
+                            codes::CALLBACK_FAILED,
+                            &format!("callback `{method}` panicked: {what}"),
+                            None,
+                        )
+                    }
+                };
+                answers.answer(line);
+            }
+            .instrument(span),
+        );
+        if let Some(calls) = self.runs.lock().unwrap().get_mut(&run) {
+            calls.tasks.retain(|t| !t.is_finished());
+            calls.tasks.push(task.abort_handle());
+        } else {
+            // The run ended while the task was being started.
+            task.abort();
+        }
+    }
+
+    /// Drops the callback futures of a run that has ended.
+    pub(crate) fn end(&self, run: u64) {
+        let calls = self.runs.lock().unwrap().remove(&run);
+        if let Some(calls) = calls {
+            calls.end();
+        }
+    }
+
+    /// Drops every callback future (the worker is gone).
+    pub(crate) fn end_all(&self) {
+        let runs = std::mem::take(&mut *self.runs.lock().unwrap());
+        for (_, calls) in runs {
+            calls.end();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Engines: everything that depends on which JavaScript engine runs the
+//! workers sits behind [`Engine`]. Its job is to turn the pool's settings
+//! into a [`Launch`] (the command line, the sandbox mapped onto the engine's
+//! own means, the runtime program), and to say which versions it accepts.
+//! The rest of this module is what every process engine shares: starting a
+//! process with its channel ([`spawn`]), the channel ([`connection`],
+//! [`outbox`]), the callbacks a worker asks for ([`calls`]), and the worker
+//! itself ([`worker`]) with its [`lifecycle`].
+
+mod calls;
+mod connection;
+mod lifecycle;
+mod node;
+mod outbox;
+mod runtime;
+mod script_cache;
+mod spawn;
+mod worker;
+
+use std::ffi::OsString;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use connection::Reply;
+pub(crate) use lifecycle::Cause;
+pub(crate) use spawn::EngineCommand;
+pub(crate) use worker::{Exited, Worker};
+
+use crate::callbacks::Registry;
+use crate::error::Result;
+use crate::sandbox::Sandbox;
+use crate::wire::methods::Init;
+use crate::wire::{Hello, PROTOCOL_VERSION};
+
+/// The JavaScript engine a pool's workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Engine {
+    /// Node.js 20 or newer, from `PATH` or
+    /// [`PoolBuilder::node`](crate::PoolBuilder::node). The default.
+    #[default]
+    Node,
+}
+
+impl Engine {
+    /// The engine's name, as errors and tracing say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Node => "Node.js",
+        }
+    }
+
+    /// Prepares the command that starts this engine's workers.
+    pub(crate) async fn prepare(self, settings: &EngineSettings<'_>) -> Result<Launch> {
+        match self {
+            Engine::Node => node::prepare(settings).await,
+        }
+    }
+}
+
+/// What the pool tells an engine about the workers it wants.
+#[derive(Debug)]
+pub(crate) struct EngineSettings<'a> {
+    /// The program the user named, if any.
+    pub(crate) program: Option<&'a Path>,
+    /// Extra command-line arguments from the user.
+    pub(crate) args: &'a [OsString],
+    /// Environment variables from the user (besides the sandbox's passthrough).
+    pub(crate) env: &'a [(OsString, OsString)],
+    pub(crate) sandbox: &'a Sandbox,
+    /// The project directory, readable by workers.
+    pub(crate) project: Option<&'a Path>,
+}
+
+/// A prepared engine: how to start one of its workers, and which of its
+/// versions may serve.
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    /// The engine's name, for messages.
+    pub(crate) name: &'static str,
+    pub(crate) command: EngineCommand,
+    /// The oldest major version that may serve.
+    pub(crate) min_major: u32,
+}
+
+impl Launch {
+    /// Checks a worker's answer to `init`: its version (returned) and the
+    /// protocol it speaks.
+    pub(crate) fn check(&self, hello: &Hello) -> Result<String, String> {
+        let major = hello
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .unwrap_or(0);
+        if major < self.min_major || hello.protocol != PROTOCOL_VERSION {
+            return Err(format!(
+                "found {} {} (protocol {}), but outrigger needs {} {} or newer (protocol {})",
+                self.name,
+                hello.version,
+                hello.protocol,
+                self.name,
+                self.min_major,
+                PROTOCOL_VERSION
+            ));
+        }
+        Ok(hello.version.clone())
+    }
+}
+
+/// Settings every worker of a pool shares.
+#[derive(Debug)]
+pub(crate) struct WorkerConfig {
+    pub(crate) launch: Launch,
+    /// What each worker is told at start-up.
+    pub(crate) init: Init,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) script_cache_size: NonZeroUsize,
+    pub(crate) cancel_grace: Duration,
+    pub(crate) registry: Arc<Registry>,
+}

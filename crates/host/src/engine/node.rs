@@ -1,0 +1,139 @@
+//! The Node.js engine: finding `node`, its command line, and the sandbox
+//! mapped onto Node's permission model.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::{runtime, spawn, EngineCommand, EngineSettings, Launch};
+use crate::error::Result;
+use crate::paths::absolute_file;
+use crate::sandbox::Sandbox;
+
+/// The oldest Node.js major version the runtime supports.
+const MIN_MAJOR: u32 = 20;
+
+/// Builds the command line: the user's arguments, the sandbox's flags, the
+/// flags the runtime needs, and the runtime itself as an ES module given
+/// with `-e` (so the permission model needs no file read for it).
+pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
+    let program = spawn::resolve_program(
+        settings.program.unwrap_or(Path::new("node")),
+        "install Node.js 20 or newer, or set the engine path with PoolBuilder::node",
+    )?;
+    let mut args = settings.args.to_vec();
+    args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
+    args.extend(runtime_flags().iter().map(OsString::from));
+    args.extend(["--input-type=module", "-e"].map(OsString::from));
+    args.push(runtime::program().into());
+    let env = settings
+        .sandbox
+        .env()
+        .into_iter()
+        .chain(settings.env.iter().cloned())
+        .collect();
+    Ok(Launch {
+        name: "Node.js",
+        command: EngineCommand { program, args, env },
+        min_major: MIN_MAJOR,
+    })
+}
+
+/// The flags the runtime needs (vm modules, `import.meta.resolve` with a
+/// parent, a worker realm that compiles no strings and whose intrinsics are
+/// frozen), written once in `js-client/src/engine-flags.json` for the host
+/// and the runtime's own tests.
+fn runtime_flags() -> &'static [String] {
+    static FLAGS: OnceLock<Vec<String>> = OnceLock::new();
+    FLAGS.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct Flags {
+            node: Vec<String>,
+        }
+        let flags: Flags = serde_json::from_str(include_str!("../../runtime/engine-flags.json"))
+            .expect("engine-flags.json is valid");
+        flags.node
+    })
+}
+
+/// The sandbox as Node flags: the permission model (named for the engine's
+/// version), the paths it grants, the heap size.
+async fn sandbox_flags(sandbox: &Sandbox, program: &Path, project: Option<&Path>) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if sandbox.permission_model_enabled() {
+        let flag = match node_major(program).await {
+            Some(major) if major < 22 => "--experimental-permission",
+            _ => "--permission",
+        };
+        args.push(flag.into());
+        for path in sandbox
+            .read_paths()
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(project)
+        {
+            args.push(grant("--allow-fs-read=", path));
+        }
+        for path in sandbox.write_paths() {
+            args.push(grant("--allow-fs-write=", path));
+        }
+    }
+    if let Some(mib) = sandbox.heap_mb() {
+        args.push(format!("--max-old-space-size={mib}").into());
+    }
+    args
+}
+
+fn grant(flag: &str, path: &Path) -> OsString {
+    let mut arg = OsString::from(flag);
+    arg.push(absolute_file(path));
+    arg
+}
+
+/// The engine's major version, from `<program> --version` (`v22.3.0`);
+/// `None` when it does not answer like Node.js does. Asked once per program
+/// file (by path, size and modification time): starting an engine to ask
+/// costs tens of milliseconds of pool start-up.
+async fn node_major(program: &Path) -> Option<u32> {
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static KNOWN: std::sync::Mutex<Vec<(Key, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
+    let key: Key = match std::fs::metadata(program) {
+        Ok(meta) => (program.to_path_buf(), meta.len(), meta.modified().ok()),
+        Err(_) => (program.to_path_buf(), 0, None),
+    };
+    if let Some((_, major)) = KNOWN
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(known, _)| *known == key)
+    {
+        return *major;
+    }
+    let major = ask_node_major(program).await;
+    KNOWN.lock().unwrap().push((key, major));
+    major
+}
+
+async fn ask_node_major(program: &Path) -> Option<u32> {
+    let output = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(program)
+            .arg("--version")
+            .env_clear()
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .strip_prefix('v')?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}

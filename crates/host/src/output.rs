@@ -1,0 +1,94 @@
+//! What a run gives back: its value ([`Output`]), its console calls
+//! ([`LogEntry`]) and the events it emitted ([`Event`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a finished run gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The script's value (an expression's completion value, a module's
+    /// default export), as JSON. `undefined` becomes `null`.
+    pub value: serde_json::Value,
+    /// Every console call the run made, in order.
+    pub logs: Vec<LogEntry>,
+    /// Every event the run emitted with `host.emit`, in order.
+    pub events: Vec<Event>,
+}
+
+/// The level of a console call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// `console.log`, `console.dir`, `console.table`
+    Log,
+    /// `console.info`, `console.count`, `console.timeEnd`
+    Info,
+    /// `console.warn`
+    Warn,
+    /// `console.error`, `console.assert`
+    Error,
+    /// `console.debug`
+    Debug,
+    /// `console.trace`
+    Trace,
+}
+
+/// One console call of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Which console method was called.
+    pub level: LogLevel,
+    /// The arguments: JSON where they can be, otherwise a readable rendering
+    /// as a string (functions, errors, cycles, ...).
+    pub args: Vec<serde_json::Value>,
+}
+
+impl LogEntry {
+    /// The arguments joined by spaces as `console.log` prints them: strings
+    /// as they are, anything else as JSON.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            match arg {
+                serde_json::Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for LogEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:?}] {}", self.level, self.message())
+    }
+}
+
+/// A one-way message a script sent with `host.emit(name, data)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event's name.
+    pub name: String,
+    /// Its data (`null` when none was given).
+    pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_messages_join_like_console() {
+        let entry = LogEntry {
+            level: LogLevel::Log,
+            args: vec!["count".into(), 3.into(), serde_json::json!({"a": 1})],
+        };
+        assert_eq!(entry.message(), r#"count 3 {"a":1}"#);
+    }
+}

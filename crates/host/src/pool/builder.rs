@@ -1,0 +1,505 @@
+//! Configuring a pool: every setting with a default that works, and
+//! `build()`, which starts the workers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::supervisor::{Health, Supervisor};
+use super::{Pool, PoolInner};
+use crate::callbacks::{CallbackSet, Registry};
+use crate::declarations::Declarations;
+use crate::dispatch::{Counters, Dispatcher, Limits};
+use crate::engine::{Engine, EngineSettings, WorkerConfig};
+use crate::error::{Error, Result};
+use crate::module::ModuleRegistry;
+use crate::paths::absolute_dir;
+use crate::runner::{RunDefaults, Runner};
+use crate::sandbox::Sandbox;
+use crate::script::{script_key, ScriptKind};
+use crate::wire::methods::{Init, Preload, RegisteredModule};
+
+/// Configures and starts a [`Pool`].
+///
+/// Every setting has a default that works; see each method.
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    workers: usize,
+    max_workers: Option<usize>,
+    idle_timeout: Duration,
+    engine: Engine,
+    program: Option<PathBuf>,
+    engine_args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+    startup_timeout: Duration,
+    cancel_grace: Duration,
+    max_in_flight_per_worker: usize,
+    queue_bound: usize,
+    queue_timeout: Option<Duration>,
+    recycle_after_runs: u64,
+    recycle_above_heap: u64,
+    health_interval: Duration,
+    health_timeout: Option<Duration>,
+    script_cache_size: NonZeroUsize,
+    max_message_bytes: usize,
+    spare_contexts: usize,
+    modules: BTreeMap<String, String>,
+    project: Option<PathBuf>,
+    preloads: Vec<(String, String)>,
+    allowed_builtins: BTreeSet<String>,
+    max_callback_calls: u32,
+    isolation: Isolation,
+    watchdog_trust: u32,
+    registry: Registry,
+    registration_errors: Vec<String>,
+    sandbox: Sandbox,
+}
+
+/// How plain runs (not in a session) are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// Every plain run gets a fresh context: nothing one run does is seen
+    /// by another. A context costs the engine a few hundred microseconds;
+    /// workers prepare some ahead while idle. The default.
+    #[default]
+    Run,
+    /// Plain runs on one worker share one context, as runs of a session do:
+    /// globals one run sets are seen by later runs on that worker. Several
+    /// times faster for tiny scripts; use it only for trusted code that does
+    /// not rely on a clean global scope.
+    Worker,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            max_workers: None,
+            idle_timeout: Duration::from_secs(60),
+            engine: Engine::default(),
+            program: None,
+            engine_args: Vec::new(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(30),
+            startup_timeout: Duration::from_secs(20),
+            cancel_grace: Duration::from_millis(500),
+            max_in_flight_per_worker: 64,
+            queue_bound: 10_000,
+            queue_timeout: None,
+            recycle_after_runs: 0,
+            recycle_above_heap: 1024 * 1024 * 1024,
+            health_interval: Duration::from_secs(2),
+            health_timeout: None,
+            script_cache_size: NonZeroUsize::new(256).expect("non-zero"),
+            max_message_bytes: 64 * 1024 * 1024,
+            spare_contexts: 2,
+            modules: BTreeMap::new(),
+            project: None,
+            preloads: Vec::new(),
+            allowed_builtins: BTreeSet::new(),
+            max_callback_calls: 10_000,
+            isolation: Isolation::Run,
+            watchdog_trust: 3,
+            registry: Registry::default(),
+            registration_errors: Vec::new(),
+            sandbox: Sandbox::default(),
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Number of engine processes (default: the machine's available
+    /// parallelism). At least one. With [`max_workers`](Self::max_workers),
+    /// the number kept even when idle.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// Lets the pool grow to this many workers under load (default: no
+    /// growth). A new worker starts when a run has to queue; it starts in the
+    /// background, so runs already served are not held up. Workers beyond
+    /// [`workers`](Self::workers) that stay idle for
+    /// [`idle_timeout`](Self::idle_timeout) are retired.
+    pub fn max_workers(mut self, max: usize) -> Self {
+        self.max_workers = Some(max);
+        self
+    }
+
+    /// How long a worker beyond the minimum may stay idle before it is
+    /// retired (default 60 s). Checked with the health pings.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The JavaScript engine the workers run (default [`Engine::Node`]).
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The engine program: a path, or a name looked up in `PATH`
+    /// (default `node`). Node.js 20 or newer.
+    pub fn node(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// An extra command-line argument for the engine, e.g.
+    /// `--max-old-space-size=256`.
+    pub fn node_arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.engine_args.push(arg.into());
+        self
+    }
+
+    /// An environment variable for the engine processes. Workers see none of
+    /// the host's environment except what is set here.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The default timeout of a run, async work included (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a worker may take to start (default 20 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long a worker has to stop a cancelled or timed-out run before it
+    /// is considered stuck and replaced (default 500 ms).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// How many runs one worker interleaves at most (default 64). Beyond
+    /// that, runs wait in the pool's queue.
+    pub fn max_in_flight_per_worker(mut self, max: usize) -> Self {
+        self.max_in_flight_per_worker = max.max(1);
+        self
+    }
+
+    /// How many runs may wait for a worker (default 10,000). Beyond that a
+    /// run fails at once with [`Error::Overloaded`].
+    pub fn queue_bound(mut self, bound: usize) -> Self {
+        self.queue_bound = bound;
+        self
+    }
+
+    /// How long a run may wait in the queue for a worker before it fails
+    /// with [`Error::QueueTimeout`] (default: as long as it takes, bounded by
+    /// [`queue_bound`](Self::queue_bound)).
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = Some(timeout);
+        self
+    }
+
+    /// Replaces a worker after it has finished this many runs and calls
+    /// (default 0: never). The worker takes no new work, its replacement
+    /// starts first, and it stops once its runs and sessions are done: no
+    /// request fails because of a recycle.
+    pub fn recycle_after_runs(mut self, runs: u64) -> Self {
+        self.recycle_after_runs = runs;
+        self
+    }
+
+    /// Replaces a worker, the same way, once its JavaScript heap passes this
+    /// many bytes (default 1 GiB; 0: never). Checked with the health pings.
+    pub fn recycle_above_heap(mut self, bytes: u64) -> Self {
+        self.recycle_above_heap = bytes;
+        self
+    }
+
+    /// How often each worker is pinged, and how long it has to answer before
+    /// it is considered stuck, killed and replaced (default every 2 s; the
+    /// deadline defaults to the run timeout plus the cancel grace plus 5 s, so
+    /// a long synchronous run within its timeout is not mistaken for a hang).
+    pub fn health_check(mut self, interval: Duration, deadline: Duration) -> Self {
+        self.health_interval = interval;
+        self.health_timeout = Some(deadline);
+        self
+    }
+
+    /// How many compiled scripts each worker keeps (default 256).
+    pub fn script_cache_size(mut self, size: NonZeroUsize) -> Self {
+        self.script_cache_size = size;
+        self
+    }
+
+    /// The largest message either side may send, in bytes (default 64 MiB).
+    /// A larger result fails with [`Error::Limit`].
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// How many fresh contexts each worker prepares ahead of plain runs
+    /// while idle (default 2).
+    pub fn spare_contexts(mut self, count: usize) -> Self {
+        self.spare_contexts = count;
+        self
+    }
+
+    /// Registers an ES module that scripts can import by `name`
+    /// (`import { f } from "name"`).
+    pub fn module(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
+        self.modules.insert(name.into(), source.into());
+        self
+    }
+
+    /// A project directory (with a `package.json` and `node_modules`) that
+    /// scripts import from: packages by bare name (`import dayjs from
+    /// "dayjs"`, ES modules and CommonJS alike, resolved by Node's own
+    /// resolver with exports maps and conditions) and project files by
+    /// relative path. See [`Pool::session_in`] for one session's own
+    /// directory.
+    pub fn project(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.project = Some(dir.into());
+        self
+    }
+
+    /// Imports `specifier` (a package, a project file, a registered module or
+    /// an allowed built-in) into every context before code runs there, as
+    /// the global `name`: its default export, or its namespace if it has
+    /// none. `preload("_", "lodash")` lets a one-line expression use `_`.
+    /// Contexts are prepared ahead (spare contexts), and a session's context
+    /// imports its preloads once, not per run. A preload that cannot be
+    /// imported makes [`build`](Self::build) fail.
+    pub fn preload(mut self, name: impl Into<String>, specifier: impl Into<String>) -> Self {
+        self.preloads.push((name.into(), specifier.into()));
+        self
+    }
+
+    /// Lets scripts and their dependencies import (or `require`) one of
+    /// Node's built-in modules, e.g. `"node:crypto"` or `"path"`. All are
+    /// refused by default, with an [`Error::Import`] naming this setting.
+    ///
+    /// What a script gets is the worker's own module (a frozen copy of it,
+    /// when it is an object): allow only what scripts may use with the
+    /// worker's full rights. `node:fs`, `node:child_process`, `node:vm`,
+    /// `node:worker_threads` and the like give a script the whole process.
+    pub fn allow_builtin(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        let bare = name.strip_prefix("node:").unwrap_or(&name).to_owned();
+        self.allowed_builtins.insert(bare);
+        self
+    }
+
+    /// Registers a set of callbacks (an impl block marked
+    /// `#[outrigger::callbacks]`) that scripts call as `await host.name(params)`.
+    /// Several sets may be registered; a name taken twice makes
+    /// [`build`](Self::build) fail with [`Error::Registration`].
+    pub fn callbacks<S: CallbackSet>(mut self, set: S) -> Self {
+        if let Err(error) = self.registry.add(set) {
+            self.registration_errors.push(error);
+        }
+        self
+    }
+
+    /// How many callback calls one run may make (default 10,000); the call
+    /// past the limit ends the run with [`Error::Limit`]. `0` means no limit.
+    /// [`Script::max_callback_calls`] overrides it per run.
+    pub fn max_callback_calls(mut self, max: u32) -> Self {
+        self.max_callback_calls = max;
+        self
+    }
+
+    /// How plain runs are kept apart (default [`Isolation::Run`]: a fresh
+    /// context each).
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// After how many quick runs (synchronous part under 50 ms) a script or
+    /// exported function runs without the engine's watchdog (default 3; `0`:
+    /// always with it).
+    ///
+    /// The watchdog stops a synchronous loop (`while (true) {}`) at the
+    /// timeout and the worker goes on, but costs a thread start per run
+    /// (about 80 µs here). Code that has proved quick runs without it; if it
+    /// loops after all, its worker is replaced at the timeout (plus
+    /// [`cancel_grace`](Self::cancel_grace)) and the runs sharing that worker
+    /// end with [`Error::WorkerExited`]. Loops after an `await` are always
+    /// handled that way.
+    pub fn watchdog_trust(mut self, quick_runs: u32) -> Self {
+        self.watchdog_trust = quick_runs;
+        self
+    }
+
+    /// What scripts may reach and how much they may take (default
+    /// [`Sandbox::strict`]): fetch allowlist, file access, environment
+    /// passthrough, heap size, console output per run. See SECURITY.md.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// Starts the workers (in parallel) and returns once all have answered.
+    pub async fn build(self) -> Result<Pool> {
+        if let Some(error) = self.registration_errors.first() {
+            return Err(Error::Registration(error.clone()));
+        }
+        let declarations = Declarations::from_decls(self.registry.declarations());
+        let typescript = declarations
+            .typescript()
+            .map_err(|e| Error::Registration(e.to_string()))?;
+        let launch = self
+            .engine
+            .prepare(&EngineSettings {
+                program: self.program.as_deref(),
+                args: &self.engine_args,
+                env: &self.env,
+                sandbox: &self.sandbox,
+                project: self.project.as_deref(),
+            })
+            .await?;
+        let program = launch.command.program.display().to_string();
+        let config = Arc::new(WorkerConfig {
+            launch,
+            init: self.init(),
+            startup_timeout: self.startup_timeout,
+            max_message_bytes: self.max_message_bytes,
+            script_cache_size: self.script_cache_size,
+            cancel_grace: self.cancel_grace,
+            registry: Arc::new(self.registry.clone()),
+        });
+        let counters = Arc::new(Counters::default());
+        let (dispatcher, signals) = Dispatcher::new(
+            self.workers,
+            Limits {
+                max_in_flight: self.max_in_flight_per_worker,
+                queue_bound: self.queue_bound,
+                queue_timeout: self.queue_timeout,
+                recycle_after_runs: self.recycle_after_runs,
+            },
+            counters.clone(),
+        );
+        let ids = Arc::new(AtomicU64::new(1));
+        let modules = Arc::new(ModuleRegistry::default());
+        let (exits_tx, exits) = mpsc::unbounded_channel();
+        let supervisor = Arc::new(Supervisor {
+            dispatcher: Arc::downgrade(&dispatcher),
+            config,
+            modules: modules.clone(),
+            ids: ids.clone(),
+            exits: exits_tx,
+            counters,
+            module_timeout: self.timeout,
+            min_workers: self.workers,
+            max_workers: self.max_workers.unwrap_or(self.workers).max(self.workers),
+            idle_timeout: self.idle_timeout,
+            recycle_above_heap: self.recycle_above_heap,
+            starting: Default::default(),
+        });
+        let started = Instant::now();
+        let starts: Vec<_> = (0..self.workers)
+            .map(|_| {
+                let supervisor = supervisor.clone();
+                tokio::spawn(async move { supervisor.start_worker().await })
+            })
+            .collect();
+        let mut workers = Vec::with_capacity(self.workers);
+        let mut first_error = None;
+        for start in starts {
+            match start.await {
+                Ok(Ok(worker)) => workers.push(worker),
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(Error::Spawn {
+                        program: program.clone(),
+                        message: format!("start-up task failed: {join}"),
+                    });
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            for worker in &workers {
+                worker.kill("pool start-up failed");
+            }
+            return Err(error);
+        }
+        for (position, worker) in workers.into_iter().enumerate() {
+            dispatcher.install(position, worker);
+        }
+        let health = Health {
+            interval: self.health_interval,
+            deadline: self
+                .health_timeout
+                .unwrap_or(self.timeout + self.cancel_grace + Duration::from_secs(5)),
+        };
+        // Its tasks keep it for as long as the dispatcher lives.
+        supervisor.watch(exits, signals, health);
+        tracing::info!(workers = self.workers, engine = self.engine.name(), elapsed = ?started.elapsed(), "pool started");
+        let runner = Runner::new(
+            dispatcher,
+            ids,
+            RunDefaults {
+                timeout: self.timeout,
+                max_callback_calls: self.max_callback_calls,
+            },
+        );
+        Ok(Pool {
+            inner: Arc::new(PoolInner {
+                runner,
+                modules,
+                declarations,
+                typescript,
+            }),
+        })
+    }
+
+    /// What each worker is told at start-up.
+    fn init(&self) -> Init {
+        Init {
+            modules: self
+                .modules
+                .iter()
+                .map(|(name, code)| {
+                    let module = RegisteredModule {
+                        code: code.clone(),
+                        key: script_key(ScriptKind::Module, name, code),
+                    };
+                    (name.clone(), module)
+                })
+                .collect(),
+            script_cache_size: self.script_cache_size.get(),
+            max_message_bytes: self.max_message_bytes,
+            spare_contexts: self.spare_contexts,
+            callbacks: self.registry.paths(),
+            watchdog_trust: self.watchdog_trust,
+            project: self.project.as_deref().map(absolute_dir),
+            preloads: self
+                .preloads
+                .iter()
+                .map(|(name, specifier)| Preload {
+                    name: name.clone(),
+                    specifier: specifier.clone(),
+                })
+                .collect(),
+            allow_builtins: self.allowed_builtins.clone(),
+            sandbox: self.sandbox.init(),
+            isolation: match self.isolation {
+                Isolation::Run => "run",
+                Isolation::Worker => "worker",
+            },
+        }
+    }
+}

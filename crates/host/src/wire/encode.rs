@@ -1,0 +1,108 @@
+//! Writing lines: requests (with their attachment line), notifications and
+//! responses, each without its final newline.
+
+/// A request line, followed, when there is one, by its attachment line: a
+/// large JSON value named by the request's `"attachment"` param, sent as it
+/// is rather than escaped into a string (which would cost an escaping pass
+/// here and a string decode in the worker). The attachment must be compact
+/// JSON: see [`attachable`].
+pub(crate) fn request(id: u64, method: &str, params: &str, attachment: Option<&str>) -> String {
+    let extra = attachment.map_or(0, |a| a.len() + 1);
+    let mut line = String::with_capacity(48 + method.len() + params.len() + extra);
+    line.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    line.push_str(&id.to_string());
+    line.push_str(r#","method":""#);
+    line.push_str(method);
+    line.push_str(r#"","params":"#);
+    line.push_str(params);
+    line.push('}');
+    if let Some(attachment) = attachment {
+        line.push('\n');
+        line.push_str(attachment);
+    }
+    line
+}
+
+/// Whether a JSON text can travel as an attachment line: JSON texts from
+/// serde_json's compact writer never hold a raw newline, but one passed
+/// through as a `RawValue` may.
+pub(crate) fn attachable(json: &str) -> bool {
+    !json.as_bytes().contains(&b'\n')
+}
+
+/// A notification line.
+pub(crate) fn notification(method: &str, params: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params}}}"#)
+}
+
+/// An error response line, with `data` when there is some.
+pub(crate) fn error_response(
+    id: Option<u64>,
+    code: i64,
+    message: &str,
+    data: Option<&serde_json::Value>,
+) -> String {
+    let id = id.map_or_else(|| "null".to_owned(), |id| id.to_string());
+    let message = json_string(message);
+    match data {
+        Some(data) => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message},"data":{data}}}}}"#
+        ),
+        None => {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message}}}}}"#
+            )
+        }
+    }
+}
+
+/// A success response line.
+pub(crate) fn response(id: u64, result: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+}
+
+/// A JSON string literal holding `text` (for values sent as JSON text).
+pub(crate) fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::codes;
+
+    #[test]
+    fn writes_requests_and_error_responses() {
+        assert_eq!(
+            request(5, "ping", "{}", None),
+            r#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{}}"#
+        );
+        let globals = r#"{"input":"a \"quoted\" line\nbreak"}"#;
+        assert!(attachable(globals));
+        assert!(!attachable("{\"a\":\n1}"));
+        assert_eq!(
+            request(6, "run", r#"{"attachment":"globals"}"#, Some(globals)),
+            format!(
+                "{}\n{globals}",
+                r#"{"jsonrpc":"2.0","id":6,"method":"run","params":{"attachment":"globals"}}"#
+            )
+        );
+        let line = error_response(Some(9), codes::METHOD_NOT_FOUND, "no \"x\"", None);
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["error"]["message"], "no \"x\"");
+        let with_data = error_response(
+            None,
+            codes::INVALID_PARAMS,
+            "m",
+            Some(&serde_json::json!({"path": "a"})),
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&with_data).unwrap();
+        assert_eq!(
+            (
+                parsed["id"].clone(),
+                parsed["error"]["data"]["path"].clone()
+            ),
+            (serde_json::Value::Null, "a".into())
+        );
+    }
+}

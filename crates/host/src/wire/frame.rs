@@ -1,0 +1,148 @@
+//! Line framing of the channel: splitting what a worker sent into messages,
+//! with a bound on a message's size.
+
+use super::decode::{parse_incoming, Incoming};
+use crate::error::Error;
+
+/// The longest line a worker may send: the largest message plus its envelope.
+pub(crate) fn line_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes + 64 * 1024
+}
+
+/// Parses the complete lines at the front of `buffer` (lines split on `\n`,
+/// empty lines skipped, each UTF-8 and a JSON-RPC message) and hands each
+/// message to `each`. The first `scanned` bytes are known to hold no newline.
+/// Returns how many bytes the complete lines took; a line, or an unfinished
+/// tail, longer than `limit` is an error.
+pub(crate) fn split_messages(
+    buffer: &[u8],
+    scanned: usize,
+    limit: usize,
+    mut each: impl FnMut(Incoming),
+) -> Result<usize, Error> {
+    let too_long = || Error::Protocol(format!("a message from the worker exceeds {limit} bytes"));
+    let mut start = 0;
+    let mut from = scanned.min(buffer.len());
+    while let Some(offset) = memchr::memchr(b'\n', &buffer[from..]) {
+        let end = from + offset;
+        let line = &buffer[start..end];
+        if line.len() > limit {
+            return Err(too_long());
+        }
+        if !line.is_empty() {
+            let text = std::str::from_utf8(line)
+                .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))?;
+            each(parse_incoming(text)?);
+        }
+        start = end + 1;
+        from = start;
+    }
+    if buffer.len() - start > limit {
+        return Err(too_long());
+    }
+    Ok(start)
+}
+
+/// Decodes a stream of bytes from a worker exactly as the host's reader does
+/// ([`split_messages`]) and returns how many messages it held. For the fuzz
+/// target and property tests: what fails here kills the worker with a
+/// `Protocol` error, and nothing panics.
+#[doc(hidden)]
+pub fn decode_stream(bytes: &[u8], max_message_bytes: usize) -> Result<usize, Error> {
+    let mut messages = 0;
+    split_messages(bytes, 0, line_limit(max_message_bytes), |_| messages += 1)?;
+    Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::into_error;
+    use proptest::prelude::*;
+
+    /// Lines that look like what a worker sends, valid or not.
+    fn rpc_line() -> impl Strategy<Value = String> {
+        let id = prop_oneof![
+            Just("1".to_owned()),
+            Just("null".to_owned()),
+            Just("-1".to_owned()),
+            Just("1e400".to_owned()),
+            Just("\"x\"".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+        ];
+        let method = prop_oneof![
+            Just("log"),
+            Just("event"),
+            Just("kv.get"),
+            Just(""),
+            Just("\\u0000"),
+        ];
+        let params = prop_oneof![
+            Just("{}".to_owned()),
+            Just("null".to_owned()),
+            Just("[]".to_owned()),
+            Just(r#"{"run":1,"level":"log","args":["hi",{"a":1}]}"#.to_owned()),
+            Just(r#"{"run":1,"level":"nope","args":[]}"#.to_owned()),
+            Just(r#"{"run":null,"name":"e","data":null}"#.to_owned()),
+            Just(r#"{"run":-5,"name":7}"#.to_owned()),
+            "[ -~]{0,40}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        ];
+        let error = prop_oneof![
+            Just(r#"{"code":-32000,"message":"boom"}"#.to_owned()),
+            Just(r#"{"code":"x"}"#.to_owned()),
+            Just(r#"{"code":1e300,"message":"m","data":{"line":-1,"column":1e9}}"#.to_owned()),
+            Just("null".to_owned()),
+        ];
+        (id, method, params, error, 0..6u8, "[ -~]{0,8}").prop_map(
+            |(id, method, params, error, shape, junk)| match shape {
+                0 => format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params}}}"#),
+                1 => format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#
+                ),
+                2 => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{params}}}"#),
+                3 => format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#),
+                4 => format!(r#"{{"id":{id},"result":{params},"error":{error}}}"#),
+                _ => format!(r#"{{"jsonrpc":"2.0","id":{id}{junk}"#),
+            },
+        )
+    }
+
+    #[test]
+    fn splits_lines_and_keeps_an_unfinished_tail() {
+        let stream =
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1}\n\n{\"jsonrpc\":\"2.0\",\"id\":2,";
+        let mut ids = Vec::new();
+        let consumed = split_messages(stream, 0, 1024, |incoming| {
+            if let Incoming::Response { id, .. } = incoming {
+                ids.push(id);
+            }
+        })
+        .unwrap();
+        assert_eq!(ids, [1]);
+        assert_eq!(&stream[consumed..], b"{\"jsonrpc\":\"2.0\",\"id\":2,");
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_stream(&bytes, 256);
+        }
+
+        #[test]
+        fn random_rpc_lines_never_panic(lines in proptest::collection::vec(rpc_line(), 1..8)) {
+            let stream = lines.join("\n") + "\n";
+            let _ = decode_stream(stream.as_bytes(), 1024 * 1024);
+            for line in &lines {
+                if let Ok(Incoming::Response { result: Err(error), .. }) = parse_incoming(line) {
+                    let _ = into_error(error, "fuzz", std::time::Duration::from_secs(1));
+                }
+            }
+        }
+
+        #[test]
+        fn an_oversized_line_is_a_protocol_error(extra in 1usize..4096) {
+            let line = format!("{{\"id\":1,\"result\":\"{}\"}}\n", "x".repeat(1024 + 64 * 1024 + extra));
+            prop_assert!(matches!(decode_stream(line.as_bytes(), 1024), Err(Error::Protocol(_))));
+        }
+    }
+}

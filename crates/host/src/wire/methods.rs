@@ -1,0 +1,438 @@
+//! What the host asks of a worker: one type per method, with its name and
+//! params. Hot paths (`run`, `call`, `cancel`) are written by hand into one
+//! string; the others go through serde.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::encode::json_string;
+
+/// A request the host sends to a worker.
+pub(crate) trait Request {
+    /// The method's name on the wire.
+    const METHOD: &'static str;
+    /// The params object, as JSON text.
+    fn params(&self) -> String;
+    /// The value that follows the request on an attachment line, if any.
+    fn attachment(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A notification the host sends to a worker (no answer).
+pub(crate) trait Notification {
+    /// The method's name on the wire.
+    const METHOD: &'static str;
+    /// The params object, as JSON text.
+    fn params(&self) -> String;
+}
+
+/// `init`: what a worker needs to know before it runs anything.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Init {
+    /// Registered modules scripts import by name.
+    pub(crate) modules: BTreeMap<String, RegisteredModule>,
+    pub(crate) script_cache_size: usize,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) spare_contexts: usize,
+    /// Every callback's wire name and where it sits on `host`.
+    pub(crate) callbacks: Vec<CallbackPath>,
+    pub(crate) watchdog_trust: u32,
+    pub(crate) project: Option<String>,
+    pub(crate) preloads: Vec<Preload>,
+    pub(crate) allow_builtins: BTreeSet<String>,
+    pub(crate) sandbox: SandboxInit,
+    /// `"run"` (a fresh context per plain run) or `"worker"` (one shared).
+    pub(crate) isolation: &'static str,
+}
+
+impl Request for Init {
+    const METHOD: &'static str = "init";
+    fn params(&self) -> String {
+        serde_json::to_string(self).expect("init params serialize")
+    }
+}
+
+/// A module registered by name (`PoolBuilder::module`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RegisteredModule {
+    pub(crate) code: String,
+    pub(crate) key: String,
+}
+
+/// A callback as the worker builds it into `host`: its wire name and the
+/// path of properties it sits at (`["kv", "get"]`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CallbackPath {
+    pub(crate) name: String,
+    pub(crate) path: Vec<String>,
+}
+
+/// A module imported into every context as a global.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Preload {
+    pub(crate) name: String,
+    pub(crate) specifier: String,
+}
+
+/// The sandbox settings the worker enforces itself.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SandboxInit {
+    pub(crate) fetch_allow: Vec<String>,
+    pub(crate) max_console_bytes: usize,
+    pub(crate) permission_model: bool,
+}
+
+/// `run`: a script, by key alone when the worker has it compiled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run<'a> {
+    /// `"expression"` or `"module"`.
+    pub(crate) kind: &'a str,
+    pub(crate) name: &'a str,
+    /// The absolute path of a script read from a file.
+    pub(crate) file: Option<&'a str>,
+    pub(crate) key: &'a str,
+    /// The source, or `None` to run the worker's compiled copy.
+    pub(crate) code: Option<&'a str>,
+    /// The globals object as JSON text; on the attachment line when it can go there.
+    pub(crate) globals: Option<&'a str>,
+    pub(crate) session: Option<u64>,
+    pub(crate) timeout: Duration,
+    pub(crate) max_callbacks: u32,
+}
+
+impl Run<'_> {
+    fn globals_attached(&self) -> bool {
+        self.globals.is_some_and(super::attachable)
+    }
+}
+
+impl Request for Run<'_> {
+    const METHOD: &'static str = "run";
+
+    fn params(&self) -> String {
+        let mut params = String::with_capacity(128 + self.code.map_or(0, str::len));
+        params.push_str(r#"{"kind":""#);
+        params.push_str(self.kind);
+        params.push_str(r#"","name":"#);
+        params.push_str(&json_string(self.name));
+        if let Some(file) = self.file {
+            params.push_str(r#","file":"#);
+            params.push_str(&json_string(file));
+        }
+        params.push_str(r#","key":""#);
+        params.push_str(self.key);
+        params.push('"');
+        if let Some(code) = self.code {
+            params.push_str(r#","code":"#);
+            params.push_str(&json_string(code));
+        }
+        if let Some(globals) = self.globals {
+            if self.globals_attached() {
+                params.push_str(r#","attachment":"globals""#);
+            } else {
+                params.push_str(r#","globals":"#);
+                params.push_str(&json_string(globals));
+            }
+        }
+        if let Some(session) = self.session {
+            params.push_str(r#","session":"#);
+            params.push_str(&session.to_string());
+        }
+        push_limits(&mut params, self.timeout, self.max_callbacks);
+        params.push('}');
+        params
+    }
+
+    fn attachment(&self) -> Option<&str> {
+        self.globals.filter(|_| self.globals_attached())
+    }
+}
+
+fn push_limits(params: &mut String, timeout: Duration, max_callbacks: u32) {
+    params.push_str(r#","timeout":"#);
+    params.push_str(&timeout.as_millis().to_string());
+    params.push_str(r#","maxCallbacks":"#);
+    params.push_str(&max_callbacks.to_string());
+}
+
+/// `call`: an exported function of a loaded module, its arguments (a JSON
+/// array, compact) on the attachment line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    pub(crate) handle: u64,
+    pub(crate) export: &'a str,
+    pub(crate) args: &'a str,
+    pub(crate) timeout: Duration,
+    pub(crate) max_callbacks: u32,
+}
+
+impl Request for Call<'_> {
+    const METHOD: &'static str = "call";
+
+    fn params(&self) -> String {
+        let mut params = format!(
+            r#"{{"handle":{},"export":{},"attachment":"args""#,
+            self.handle,
+            json_string(self.export)
+        );
+        push_limits(&mut params, self.timeout, self.max_callbacks);
+        params.push('}');
+        params
+    }
+
+    fn attachment(&self) -> Option<&str> {
+        Some(self.args)
+    }
+}
+
+/// `module.load`: a module loaded once (into a worker or a session) whose
+/// exports are then called by handle.
+#[derive(Debug, Serialize)]
+pub(crate) struct ModuleLoad<'a> {
+    pub(crate) handle: u64,
+    pub(crate) name: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) code: &'a str,
+    #[serde(serialize_with = "millis")]
+    pub(crate) timeout: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) session: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<&'a str>,
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u128(duration.as_millis())
+}
+
+impl Request for ModuleLoad<'_> {
+    const METHOD: &'static str = "module.load";
+    fn params(&self) -> String {
+        serde_json::to_string(self).expect("module.load params serialize")
+    }
+}
+
+/// `session.open`: a context kept across runs, with its own project
+/// directory if it has one.
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionOpen<'a> {
+    pub(crate) session: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) project: Option<&'a str>,
+}
+
+impl Request for SessionOpen<'_> {
+    const METHOD: &'static str = "session.open";
+    fn params(&self) -> String {
+        serde_json::to_string(self).expect("session.open params serialize")
+    }
+}
+
+/// `ping`: a round trip without work.
+#[derive(Debug)]
+pub(crate) struct Ping;
+
+impl Request for Ping {
+    const METHOD: &'static str = "ping";
+    fn params(&self) -> String {
+        "{}".into()
+    }
+}
+
+/// `stats`: the worker's own counters ([`WorkerStats`](super::WorkerStats)).
+#[derive(Debug)]
+pub(crate) struct Stats;
+
+impl Request for Stats {
+    const METHOD: &'static str = "stats";
+    fn params(&self) -> String {
+        "{}".into()
+    }
+}
+
+/// Why a run is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelReason {
+    Timeout,
+    Cancelled,
+}
+
+/// `cancel`: stop a run (its awaits reject, its signal aborts).
+#[derive(Debug)]
+pub(crate) struct Cancel {
+    pub(crate) id: u64,
+    pub(crate) reason: CancelReason,
+}
+
+impl Notification for Cancel {
+    const METHOD: &'static str = "cancel";
+    fn params(&self) -> String {
+        let reason = match self.reason {
+            CancelReason::Timeout => "timeout",
+            CancelReason::Cancelled => "cancelled",
+        };
+        format!(r#"{{"id":{},"reason":"{reason}"}}"#, self.id)
+    }
+}
+
+/// `session.close`: the session's context goes.
+#[derive(Debug)]
+pub(crate) struct SessionClose {
+    pub(crate) session: u64,
+}
+
+impl Notification for SessionClose {
+    const METHOD: &'static str = "session.close";
+    fn params(&self) -> String {
+        format!(r#"{{"session":{}}}"#, self.session)
+    }
+}
+
+/// `module.unload`: a loaded module (and its context, unless a session's) goes.
+#[derive(Debug)]
+pub(crate) struct ModuleUnload {
+    pub(crate) handle: u64,
+}
+
+impl Notification for ModuleUnload {
+    const METHOD: &'static str = "module.unload";
+    fn params(&self) -> String {
+        format!(r#"{{"handle":{}}}"#, self.handle)
+    }
+}
+
+/// `shutdown`: the worker exits once it has written what it has.
+#[derive(Debug)]
+pub(crate) struct Shutdown;
+
+impl Notification for Shutdown {
+    const METHOD: &'static str = "shutdown";
+    fn params(&self) -> String {
+        "{}".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> Run<'static> {
+        Run {
+            kind: "module",
+            name: "a \"b\".mjs",
+            file: None,
+            key: "k1",
+            code: None,
+            globals: None,
+            session: None,
+            timeout: Duration::from_millis(1500),
+            max_callbacks: 7,
+        }
+    }
+
+    #[test]
+    fn run_params_say_only_what_is_set() {
+        let params: serde_json::Value = serde_json::from_str(&run().params()).unwrap();
+        assert_eq!(
+            params,
+            serde_json::json!({"kind": "module", "name": "a \"b\".mjs", "key": "k1", "timeout": 1500, "maxCallbacks": 7})
+        );
+        let full = Run {
+            file: Some("/x/a.mjs"),
+            code: Some("export default 1"),
+            globals: Some(r#"{"a":1}"#),
+            session: Some(9),
+            ..run()
+        };
+        let params: serde_json::Value = serde_json::from_str(&full.params()).unwrap();
+        assert_eq!(
+            (
+                &params["file"],
+                &params["code"],
+                &params["attachment"],
+                &params["session"]
+            ),
+            (
+                &"/x/a.mjs".into(),
+                &"export default 1".into(),
+                &"globals".into(),
+                &9.into()
+            )
+        );
+        assert_eq!(full.attachment(), Some(r#"{"a":1}"#));
+        // Pretty JSON holds newlines: it goes escaped inside the params instead.
+        let pretty = Run {
+            globals: Some("{\n\"a\": 1}"),
+            ..run()
+        };
+        let params: serde_json::Value = serde_json::from_str(&pretty.params()).unwrap();
+        assert_eq!(params["globals"], "{\n\"a\": 1}");
+        assert_eq!(pretty.attachment(), None);
+    }
+
+    #[test]
+    fn other_params_are_json() {
+        let call = Call {
+            handle: 3,
+            export: "f",
+            args: "[1]",
+            timeout: Duration::from_secs(2),
+            max_callbacks: 0,
+        };
+        let params: serde_json::Value = serde_json::from_str(&call.params()).unwrap();
+        assert_eq!(
+            params,
+            serde_json::json!({"handle": 3, "export": "f", "attachment": "args", "timeout": 2000, "maxCallbacks": 0})
+        );
+        let load = ModuleLoad {
+            handle: 4,
+            name: "m",
+            key: "k",
+            code: "x",
+            timeout: Duration::from_secs(1),
+            session: None,
+            file: None,
+        };
+        let params: serde_json::Value = serde_json::from_str(&load.params()).unwrap();
+        assert_eq!(
+            params,
+            serde_json::json!({"handle": 4, "name": "m", "key": "k", "code": "x", "timeout": 1000})
+        );
+        for (params, expected) in [
+            (
+                Cancel {
+                    id: 5,
+                    reason: CancelReason::Timeout,
+                }
+                .params(),
+                serde_json::json!({"id": 5, "reason": "timeout"}),
+            ),
+            (
+                SessionClose { session: 6 }.params(),
+                serde_json::json!({"session": 6}),
+            ),
+            (
+                ModuleUnload { handle: 7 }.params(),
+                serde_json::json!({"handle": 7}),
+            ),
+            (
+                SessionOpen {
+                    session: 8,
+                    project: Some("/p"),
+                }
+                .params(),
+                serde_json::json!({"session": 8, "project": "/p"}),
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&params).unwrap(),
+                expected
+            );
+        }
+    }
+}

@@ -1,0 +1,29 @@
+// The worker's settings: defaults here, filled in by the host's `init`
+// request (21_init.mjs), read everywhere else.
+
+export const config = {
+  /** Modules scripts may import by name: name -> source. */
+  modules: new Map(),
+  /** Compiled scripts kept (content-addressed LRU). */
+  scriptCacheSize: 256,
+  /** Largest result, event or log line a run may send, in bytes. */
+  maxMessageBytes: 64 * 1024 * 1024,
+  /** Fresh contexts kept ready for plain runs. */
+  spareContexts: 2,
+  /** Callbacks the host offers: { name, path: [namespace?, jsName] }. */
+  callbacks: [],
+  /** 'run': a fresh context per plain run; 'worker': plain runs share one. */
+  isolation: 'run',
+  /** Quick runs after which code runs without the engine's watchdog (0: never). */
+  watchdogTrust: 3,
+  /** The project directory (absolute) packages and relative imports resolve from, if any. */
+  project: undefined,
+  /** Modules imported into every context before code runs: [{ name, specifier }]. */
+  preloads: [],
+  /** Node built-in modules scripts and their dependencies may import, by bare name. */
+  allowBuiltins: new Set(),
+  /** URL patterns `fetch` may reach (Sandbox::allow_fetch), parsed: none by default. */
+  fetchAllow: [],
+  /** Console output one run may send, in bytes of JSON (Sandbox::max_console_bytes; 0: no limit). */
+  maxConsoleBytes: 8 * 1024 * 1024,
+};

@@ -1,0 +1,148 @@
+// The channel to the host: JSON-RPC 2.0, one JSON text per line, over the
+// socket the host hands the worker as a file descriptor. Lines are framed on
+// the way in; writes are coalesced on the way out.
+
+import net from 'node:net';
+import { Buffer } from 'node:buffer';
+import { CODES } from './00_codes.mjs';
+import { config } from './02_config.mjs';
+
+let channel = null;
+let outQueue = [];
+let flushScheduled = false;
+
+/** What the channel carried, for the host's `stats` request. */
+const channelStats = { reads: 0, messagesIn: 0, writes: 0, messagesOut: 0 };
+
+/**
+ * Whether this turn of the event loop has written already. The first write
+ * of a turn leaves at once (after the microtasks queued so far: everything a
+ * burst of synchronous work sends goes out together); what is sent later in
+ * the same turn (many timers or I/O callbacks finishing runs) waits for the
+ * end of the turn and goes out in one write.
+ */
+let wroteThisTurn = false;
+
+/** Queues one message (a JSON text without its newline). */
+export function send(text) {
+  outQueue.push(text);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    if (wroteThisTurn) setImmediate(flushDeferred);
+    else queueMicrotask(flush);
+  }
+}
+
+function flush() {
+  flushScheduled = false;
+  if (outQueue.length === 0 || channel === null) return;
+  write();
+  if (!wroteThisTurn) {
+    wroteThisTurn = true;
+    setImmediate(endTurn);
+  }
+}
+
+function flushDeferred() {
+  flushScheduled = false;
+  if (outQueue.length > 0 && channel !== null) write();
+}
+
+function endTurn() {
+  wroteThisTurn = false;
+}
+
+function write() {
+  const data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+  channelStats.writes++;
+  channelStats.messagesOut += outQueue.length;
+  outQueue = [];
+  channel.write(data);
+}
+
+/** Answers request `id` with a result already in JSON. */
+export function respond(id, resultJson) {
+  send('{"jsonrpc":"2.0","id":' + JSON.stringify(id) + ',"result":' + resultJson + '}');
+}
+
+/** Answers request `id` with an error (`data` only when given). */
+export function respondError(id, code, message, data) {
+  const error = { code, message };
+  if (data !== undefined) error.data = data;
+  send(JSON.stringify({ jsonrpc: '2.0', id, error }));
+}
+
+/** Sends a notification whose params are already in JSON. */
+export function notify(method, paramsJson) {
+  send('{"jsonrpc":"2.0","method":"' + method + '","params":' + paramsJson + '}');
+}
+
+/** Feeds raw bytes from the channel; calls `onLine` for every complete line. */
+export function createLineReader(onLine, maxLineBytes) {
+  let parts = [];
+  let partBytes = 0;
+  return (chunk) => {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl === -1) break;
+      let line;
+      if (parts.length > 0) {
+        parts.push(chunk.subarray(start, nl));
+        line = Buffer.concat(parts).toString('utf8');
+        parts = [];
+        partBytes = 0;
+      } else {
+        line = chunk.toString('utf8', start, nl);
+      }
+      start = nl + 1;
+      if (line.length > 0) onLine(line);
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.subarray(start));
+      partBytes += chunk.length - start;
+      if (partBytes > maxLineBytes()) {
+        throw new Error(`message from the host exceeds ${maxLineBytes()} bytes`);
+      }
+    }
+  };
+}
+
+/**
+ * Opens the channel on `fd` and hands every line read to `onLine`. The
+ * worker lives as long as the channel: it exits when the host closes it.
+ */
+export function connect(fd, onLine) {
+  channel = new net.Socket({ fd, readable: true, writable: true });
+  const exit = () => process.exit(0);
+  channel.on('end', exit);
+  channel.on('close', exit);
+  channel.on('error', exit);
+  const read = createLineReader((line) => {
+    channelStats.messagesIn++;
+    onLine(line);
+  }, () => config.maxMessageBytes + 1024 * 1024);
+  channel.on('data', (chunk) => {
+    channelStats.reads++;
+    try {
+      read(chunk);
+      // Answers ready now go out in one write, without waiting for the loop.
+      flush();
+    } catch (error) {
+      respondError(null, CODES.LIMIT, error.message);
+      flush();
+      process.exit(3);
+    }
+  });
+}
+
+/** Sends what is queued and ends the channel (the `shutdown` notification). */
+export function closeChannel() {
+  flush();
+  channel.end();
+}
+
+/** A copy of the channel's counters. */
+export function channelCounters() {
+  return { ...channelStats };
+}

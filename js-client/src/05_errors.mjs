@@ -1,0 +1,174 @@
+// Errors, as the host sees them: what a run threw, turned into a JSON-RPC
+// error with a clean stack and the place in the script it came from.
+
+import util from 'node:util';
+import { CODES } from './00_codes.mjs';
+import { respondError } from './03_channel.mjs';
+import { NonJsonError, toJsonText } from './04_json.mjs';
+
+/** An import that cannot be resolved or is not allowed (-32010). */
+export class ImportFailure extends Error {
+  constructor(specifier, referrer, reason) {
+    // Node's permission model says only "Access to this API has been restricted".
+    const hint = String(reason).includes('has been restricted') ? ' (the sandbox does not let workers read it: Sandbox::allow_read, or PoolBuilder::project)' : '';
+    super(`cannot import "${specifier}" from ${referrer}: ${reason}${hint}`);
+    this.specifier = specifier;
+    this.referrer = referrer;
+    this.reason = reason;
+  }
+}
+
+/** Thrown into a run that was cancelled or timed out, or answered for one that cannot start. */
+export class RunEnded extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Errors of the script's realm that stand for an ImportFailure (see `importErrorIn`). */
+const importFailures = new WeakMap();
+
+/**
+ * An ImportFailure as an error of the script's realm (a script or a package
+ * may catch it, and must not get hold of a worker-realm object). The run's
+ * answer still reports it as an import error.
+ */
+export function importErrorIn(state, failure) {
+  const error = new state.Error(failure.message);
+  error.code = 'ERR_OUTRIGGER_IMPORT';
+  error.specifier = failure.specifier;
+  error.referrer = failure.referrer;
+  importFailures.set(error, failure);
+  return error;
+}
+
+/** `object[key]` as a string, or undefined; a throwing getter gives undefined. */
+export function safeGet(object, key) {
+  try {
+    const value = object[key];
+    return typeof value === 'string' ? value : value === undefined ? undefined : String(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const STACK_FRAME = /^\s+at (?:.*? \()?(.*?):(\d+):(\d+)\)?$/;
+const RUNTIME_FILE = /^\d\d_[\w-]+\.mjs$/;
+
+/**
+ * Which files of stack frames are the runtime's own, for the runtime at
+ * `url`. Assembled into one program and run with `-e`, the runtime is that
+ * one URL (`file:///<cwd>/[eval1]`: the user's files may share the
+ * directory). Loaded from its files (the tests), it is every numbered file
+ * of its directory.
+ */
+export function runtimeFilesOf(url) {
+  const dir = url.slice(0, url.lastIndexOf('/') + 1);
+  if (!RUNTIME_FILE.test(url.slice(dir.length))) return (file) => file === url;
+  return (file) => file.startsWith(dir) && RUNTIME_FILE.test(file.slice(dir.length));
+}
+const isRuntimeFile = runtimeFilesOf(import.meta.url);
+
+/** Removes node's source-line decoration and the runtime's own frames. */
+export function cleanStack(stack) {
+  let text = stack;
+  // `file:LINE\n<source>\n<carets>\n\n` before the error itself.
+  const decorated = /^[^\n]*:\d+\n[^\n]*\n\s*\^+\s*\n\n/.exec(text);
+  if (decorated) text = text.slice(decorated[0].length);
+  return text
+    .split('\n')
+    .filter((line) => {
+      const frame = STACK_FRAME.exec(line);
+      if (!frame) return !/^\s+at /.test(line) || !/node:|\[eval\d*\]/.test(line);
+      const file = frame[1];
+      return !file.startsWith('node:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
+    })
+    .join('\n');
+}
+
+/** Line and column in `filename` where an error happened, from its stack. */
+export function locate(stack, filename) {
+  if (typeof stack !== 'string') return {};
+  const prefix = filename + ':';
+  if (stack.startsWith(prefix)) {
+    const m = /^(\d+)\n([^\n]*)\n(\s*)\^/.exec(stack.slice(prefix.length));
+    if (m) return { line: Number(m[1]), column: m[3].length + 1 };
+  }
+  for (const line of stack.split('\n')) {
+    const frame = STACK_FRAME.exec(line);
+    if (frame && frame[1] === filename) return { line: Number(frame[2]), column: Number(frame[3]) };
+  }
+  return {};
+}
+
+/** The first place in a project file (an absolute path) an error's stack names. */
+export function locateInFile(stack) {
+  if (typeof stack !== 'string') return {};
+  const header = /^(\/[^\n]*):(\d+)\n[^\n]*\n(\s*)\^/.exec(stack);
+  if (header) return { file: header[1], line: Number(header[2]), column: header[3].length + 1 };
+  for (const line of stack.split('\n')) {
+    const frame = STACK_FRAME.exec(line);
+    if (frame && frame[1].startsWith('/')) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
+  }
+  return {};
+}
+
+/** The JSON-RPC error for something a run threw. */
+export function errorFor(thrown, filename) {
+  if (thrown instanceof NonJsonError) {
+    return { code: thrown.code ?? CODES.NON_JSON, message: thrown.message };
+  }
+  const failure = thrown instanceof ImportFailure ? thrown : importFailures.get(thrown);
+  if (failure !== undefined) {
+    return {
+      code: CODES.IMPORT,
+      message: failure.message,
+      data: { specifier: failure.specifier, referrer: failure.referrer, reason: failure.reason },
+    };
+  }
+  if (thrown instanceof RunEnded) {
+    return { code: thrown.code, message: thrown.message };
+  }
+  if (thrown && thrown.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    return { code: CODES.TIMEOUT, message: thrown.message };
+  }
+  const isError = util.types.isNativeError(thrown)
+    || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
+  if (isError) {
+    const rawStack = safeGet(thrown, 'stack');
+    let { line, column } = locate(rawStack, filename);
+    let file;
+    if (line === undefined) {
+      // Not in the script itself: in a file it imported (a dependency's syntax error).
+      ({ file, line, column } = locateInFile(rawStack));
+    }
+    const data = {
+      name: safeGet(thrown, 'name') ?? 'Error',
+      message: safeGet(thrown, 'message') ?? '',
+      stack: rawStack === undefined ? null : cleanStack(rawStack),
+      line: line ?? null,
+      column: column ?? null,
+    };
+    if (file !== undefined) data.file = file;
+    return { code: CODES.SCRIPT_ERROR, message: `${data.name}: ${data.message}`, data };
+  }
+  let message;
+  try {
+    message = typeof thrown === 'string' ? thrown : toJsonText(thrown, 'thrown value');
+  } catch {
+    message = util.inspect(thrown, { customInspect: false, showProxy: true });
+  }
+  const name = thrown === null ? 'null' : typeof thrown;
+  return {
+    code: CODES.SCRIPT_ERROR,
+    message: `uncaught ${name}: ${message}`,
+    data: { name, message, stack: null, line: null, column: null },
+  };
+}
+
+/** Answers request `id` with the error for what was thrown (located in `filename`). */
+export function respondThrown(id, thrown, filename) {
+  const { code, message, data } = errorFor(thrown, filename);
+  respondError(id, code, message, data);
+}

@@ -1,0 +1,62 @@
+// Callbacks: requests from the worker to the host, made by `host.<name>()`
+// in a script, and the host's answers to them.
+
+import { CODES } from './00_codes.mjs';
+import { send } from './03_channel.mjs';
+import { toJsonText } from './04_json.mjs';
+import { currentRun } from './06_current_run.mjs';
+
+let nextCallId = 1;
+/** Calls not yet answered, by request id: { resolve, reject, run, state }. */
+const pendingCalls = new Map();
+
+/** A request to the host (a callback), answered by a response line. */
+export function callHost(method, params, state) {
+  const run = currentRun(state);
+  const ErrorType = state?.Error ?? Error;
+  if (run !== undefined) {
+    if (run.finished) return Promise.reject(new ErrorType(`${method}: the run has ended`));
+    run.callbackCount++;
+    if (run.maxCallbacks > 0 && run.callbackCount > run.maxCallbacks) {
+      const message = `the run reached its limit of ${run.maxCallbacks} callback calls`;
+      run.end(CODES.LIMIT, message);
+      return Promise.reject(new ErrorType(message));
+    }
+  }
+  const id = nextCallId++;
+  const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject, run, state });
+    run?.calls.add(id);
+    send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
+      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + '}}');
+  });
+}
+
+/** Settles the call a response from the host answers, with values of the caller's realm. */
+export function onHostResponse(message) {
+  const call = pendingCalls.get(message.id);
+  if (call === undefined) return;
+  pendingCalls.delete(message.id);
+  call.run?.calls.delete(message.id);
+  const { state } = call;
+  const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
+  if (message.error) {
+    const error = new (state?.Error ?? Error)(String(message.error.message));
+    error.code = message.error.code;
+    if (message.error.data !== undefined) error.data = inRealm(message.error.data);
+    call.reject(error);
+  } else {
+    call.resolve(inRealm(message.result));
+  }
+}
+
+/** Rejects the calls of a run that has finished: their answers would come too late. */
+export function rejectCalls(run) {
+  for (const id of run.calls) {
+    const call = pendingCalls.get(id);
+    pendingCalls.delete(id);
+    call?.reject(new (call.state?.Error ?? Error)('the run ended before the callback answered'));
+  }
+  run.calls.clear();
+}

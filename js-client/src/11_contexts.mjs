@@ -1,0 +1,90 @@
+// Contexts: one realm per plain run, per session, per loaded module, and
+// what belongs to each (its timers, the modules imported into it).
+
+import vm from 'node:vm';
+import { nowMs } from './01_clock.mjs';
+import { config } from './02_config.mjs';
+import { currentRun } from './06_current_run.mjs';
+import { sendLog, sendEvent } from './07_console.mjs';
+import { callHost } from './08_host_calls.mjs';
+import { bootstrapScript, webDescriptors, runFetch } from './10_realm.mjs';
+
+let nextTimerId = 1;
+
+/**
+ * A context and what belongs to it: its timers, the modules imported into it,
+ * and who its logs belong to when no run is current. Made by `createContext`
+ * (16_preloads.mjs), which also starts importing the pool's preloads into it.
+ */
+export class ContextState {
+  constructor(project = config.project) {
+    this.timers = new Map();
+    /** Module instances of this context, by registered name, `node:` name or file path. */
+    this.modules = new Map();
+    /** CommonJS `module` objects of this context, by file path. */
+    this.commonjs = new Map();
+    /** The directory packages and relative imports of string scripts resolve from. */
+    this.project = project;
+    this.disposed = false;
+    /** The run that started last here: whose `signal` a callback outside any run sees. */
+    this.lastRun = undefined;
+    this.context = vm.createContext({}, { codeGeneration: { strings: true, wasm: true } });
+    const state = this;
+    const bridge = {
+      webDescriptors,
+      callbacks: config.callbacks,
+      now: nowMs,
+      log: (level, args) => {
+        // Past the console limit: thrown, so that a synchronous loop of logging stops.
+        if (!sendLog(level, args, state)) throw currentRun(state).endReason;
+      },
+      emit: (name, data) => sendEvent(name, data, state),
+      call: (method, params) => callHost(method, params, state),
+      signal: () => currentRun(state)?.controller.signal,
+      fetch: (input, init) => runFetch(input, init, state),
+      setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
+      clearTimer: (id) => state.clearTimer(id),
+    };
+    const intrinsics = bootstrapScript.runInContext(this.context)(bridge);
+    this.jsonParse = intrinsics.parse;
+    this.Error = intrinsics.Error;
+    this.makeRequire = intrinsics.makeRequire;
+    /** While the preloads are being imported: the promise of it; then null. */
+    this.ready = null;
+  }
+
+  setTimer(callback, delay, args, repeat) {
+    if (this.disposed) return 0;
+    const id = nextTimerId++;
+    const fire = () => {
+      if (!repeat) this.timers.delete(id);
+      try {
+        callback(...args);
+      } catch (error) {
+        sendLog('error', ['Uncaught exception in timer callback:', error], this);
+      }
+    };
+    const handle = repeat ? setInterval(fire, delay) : setTimeout(fire, delay);
+    this.timers.set(id, handle);
+    return id;
+  }
+
+  clearTimer(id) {
+    const handle = this.timers.get(id);
+    if (handle === undefined) return;
+    clearTimeout(handle);
+    clearInterval(handle);
+    this.timers.delete(id);
+  }
+
+  dispose() {
+    this.disposed = true;
+    for (const handle of this.timers.values()) {
+      clearTimeout(handle);
+      clearInterval(handle);
+    }
+    this.timers.clear();
+    this.modules.clear();
+    this.commonjs.clear();
+  }
+}

@@ -1,0 +1,53 @@
+// The import graph of a context: every static and dynamic import goes
+// through here. Loading is ours, so that every file runs in the run's own
+// context: ES modules as `SourceTextModule`s, CommonJS files through
+// 14_commonjs.mjs; one instance of each per context.
+
+import { config } from './02_config.mjs';
+import { ImportFailure, importErrorIn } from './05_errors.mjs';
+import { activeRun } from './06_current_run.mjs';
+import { compileModule, fileOf, ownerOf } from './12_compile.mjs';
+import { builtinFor, resolveImport, readProjectFile } from './13_resolve.mjs';
+import { syntheticModule, requireFile } from './14_commonjs.mjs';
+
+/** The module `specifier` names, for this context (made once per context). */
+export function importModule(state, specifier, parentFile, referrer) {
+  const target = resolveImport(state, specifier, parentFile, referrer, 'import');
+  const id = target.kind === 'builtin' ? `node:${target.name}` : target.kind === 'file' ? target.file : specifier;
+  const existing = state.modules.get(id);
+  if (existing !== undefined) return existing;
+  let module;
+  if (target.kind === 'builtin') {
+    module = syntheticModule(state, id, builtinFor(target.name, specifier, referrer));
+  } else if (target.kind === 'registered') {
+    const source = config.modules.get(specifier);
+    module = compileModule(state, { name: specifier, key: source.key, code: source.code }, dynamicImport);
+  } else if (target.format === 'module') {
+    const entry = readProjectFile(target.file, specifier, referrer);
+    module = compileModule(state, { name: target.file, key: entry.key, code: entry.source, file: target.file }, dynamicImport);
+  } else {
+    module = syntheticModule(state, id, requireFile(state, target.file, target.format, specifier, referrer, dynamicImport));
+  }
+  state.modules.set(id, module);
+  return module;
+}
+
+/** The linker of a context: every import of a module graph goes through it. */
+export function linkerFor(state) {
+  return (specifier, referencing) =>
+    importModule(state, specifier, fileOf(referencing), referencing?.identifier ?? 'the script');
+}
+
+/** `import()` in any code the runtime compiles: into the context its module, or its run, belongs to. */
+export async function dynamicImport(specifier, referrer) {
+  const state = ownerOf(referrer) ?? activeRun()?.state;
+  if (state === undefined) throw new ImportFailure(specifier, 'a finished run', 'the run has ended');
+  try {
+    const module = importModule(state, specifier, fileOf(referrer), referrer?.identifier ?? fileOf(referrer) ?? 'the script');
+    if (module.status === 'unlinked') await module.link(linkerFor(state));
+    if (module.status === 'linked') await module.evaluate();
+    return module;
+  } catch (error) {
+    throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
+  }
+}

@@ -1,0 +1,119 @@
+// A run: one request executing code (a `run`, a `module.load`, a `call`),
+// from its start to its answer. It can end early (timeout, cancel, a limit):
+// its awaits then reject and its signal aborts.
+
+import { CODES } from './00_codes.mjs';
+import { nowMs } from './01_clock.mjs';
+import { RunEnded } from './05_errors.mjs';
+import { rejectCalls } from './08_host_calls.mjs';
+
+/** Runs not yet finished, by request id: what `cancel` finds. */
+const runs = new Map();
+
+export function runById(id) {
+  return runs.get(id);
+}
+
+export function runCount() {
+  return runs.size;
+}
+
+export class Run {
+  constructor(id, state, timeout, maxCallbacks = 0) {
+    this.id = id;
+    this.state = state;
+    state.lastRun = this;
+    /** Callback calls made, the limit (0: none), and those not yet answered. */
+    this.callbackCount = 0;
+    /** Bytes of console output sent (Sandbox::max_console_bytes). */
+    this.consoleBytes = 0;
+    this.maxCallbacks = maxCallbacks;
+    this.calls = new Set();
+    this.finished = false;
+    /** Why the run ended early (timeout, cancel, limit), once it has. */
+    this.endReason = undefined;
+    // The signal and the `ended` promise cost allocations most runs never
+    // need: both are made on first use.
+    this.abortController = undefined;
+    this.endedPromise = undefined;
+    this.rejectEnded = undefined;
+    runs.set(id, this);
+    watchDeadline(this, timeout);
+  }
+
+  /** Aborted when the run ends (early, or when a plain run's context goes). */
+  get controller() {
+    if (this.abortController === undefined) {
+      this.abortController = new AbortController();
+      if (this.endReason !== undefined) this.abortController.abort(this.abortReason());
+    }
+    return this.abortController;
+  }
+
+  /** Rejects when the run ends early. */
+  get ended() {
+    if (this.endedPromise === undefined) {
+      this.endedPromise = new Promise((_, reject) => {
+        this.rejectEnded = reject;
+      });
+      this.endedPromise.catch(() => {});
+      if (this.endReason !== undefined) this.rejectEnded(this.endReason);
+    }
+    return this.endedPromise;
+  }
+
+  /** What the signal aborts with: a `TimeoutError` or an `AbortError` DOMException. */
+  abortReason() {
+    const reason = this.endReason;
+    return new DOMException(reason.message, reason.code === CODES.TIMEOUT ? 'TimeoutError' : 'AbortError');
+  }
+
+  /** Ends the run early: its awaits reject, its signal aborts. */
+  end(code, message) {
+    if (this.endReason !== undefined) return;
+    this.endReason = new RunEnded(code, message);
+    this.rejectEnded?.(this.endReason);
+    this.abortController?.abort(this.abortReason());
+  }
+
+  /** The run has answered: it leaves the registry and the deadlines, and its unanswered callbacks reject. */
+  finish() {
+    this.finished = true;
+    deadlines.delete(this);
+    runs.delete(this.id);
+    rejectCalls(this);
+  }
+}
+
+/**
+ * Runs' deadlines, checked by one timer rather than a timer per run (the
+ * host keeps the exact deadline; this one stops the JavaScript).
+ */
+const deadlines = new Set();
+let deadlineTimer = null;
+const DEADLINE_TICK_MS = 25;
+
+function watchDeadline(run, timeout) {
+  if (!(timeout > 0)) return;
+  run.deadline = nowMs() + timeout;
+  run.timeout = timeout;
+  deadlines.add(run);
+  if (deadlineTimer === null) {
+    deadlineTimer = setInterval(checkDeadlines, DEADLINE_TICK_MS);
+    deadlineTimer.unref();
+  }
+}
+
+function checkDeadlines() {
+  const now = nowMs();
+  for (const run of deadlines) {
+    if (now >= run.deadline) {
+      deadlines.delete(run);
+      run.end(CODES.TIMEOUT, `run timed out after ${run.timeout} ms`);
+    }
+  }
+  if (deadlines.size === 0) {
+    clearInterval(deadlineTimer);
+    deadlineTimer = null;
+  }
+}

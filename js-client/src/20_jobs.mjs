@@ -1,0 +1,140 @@
+// The three jobs that execute code, each a thin description for
+// `execute` (18_lifecycle.mjs): run a script, load a module, call an
+// export of a loaded module.
+
+import vm from 'node:vm';
+import { CODES } from './00_codes.mjs';
+import { nowMs } from './01_clock.mjs';
+import { respondError } from './03_channel.mjs';
+import { toJsonText } from './04_json.mjs';
+import { RunEnded, respondThrown } from './05_errors.mjs';
+import { compileScript, compileModule, watchdogFor, noteSyncTime } from './12_compile.mjs';
+import { linkerFor, dynamicImport } from './15_imports.mjs';
+import { createContext } from './16_preloads.mjs';
+import { execute } from './18_lifecycle.mjs';
+import { contextFor, sessionContext, loadedModule, keepLoadedModule } from './19_sessions.mjs';
+
+/** `run`: a classic script or a module, in a fresh context, the shared one or a session's. */
+export function runScript(id, params) {
+  let target;
+  try {
+    target = contextFor(params.session);
+  } catch (thrown) {
+    return respondThrown(id, thrown, params.name);
+  }
+  const { state, owned } = target;
+  execute(id, {
+    state,
+    owned,
+    name: params.name,
+    timeout: params.timeout,
+    maxCallbacks: params.maxCallbacks,
+    body: (run) => runBody(run, state, params),
+    encode: toJsonText,
+  });
+}
+
+/** Sets a run's globals and evaluates it: its value, or a promise of it. */
+function runBody(run, state, params) {
+  if (params.globals) {
+    const globals = state.jsonParse(params.globals);
+    for (const name of Object.keys(globals)) state.context[name] = globals[name];
+  }
+  if (params.kind === 'module') return evaluateModule(run, state, params);
+  const script = compileScript(params, dynamicImport);
+  const started = nowMs();
+  const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
+  noteSyncTime(params.key, started);
+  return value;
+}
+
+async function evaluateModule(run, state, params) {
+  const module = compileModule(state, params, dynamicImport);
+  await Promise.race([module.link(linkerFor(state)), run.ended]);
+  const started = nowMs();
+  const evaluated = module.evaluate(watchdogFor(params.key, params.timeout));
+  noteSyncTime(params.key, started);
+  await Promise.race([evaluated, run.ended]);
+  return module.namespace.default;
+}
+
+/**
+ * `module.load`: a module kept under a handle for later calls, in a session's
+ * context or in a context of its own, which it keeps once loaded.
+ */
+export function loadModule(id, params) {
+  const own = params.session === undefined || params.session === null;
+  let state;
+  try {
+    state = own ? createContext() : sessionContext(params.session);
+  } catch (thrown) {
+    return respondThrown(id, thrown, params.name);
+  }
+  execute(id, {
+    state,
+    owned: false,
+    name: params.name,
+    timeout: params.timeout,
+    maxCallbacks: params.maxCallbacks,
+    // The module itself, not its namespace: a namespace with a `then` export would be awaited.
+    body: async (run) => {
+      const module = compileModule(state, params, dynamicImport);
+      await Promise.race([module.link(linkerFor(state)), run.ended]);
+      await Promise.race([module.evaluate(params.timeout > 0 ? { timeout: params.timeout } : {}), run.ended]);
+      return module;
+    },
+    encode: (module) => JSON.stringify({ exports: Object.keys(module.namespace) }),
+    succeeded: (module) => keepLoadedModule(params.handle, { namespace: module.namespace, state, owned: own, name: params.name }),
+    failed: () => {
+      if (own) state.dispose();
+    },
+  });
+}
+
+/** `call`: an export of a loaded module, with JSON arguments. */
+export function callExport(id, params) {
+  const loaded = loadedModule(params.handle);
+  if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
+  const { state, namespace } = loaded;
+  execute(id, {
+    state,
+    owned: false,
+    name: loaded.name,
+    timeout: params.timeout,
+    maxCallbacks: params.maxCallbacks,
+    body: () => {
+      const fn = namespace[params.export];
+      if (typeof fn !== 'function') {
+        const names = Object.keys(namespace).filter((k) => typeof namespace[k] === 'function');
+        throw new RunEnded(CODES.NOT_FOUND, `module "${loaded.name}" has no exported function "${params.export}"`
+          + ` (exported functions: ${names.length ? names.join(', ') : 'none'})`);
+      }
+      const args = params.args ? state.jsonParse(params.args) : [];
+      return callWithTimeout(state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`);
+    },
+    encode: toJsonText,
+  });
+}
+
+const callScript = new vm.Script('globalThis[Symbol.for("outrigger.call")]()', { filename: 'outrigger:call' });
+
+/** Calls `thunk` inside `state`'s context, under the engine's watchdog for the synchronous part. */
+function callWithTimeout(state, thunk, timeout, key) {
+  const options = watchdogFor(key, timeout);
+  if (options.timeout === undefined) {
+    const started = nowMs();
+    const value = thunk();
+    noteSyncTime(key, started);
+    return value;
+  }
+  const slot = Symbol.for('outrigger.call');
+  Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
+  try {
+    const started = nowMs();
+    const value = callScript.runInContext(state.context, options);
+    noteSyncTime(key, started);
+    return value;
+  } finally {
+    delete state.context[slot];
+  }
+}

@@ -1,0 +1,77 @@
+// `init`: the settings the host sends once, before anything else, and the
+// answer that tells it who this worker is.
+
+import { statSync } from 'node:fs';
+import { PROTOCOL_VERSION, CODES } from './00_codes.mjs';
+import { config } from './02_config.mjs';
+import { respond, respondError } from './03_channel.mjs';
+import { respondThrown } from './05_errors.mjs';
+import { parseFetchPattern } from './09_fetch_policy.mjs';
+import { builtinName } from './13_resolve.mjs';
+import { createContext, addSpare, scheduleRefill } from './16_preloads.mjs';
+
+/** Fills `config` from `init`'s params and answers. */
+export function init(id, params) {
+  for (const [name, source] of Object.entries(params.modules ?? {})) config.modules.set(name, source);
+  if (params.scriptCacheSize) config.scriptCacheSize = params.scriptCacheSize;
+  if (params.maxMessageBytes) config.maxMessageBytes = params.maxMessageBytes;
+  if (params.spareContexts !== undefined) config.spareContexts = params.spareContexts;
+  if (params.callbacks) config.callbacks = params.callbacks;
+  if (params.watchdogTrust !== undefined) config.watchdogTrust = params.watchdogTrust;
+  if (params.isolation === 'worker') {
+    config.isolation = 'worker';
+    config.spareContexts = 0;
+  }
+  if (typeof params.project === 'string') {
+    if (!isDirectory(params.project)) {
+      return respondError(id, CODES.INVALID_PARAMS, `the project directory ${params.project} does not exist or is not a directory`);
+    }
+    config.project = params.project;
+  }
+  if (Array.isArray(params.preloads)) config.preloads = params.preloads;
+  if (Array.isArray(params.allowBuiltins)) {
+    config.allowBuiltins = new Set(params.allowBuiltins.map((name) => builtinName(name) ?? name));
+  }
+  if (params.sandbox !== undefined && params.sandbox !== null) {
+    const sandbox = params.sandbox;
+    try {
+      config.fetchAllow = (sandbox.fetchAllow ?? []).map(parseFetchPattern);
+    } catch (error) {
+      return respondError(id, CODES.INVALID_PARAMS, `a Sandbox::allow_fetch pattern is not a URL: ${error.message}`);
+    }
+    if (typeof sandbox.maxConsoleBytes === 'number') config.maxConsoleBytes = sandbox.maxConsoleBytes;
+  }
+  if (config.preloads.length > 0) return void initWithPreloads(id);
+  scheduleRefill();
+  return respond(id, hello());
+}
+
+function isDirectory(dir) {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The answer to `init`. */
+function hello() {
+  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid });
+}
+
+/**
+ * Answers `init` once the preloads have been imported into a first context
+ * (kept as a spare one): a preload that cannot be imported fails start-up
+ * with its import error, rather than every run later.
+ */
+async function initWithPreloads(id) {
+  const state = createContext();
+  try {
+    await state.ready;
+  } catch (thrown) {
+    return respondThrown(id, thrown, 'preload');
+  }
+  if (config.isolation === 'run') addSpare(state);
+  scheduleRefill();
+  respond(id, hello());
+}

@@ -1,0 +1,143 @@
+// Dispatch: every line from the host, parsed, checked and handed to what
+// handles its method; responses to the worker's own requests go to their
+// callbacks.
+
+import { CODES } from './00_codes.mjs';
+import { respond, respondError, closeChannel, channelCounters } from './03_channel.mjs';
+import { onHostResponse } from './08_host_calls.mjs';
+import { cacheStats } from './12_compile.mjs';
+import { spareCount } from './16_preloads.mjs';
+import { runById, runCount } from './17_run.mjs';
+import { openSession, closeSession, unloadModule, openCounts } from './19_sessions.mjs';
+import { runScript, loadModule, callExport } from './20_jobs.mjs';
+import { init } from './21_init.mjs';
+
+function handleRequest(message) {
+  const { id, method, params } = message;
+  switch (method) {
+    case 'run':
+      return void runScript(id, params);
+    case 'call':
+      return void callExport(id, params);
+    case 'module.load':
+      return void loadModule(id, params);
+    case 'ping':
+      return respond(id, '{}');
+    case 'stats': {
+      const { sessions, loadedModules } = openCounts();
+      return respond(id, JSON.stringify({
+        ...cacheStats,
+        ...channelCounters(),
+        runs: runCount(),
+        sessions,
+        loadedModules,
+        spareContexts: spareCount(),
+        heapUsed: process.memoryUsage().heapUsed,
+      }));
+    }
+    case 'init':
+      return init(id, params);
+    case 'session.open':
+      if (!openSession(params.session, params.project)) {
+        return respondError(id, CODES.INVALID_PARAMS, `session ${params.session} is already open`);
+      }
+      return respond(id, '{}');
+    default:
+      return respondError(id, CODES.METHOD_NOT_FOUND, `unknown method "${method}"`);
+  }
+}
+
+function handleNotification(message) {
+  const { method, params } = message;
+  switch (method) {
+    case 'cancel': {
+      const run = runById(params.id);
+      if (run !== undefined) {
+        const timedOut = params.reason === 'timeout';
+        run.end(timedOut ? CODES.TIMEOUT : CODES.CANCELLED, timedOut ? 'run timed out' : 'run cancelled');
+      }
+      return;
+    }
+    case 'session.close':
+      return closeSession(params.session);
+    case 'module.unload':
+      return unloadModule(params.handle);
+    case 'shutdown':
+      closeChannel();
+      return void setImmediate(() => process.exit(0));
+    default:
+      return;
+  }
+}
+
+/** What each method cannot do without. */
+const REQUIRED_PARAMS = {
+  run: ['kind', 'name'],
+  call: ['handle', 'export'],
+  'module.load': ['handle', 'name'],
+  'session.open': ['session'],
+  cancel: ['id'],
+  'session.close': ['session'],
+  'module.unload': ['handle'],
+};
+
+/**
+ * A request whose params name an `attachment` waits here for the next line:
+ * a large JSON value (globals, arguments) sent as it is rather than escaped
+ * into a string, which the context's own `JSON.parse` then reads.
+ */
+let awaitingAttachment = null;
+
+/** The params an attachment line may carry. */
+const ATTACHMENTS = new Set(['globals', 'args']);
+
+/** Handles one line from the host. */
+export function handleLine(line) {
+  if (awaitingAttachment !== null) {
+    const message = awaitingAttachment;
+    awaitingAttachment = null;
+    message.params[message.params.attachment] = line;
+    return handleMessage(message);
+  }
+  let message;
+  try {
+    message = JSON.parse(line);
+  } catch (e) {
+    return respondError(null, CODES.PARSE_ERROR, `invalid JSON from the host: ${e.message}`);
+  }
+  if (message === null || typeof message !== 'object') {
+    return respondError(null, CODES.INVALID_REQUEST, 'a message must be a JSON object');
+  }
+  const attachment = message.params?.attachment;
+  if (attachment !== undefined) {
+    if (typeof attachment !== 'string' || !ATTACHMENTS.has(attachment)) {
+      return respondError(message.id ?? null, CODES.INVALID_PARAMS, `unknown attachment ${JSON.stringify(attachment)}`);
+    }
+    awaitingAttachment = message;
+    return;
+  }
+  return handleMessage(message);
+}
+
+function handleMessage(message) {
+  if (typeof message.method === 'string') {
+    const isRequest = message.id !== undefined && message.id !== null;
+    if (message.params === undefined) message.params = {};
+    const { params } = message;
+    const missing = params !== null && typeof params === 'object' && !Array.isArray(params)
+      ? (REQUIRED_PARAMS[message.method] ?? []).filter((name) => params[name] === undefined || params[name] === null)
+      : ['an object'];
+    if (missing.length > 0) {
+      if (isRequest) respondError(message.id, CODES.INVALID_PARAMS, `params of "${message.method}" need ${missing.join(', ')}`);
+      return;
+    }
+    try {
+      return isRequest ? handleRequest(message) : handleNotification(message);
+    } catch (error) {
+      if (isRequest) respondError(message.id, CODES.INTERNAL_ERROR, `${message.method} failed: ${error?.message ?? error}`);
+      return;
+    }
+  }
+  if ('result' in message || 'error' in message) return onHostResponse(message);
+  return respondError(message.id ?? null, CODES.INVALID_REQUEST, 'a message needs a method, a result or an error');
+}
