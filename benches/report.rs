@@ -992,6 +992,31 @@ async fn main() {
     fresh.shutdown().await;
     shared.shutdown().await;
 
+    // 10. A run stuck in a loop, and the quick runs sent behind it.
+    eprintln!("10. head-of-line blocking");
+    for (label, blocked_after) in [
+        (
+            "blocked workers routed around (default)",
+            Duration::from_millis(50),
+        ),
+        ("without it (`blocked_after(0)`)", Duration::ZERO),
+    ] {
+        let (mut latencies, before) = head_of_line(blocked_after).await;
+        let mut r = row(
+            "10",
+            format!("a loop on one of 2 workers (2 s timeout), 20 quick runs sent 100 ms later: p50 / max latency, answered before the loop ends; {label}"),
+        );
+        r.ours = format!(
+            "{} / {}, {before}/20",
+            ms(percentile(&mut latencies, 0.5)),
+            ms(percentile(&mut latencies, 1.0))
+        );
+        if !blocked_after.is_zero() {
+            r.target = format!("≥ 19/20 {}", if before >= 19 { "✅" } else { "❌" });
+        }
+        rows.push(r);
+    }
+
     // The table.
     let mut out = std::io::stdout().lock();
     writeln!(out, "| # | measurement | outrigger | js_sidecar 0.1.0 | `node -e` per call | ratio (outrigger / js_sidecar) | target |").unwrap();
@@ -1014,6 +1039,49 @@ async fn main() {
         total_started.elapsed().as_secs_f64()
     )
     .unwrap();
+}
+
+/// The quick runs' latencies and how many answered before the loop ended.
+async fn head_of_line(blocked_after: Duration) -> (Vec<Duration>, usize) {
+    let pool = Pool::builder()
+        .workers(2)
+        .timeout(Duration::from_secs(2))
+        .blocked_after(blocked_after)
+        .build()
+        .await
+        .expect("the pool starts");
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let blocker = {
+        let (pool, ended) = (pool.clone(), ended.clone());
+        tokio::spawn(async move {
+            let _ = pool.eval::<i64>("while (true) {}").await;
+            ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let quick: Vec<_> = (0..20)
+        .map(|i| {
+            let (pool, ended) = (pool.clone(), ended.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                pool.eval::<i64>(&format!("{i}")).await.unwrap();
+                (
+                    started.elapsed(),
+                    !ended.load(std::sync::atomic::Ordering::SeqCst),
+                )
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut before = 0;
+    for run in quick {
+        let (latency, early) = run.await.unwrap();
+        latencies.push(latency);
+        before += usize::from(early);
+    }
+    blocker.await.unwrap();
+    pool.shutdown().await;
+    (latencies, before)
 }
 
 fn machine() -> String {

@@ -22,4 +22,5 @@ export const CODES = Object.freeze({
   NOT_FOUND: -32008,
   LIMIT: -32009,
   IMPORT: -32010,
+  NOT_STARTED: -32011,
 });

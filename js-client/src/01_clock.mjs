@@ -7,3 +7,11 @@
 export function nowMs() {
   return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/**
+ * Microseconds of the system's monotonic clock (`CLOCK_MONOTONIC`, the
+ * host's clock too): the unit of a request's start deadline (`startBy`).
+ */
+export function nowMicros() {
+  return Number(process.hrtime.bigint() / 1000n);
+}

@@ -5,10 +5,13 @@
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
 import { CODES } from './00_codes.mjs';
+import { nowMs } from './01_clock.mjs';
 import { config } from './02_config.mjs';
 
 let channel = null;
 let outQueue = [];
+/** When the last write left (ms on the runtime's clock). */
+let lastWrite = 0;
 let flushScheduled = false;
 
 /** What the channel carried, for the host's `stats` request. */
@@ -57,7 +60,13 @@ function write() {
   channelStats.writes++;
   channelStats.messagesOut += outQueue.length;
   outQueue = [];
+  lastWrite = nowMs();
   channel.write(data);
+}
+
+/** How long since the last write left, in ms. */
+export function sinceLastWrite() {
+  return nowMs() - lastWrite;
 }
 
 /** Answers request `id` with a result already in JSON. */

@@ -4,6 +4,8 @@
 
 import { CODES } from './00_codes.mjs';
 import { nowMs } from './01_clock.mjs';
+import { config } from './02_config.mjs';
+import { notify, sinceLastWrite } from './03_channel.mjs';
 import { RunEnded } from './05_errors.mjs';
 import { rejectCalls } from './08_host_calls.mjs';
 
@@ -116,4 +118,29 @@ function checkDeadlines() {
     clearInterval(deadlineTimer);
     deadlineTimer = null;
   }
+}
+
+/**
+ * Signs of life while runs are in progress: the host takes a worker that has
+ * work and says nothing for a while to be stuck in synchronous code, and
+ * sends new runs elsewhere. A worker that is only waiting (for timers, a
+ * fetch, a callback) says `beat` when nothing else went out for
+ * `heartbeatMs`. Started by a run that goes asynchronous, stopped when no run
+ * is left, so runs that answer at once never start it.
+ */
+let beatTimer = null;
+
+export function beatWhileBusy() {
+  if (beatTimer !== null || !(config.heartbeatMs > 0)) return;
+  beatTimer = setInterval(beat, config.heartbeatMs);
+  beatTimer.unref();
+}
+
+function beat() {
+  if (runs.size === 0) {
+    clearInterval(beatTimer);
+    beatTimer = null;
+    return;
+  }
+  if (sinceLastWrite() >= config.heartbeatMs) notify('beat', '{}');
 }

@@ -4,7 +4,7 @@
 
 import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
-import { nowMs } from './01_clock.mjs';
+import { nowMs, nowMicros } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
 import { toJsonText } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
@@ -14,8 +14,20 @@ import { createContext } from './16_preloads.mjs';
 import { execute } from './18_lifecycle.mjs';
 import { contextFor, sessionContext, loadedModule, keepLoadedModule } from './19_sessions.mjs';
 
+/**
+ * Whether a request came too late to start: past its `startBy` (µs on the
+ * monotonic clock) the host may already have sent it to another worker, so
+ * it is refused, never run twice. Only requests the host can move carry one.
+ */
+function tooLate(id, params) {
+  if (params.startBy === undefined || nowMicros() <= params.startBy) return false;
+  respondError(id, CODES.NOT_STARTED, 'not started: the worker was busy past the start deadline; the host runs it elsewhere');
+  return true;
+}
+
 /** `run`: a classic script or a module, in a fresh context, the shared one or a session's. */
 export function runScript(id, params) {
+  if (tooLate(id, params)) return;
   let target;
   try {
     target = contextFor(params.session);
@@ -93,6 +105,7 @@ export function loadModule(id, params) {
 
 /** `call`: an export of a loaded module, with JSON arguments. */
 export function callExport(id, params) {
+  if (tooLate(id, params)) return;
   const loaded = loadedModule(params.handle);
   if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
   const { state, namespace } = loaded;

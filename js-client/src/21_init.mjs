@@ -3,6 +3,7 @@
 
 import { statSync } from 'node:fs';
 import { PROTOCOL_VERSION, CODES } from './00_codes.mjs';
+import { nowMicros } from './01_clock.mjs';
 import { config } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
@@ -18,6 +19,7 @@ export function init(id, params) {
   if (params.spareContexts !== undefined) config.spareContexts = params.spareContexts;
   if (params.callbacks) config.callbacks = params.callbacks;
   if (params.watchdogTrust !== undefined) config.watchdogTrust = params.watchdogTrust;
+  if (typeof params.heartbeatMs === 'number') config.heartbeatMs = params.heartbeatMs;
   if (params.isolation === 'worker') {
     config.isolation = 'worker';
     config.spareContexts = 0;
@@ -56,7 +58,7 @@ function isDirectory(dir) {
 
 /** The answer to `init`. */
 function hello() {
-  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid });
+  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid, clock: nowMicros() });
 }
 
 /**

@@ -30,6 +30,7 @@ mod engine;
 mod error;
 mod metrics;
 mod module;
+mod outgoing;
 mod output;
 mod paths;
 mod pool;

@@ -238,16 +238,17 @@ impl JsModule {
             )));
         }
         let inner = &self.inner;
-        let lease = match &inner.place {
-            Place::Session(member) => inner.runner.dispatcher.claim(member)?,
-            Place::Pool(_) => inner.runner.dispatcher.acquire().await?,
+        let (lease, pinned) = match &inner.place {
+            Place::Session(member) => (inner.runner.dispatcher.claim(member)?, true),
+            Place::Pool(_) => (inner.runner.dispatcher.acquire().await?, false),
         };
         // The arguments follow on an attachment line, as they are.
         Ok(inner.runner.start_call(
             lease,
             inner.spec.handle,
             export,
-            &args.to_string(),
+            args.to_string(),
+            pinned,
             inner.spec.name.clone(),
         ))
     }

@@ -10,51 +10,15 @@ use futures_core::Stream;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use crate::dispatch::{Counters, Lease};
+use tokio::sync::oneshot;
+
+use crate::dispatch::{Dispatcher, Lease};
 use crate::engine::Reply;
 use crate::error::{Error, Result};
+use crate::outgoing::Outgoing;
 use crate::output::{Event, LogEntry, Output};
-use crate::script::LoadedScript;
-use crate::wire::methods::{self, CancelReason};
+use crate::wire::methods::CancelReason;
 use crate::wire::{self, codes};
-
-/// The limits a run is sent with.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RunLimits {
-    pub(crate) timeout: Duration,
-    pub(crate) max_callbacks: u32,
-}
-
-/// The `run` request for `script`, with its source or by key alone.
-pub(crate) fn run_request(
-    script: &LoadedScript,
-    session: Option<u64>,
-    limits: RunLimits,
-    with_code: bool,
-) -> methods::Run<'_> {
-    methods::Run {
-        kind: script.kind.as_str(),
-        name: &script.name,
-        file: script.file.as_deref(),
-        key: &script.key,
-        code: with_code.then_some(&*script.code),
-        globals: script.globals.as_deref(),
-        session,
-        timeout: limits.timeout,
-        max_callbacks: limits.max_callbacks,
-    }
-}
-
-/// What a run needs to be sent again with its source, when the worker no
-/// longer holds the compiled script the host assumed it had.
-#[derive(Debug)]
-pub(crate) struct Resend {
-    pub(crate) script: LoadedScript,
-    pub(crate) session: Option<u64>,
-    pub(crate) limits: RunLimits,
-    /// Whether the source went with the request already.
-    pub(crate) code_sent: bool,
-}
 
 /// A run that has started. Its events arrive as a [`Stream`]; then
 /// [`RunHandle::output`] gives the result. Dropping the handle cancels the run.
@@ -76,45 +40,49 @@ pub struct RunHandle {
     id: u64,
     lease: Lease,
     replies: mpsc::UnboundedReceiver<Reply>,
+    /// What was sent, to send it again.
+    outgoing: Outgoing,
+    dispatcher: Arc<Dispatcher>,
+    /// A worker to send it to, being found (after a blocked one gave it back).
+    moving: Option<oneshot::Receiver<Result<Lease>>>,
     logs: Vec<LogEntry>,
     events: Vec<Event>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     script: String,
-    resend: Option<Resend>,
     outcome: Option<Result<Box<RawValue>>>,
     settled: bool,
     started: std::time::Instant,
-    counters: Arc<Counters>,
     span: tracing::Span,
 }
 
 impl RunHandle {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
+    /// Sends `outgoing` as request `id` to the worker of `lease`.
+    pub(crate) fn start(
         id: u64,
         lease: Lease,
-        replies: mpsc::UnboundedReceiver<Reply>,
+        mut outgoing: Outgoing,
+        dispatcher: Arc<Dispatcher>,
         timeout: Duration,
         script: String,
-        resend: Option<Resend>,
-        counters: Arc<Counters>,
-        span: tracing::Span,
     ) -> Self {
+        let span = tracing::info_span!("outrigger.run", run = id, worker = lease.worker().pid, method = outgoing.method(), script = %script);
+        let replies = outgoing.send(lease.worker(), id, dispatcher.limits().blocked_after);
         RunHandle {
             id,
             lease,
             replies,
+            outgoing,
+            dispatcher,
+            moving: None,
             logs: Vec::new(),
             events: Vec::new(),
             deadline: Box::pin(tokio::time::sleep(timeout)),
             started: std::time::Instant::now(),
             timeout,
             script,
-            resend,
             outcome: None,
             settled: false,
-            counters,
             span,
         }
     }
@@ -152,14 +120,15 @@ impl RunHandle {
 
     fn settle(&mut self, outcome: Result<Box<RawValue>>) {
         let _entered = self.span.enter();
-        self.counters.latency.record(self.started.elapsed());
+        let counters = self.dispatcher.counters();
+        counters.latency.record(self.started.elapsed());
         match &outcome {
             Ok(_) => {
-                self.counters.completed();
+                counters.completed();
                 tracing::debug!(run = self.id, "run finished");
             }
             Err(error) => {
-                self.counters.failed();
+                counters.failed();
                 tracing::debug!(run = self.id, %error, "run failed");
             }
         }
@@ -170,26 +139,54 @@ impl RunHandle {
     fn on_done(&mut self, result: Result<Box<RawValue>, wire::RpcError>) {
         match result {
             Ok(value) => self.settle(Ok(value)),
-            Err(error)
-                if error.code == codes::UNKNOWN_SCRIPT
-                    && self.resend.as_ref().is_some_and(|r| !r.code_sent) =>
-            {
-                let resend = self.resend.as_mut().expect("checked above");
-                resend.code_sent = true;
+            Err(error) if error.code == codes::UNKNOWN_SCRIPT => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                self.replies = rx;
-                let request = run_request(&resend.script, resend.session, resend.limits, true);
-                self.lease.worker().resend(self.id, &request, tx);
+                if self
+                    .outgoing
+                    .resend_with_code(self.lease.worker(), self.id, tx)
+                {
+                    self.replies = rx;
+                } else {
+                    self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
+                }
+            }
+            Err(error) if error.code == codes::NOT_STARTED && self.outgoing.movable() => {
+                self.move_on()
             }
             Err(error) => {
-                if let Some(resend) = self.resend.as_ref().filter(|r| r.code_sent) {
-                    // The source went with this request; a script that failed
-                    // to compile is not cached by the worker.
-                    self.lease.worker().forget_script(&resend.script.key);
-                }
+                self.outgoing.failed(self.lease.worker());
                 self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
             }
         }
+    }
+
+    /// The worker never started the request and never will (it was
+    /// blocked): find another one. The first that takes runs gets it.
+    fn move_on(&mut self) {
+        let _entered = self.span.enter();
+        tracing::debug!(
+            run = self.id,
+            from = self.lease.worker().pid,
+            "moving a run a blocked worker never started"
+        );
+        self.dispatcher.counters().moved();
+        let (tx, rx) = oneshot::channel();
+        let dispatcher = self.dispatcher.clone();
+        // A task, so that a handle dropped meanwhile gives the lease back.
+        tokio::spawn(async move {
+            let _ = tx.send(dispatcher.acquire().await);
+        });
+        self.moving = Some(rx);
+    }
+
+    /// Sends the request to the worker of `lease`, in place of the old one.
+    fn send_to(&mut self, lease: Lease) {
+        self.replies = self.outgoing.send(
+            lease.worker(),
+            self.id,
+            self.dispatcher.limits().blocked_after,
+        );
+        self.lease = lease;
     }
 }
 
@@ -202,6 +199,27 @@ impl Stream for RunHandle {
             if this.settled {
                 return Poll::Ready(None);
             }
+            if let Some(moving) = &mut this.moving {
+                match Pin::new(moving).poll(cx) {
+                    Poll::Ready(found) => {
+                        this.moving = None;
+                        match found {
+                            Ok(Ok(lease)) => this.send_to(lease),
+                            Ok(Err(error)) => this.settle(Err(error)),
+                            Err(_) => this.settle(Err(Error::Closed)),
+                        }
+                        continue;
+                    }
+                    Poll::Pending => {
+                        if this.deadline.as_mut().poll(cx).is_ready() {
+                            let after = this.timeout;
+                            this.settle(Err(Error::Timeout { after }));
+                            continue;
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
             match this.replies.poll_recv(cx) {
                 Poll::Ready(Some(Reply::Log(entry))) => {
                     tracing::debug!(target: "outrigger::console", parent: &this.span, "{entry}");
@@ -212,6 +230,7 @@ impl Stream for RunHandle {
                     return Poll::Ready(Some(event));
                 }
                 Poll::Ready(Some(Reply::Done(result))) => this.on_done(result),
+                Poll::Ready(Some(Reply::Withdrawn)) => this.move_on(),
                 Poll::Ready(Some(Reply::Exited { pid, reason })) => {
                     this.settle(Err(Error::WorkerExited { pid, reason }));
                 }
@@ -239,9 +258,11 @@ impl Stream for RunHandle {
 impl Drop for RunHandle {
     fn drop(&mut self) {
         if !self.settled {
-            self.lease.worker().cancel(self.id, CancelReason::Cancelled);
+            if self.moving.is_none() {
+                self.lease.worker().cancel(self.id, CancelReason::Cancelled);
+            }
             let _entered = self.span.enter();
-            self.counters.failed();
+            self.dispatcher.counters().failed();
             tracing::debug!(run = self.id, "run cancelled");
         }
     }

@@ -5,13 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::dispatch::{Dispatcher, Lease};
-use crate::engine::Reply;
-use crate::run::{run_request, Resend, RunHandle, RunLimits};
+use crate::outgoing::{Outgoing, RunLimits};
+use crate::run::RunHandle;
 use crate::script::LoadedScript;
-use crate::wire::methods::{self, Request};
 
 /// What sessions and modules hold to start work: a handle on the pool's
 /// dispatcher, not the pool itself.
@@ -56,7 +53,6 @@ impl Runner {
         session: Option<u64>,
         timeout: Duration,
     ) -> RunHandle {
-        let code_sent = !lease.worker().knows_script(&script.key);
         let limits = RunLimits {
             timeout,
             max_callbacks: script
@@ -64,84 +60,40 @@ impl Runner {
                 .unwrap_or(self.defaults.max_callback_calls),
         };
         let name = script.name.clone();
-        let (id, replies) = self.send(&lease, &run_request(&script, session, limits, code_sent));
-        let resend = Resend {
-            script,
-            session,
-            limits,
-            code_sent,
-        };
-        self.handle(
-            id,
+        let outgoing = Outgoing::script(script, session, limits);
+        RunHandle::start(
+            self.next_id(),
             lease,
-            replies,
-            methods::Run::METHOD,
-            name,
+            outgoing,
+            self.dispatcher.clone(),
             timeout,
-            Some(resend),
+            name,
         )
     }
 
-    /// Calls an export of a loaded module (`args`: a compact JSON array).
+    /// Calls an export of a loaded module (`args`: a compact JSON array);
+    /// `pinned` when the module lives in a session's context.
     pub(crate) fn start_call(
         &self,
         lease: Lease,
         handle: u64,
         export: &str,
-        args: &str,
+        args: String,
+        pinned: bool,
         name: String,
     ) -> RunHandle {
-        let timeout = self.defaults.timeout;
-        let request = methods::Call {
-            handle,
-            export,
-            args,
-            timeout,
+        let limits = RunLimits {
+            timeout: self.defaults.timeout,
             max_callbacks: self.defaults.max_callback_calls,
         };
-        let (id, replies) = self.send(&lease, &request);
-        self.handle(
-            id,
+        let outgoing = Outgoing::call(handle, export, args, pinned, limits);
+        RunHandle::start(
+            self.next_id(),
             lease,
-            replies,
-            methods::Call::METHOD,
+            outgoing,
+            self.dispatcher.clone(),
+            limits.timeout,
             name,
-            timeout,
-            None,
-        )
-    }
-
-    /// Sends `request` under a fresh id; replies arrive on the receiver.
-    fn send<R: Request>(
-        &self,
-        lease: &Lease,
-        request: &R,
-    ) -> (u64, mpsc::UnboundedReceiver<Reply>) {
-        let id = self.next_id();
-        (id, lease.worker().request(id, request))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn handle(
-        &self,
-        id: u64,
-        lease: Lease,
-        replies: mpsc::UnboundedReceiver<Reply>,
-        method: &str,
-        name: String,
-        timeout: Duration,
-        resend: Option<Resend>,
-    ) -> RunHandle {
-        let span = tracing::info_span!("outrigger.run", run = id, worker = lease.worker().pid, method, script = %name);
-        RunHandle::new(
-            id,
-            lease,
-            replies,
-            timeout,
-            name,
-            resend,
-            self.dispatcher.counters().clone(),
-            span,
         )
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 pub(crate) use member::Member;
 pub(crate) use stats::Counters;
@@ -32,6 +32,9 @@ pub(crate) struct Limits {
     pub(crate) queue_timeout: Option<Duration>,
     /// Runs after which a worker is replaced (0: never).
     pub(crate) recycle_after_runs: u64,
+    /// Silence after which a worker with work is taken to be blocked in
+    /// synchronous code and gets no new runs (`None`: never).
+    pub(crate) blocked_after: Option<Duration>,
 }
 
 /// What the dispatcher tells the supervisor.
@@ -51,6 +54,9 @@ pub(crate) struct Dispatcher {
     closed: AtomicBool,
     counters: Arc<Counters>,
     signals: mpsc::UnboundedSender<Signal>,
+    /// Woken when work is handed out (the supervisor watches for blocked
+    /// workers only while there is some).
+    activity: Notify,
 }
 
 #[derive(Debug)]
@@ -114,6 +120,7 @@ impl Dispatcher {
             closed: AtomicBool::new(false),
             counters,
             signals,
+            activity: Notify::new(),
         });
         (dispatcher, receiver)
     }
@@ -122,7 +129,26 @@ impl Dispatcher {
         &self.counters
     }
 
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Resolves when work is next handed out.
+    pub(crate) async fn activity(&self) {
+        self.activity.notified().await;
+    }
+
+    /// Whether new runs may go to `member`: it takes work and is not blocked.
+    fn takes_runs(&self, member: &Member) -> bool {
+        member.worker.accepts_work()
+            && !self
+                .limits
+                .blocked_after
+                .is_some_and(|after| member.worker.is_blocked(after))
+    }
+
     fn lease(self: &Arc<Self>, member: Arc<Member>) -> Lease {
+        self.activity.notify_one();
         Lease {
             member: Some(member),
             dispatcher: Arc::downgrade(self),
@@ -141,7 +167,7 @@ impl Dispatcher {
                     .members
                     .iter()
                     .flatten()
-                    .filter(|m| m.worker.accepts_work())
+                    .filter(|m| self.takes_runs(m))
                     .min_by_key(|m| m.in_flight())
                     .filter(|m| m.in_flight() < self.limits.max_in_flight)
                     .cloned();
@@ -202,7 +228,7 @@ impl Dispatcher {
         loop {
             let waiter = {
                 let mut table = self.table.lock().unwrap();
-                if member.worker.accepts_work() && !self.is_closed() {
+                if self.takes_runs(&member) && !self.is_closed() {
                     table.waiters.pop_front()
                 } else {
                     None
@@ -231,6 +257,15 @@ impl Dispatcher {
     pub(crate) fn install(self: &Arc<Self>, position: usize, worker: Arc<Worker>) {
         let member = Arc::new(Member::new(worker));
         self.table.lock().unwrap().members[position] = Some(member.clone());
+        self.serve_waiters(&member);
+    }
+
+    /// Gives runs waiting in the queue to `member`, up to its limit (a new
+    /// worker, or one that is no longer blocked).
+    pub(crate) fn serve_waiters(self: &Arc<Self>, member: &Arc<Member>) {
+        if !self.takes_runs(member) {
+            return;
+        }
         loop {
             let waiter = {
                 let mut table = self.table.lock().unwrap();
@@ -309,6 +344,18 @@ impl Dispatcher {
             .collect()
     }
 
+    /// Every worker in the table with its load, whatever its state.
+    pub(crate) fn all_members(&self) -> Vec<Arc<Member>> {
+        self.table
+            .lock()
+            .unwrap()
+            .members
+            .iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// Every worker in the table, whatever its state.
     pub(crate) fn all_workers(&self) -> Vec<Arc<Worker>> {
         self.table
@@ -362,7 +409,7 @@ impl Dispatcher {
     pub(crate) fn stats(&self) -> Stats {
         let table = self.table.lock().unwrap();
         let members = || table.members.iter().flatten();
-        Stats {
+        let mut stats = Stats {
             workers: members().filter(|m| m.worker.accepts_work()).count(),
             in_flight: members().map(|m| m.in_flight()).sum(),
             queued: table.waiters.iter().filter(|w| !w.is_closed()).count(),
@@ -374,10 +421,21 @@ impl Dispatcher {
                     runs: m.runs_done(),
                     sessions: m.sessions(),
                     retiring: m.worker.is_retired(),
+                    blocked: m.is_blocked(),
+                    blocked_time: m.blocked_time(),
                 })
                 .collect(),
             ..self.counters.snapshot()
-        }
+        };
+        // Episodes still going on count too.
+        let now = crate::engine::monotonic_micros();
+        stats.blocked += table
+            .members
+            .iter()
+            .flatten()
+            .map(|m| Duration::from_micros(m.blocked_for(now)))
+            .sum::<Duration>();
+        stats
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pool's counters, and the [`Stats`] snapshot made of them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::engine::Cause;
 use crate::metrics::{Histogram, Recorder};
@@ -27,6 +28,13 @@ pub struct Stats {
     pub latency: Histogram,
     /// Time runs spent in the queue waiting for a worker (those that waited).
     pub queue_wait: Histogram,
+    /// Time workers spent blocked in synchronous code with work waiting
+    /// (see [`PoolBuilder::blocked_after`](crate::PoolBuilder::blocked_after)),
+    /// added over workers, ended episodes of replaced workers included.
+    pub blocked: Duration,
+    /// Runs and calls taken back from a blocked worker that had not started
+    /// them, and run on another.
+    pub moved: u64,
     /// Each live worker's own counts.
     pub per_worker: Vec<WorkerCounts>,
 }
@@ -45,6 +53,10 @@ pub struct WorkerCounts {
     pub sessions: usize,
     /// Whether it is being recycled (takes no new work).
     pub retiring: bool,
+    /// Whether it is blocked in synchronous code now (gets no new runs).
+    pub blocked: bool,
+    /// Time it spent blocked so far.
+    pub blocked_time: Duration,
 }
 
 /// Workers replaced, by why the old one ended.
@@ -84,6 +96,8 @@ pub(crate) struct Counters {
     recycled: AtomicU64,
     requested: AtomicU64,
     idle: AtomicU64,
+    blocked_us: AtomicU64,
+    moved: AtomicU64,
 }
 
 impl Counters {
@@ -112,6 +126,16 @@ impl Counters {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a run sent to another worker because a blocked one never started it.
+    pub(crate) fn moved(&self) {
+        self.moved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds an ended episode of a worker blocked in synchronous code.
+    pub(crate) fn blocked_for(&self, micros: u64) {
+        self.blocked_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// The pool-wide part of a [`Stats`] snapshot.
     pub(crate) fn snapshot(&self) -> Stats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -130,6 +154,8 @@ impl Counters {
             },
             latency: self.latency.snapshot(),
             queue_wait: self.queue_wait.snapshot(),
+            blocked: Duration::from_micros(load(&self.blocked_us)),
+            moved: load(&self.moved),
             ..Stats::default()
         }
     }

@@ -3,6 +3,8 @@
 //! says.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
@@ -10,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::calls::{Caller, Calls};
+use super::clock::monotonic_micros;
 use super::outbox::Outbox;
 use crate::callbacks::{EventSink, Registry};
 use crate::error::Error;
@@ -23,7 +26,13 @@ pub(crate) enum Reply {
     Log(LogEntry),
     Event(Event),
     Done(Result<Box<RawValue>, RpcError>),
-    Exited { pid: u32, reason: String },
+    Exited {
+        pid: u32,
+        reason: String,
+    },
+    /// The worker was blocked and never read the request, and now never
+    /// will: it may be sent to another worker.
+    Withdrawn,
 }
 
 /// One worker's channel, as the host sees it.
@@ -34,6 +43,16 @@ pub(crate) struct Connection {
     max_message_bytes: usize,
     outbox: Arc<Outbox>,
     pending: Mutex<Pending>,
+    /// Requests waiting for an answer (the pending table's size).
+    outstanding: AtomicUsize,
+    /// Requests sent so far.
+    sent: AtomicU64,
+    /// When the worker was last heard from (µs, monotonic), or last given
+    /// work while it had none.
+    last_heard: AtomicU64,
+    /// A copy of the worker's end of the channel: how much the worker has
+    /// not read yet (`FIONREAD`) tells which requests it never started.
+    peer: Mutex<Option<OwnedFd>>,
     calls: Calls,
 }
 
@@ -41,7 +60,17 @@ pub(crate) struct Connection {
 struct Pending {
     /// Why the channel closed, once it has: every later request is told.
     closed: Option<String>,
-    waiting: HashMap<u64, mpsc::UnboundedSender<Reply>>,
+    waiting: HashMap<u64, Waiter>,
+}
+
+/// A request waiting for its answer.
+#[derive(Debug)]
+struct Waiter {
+    replies: mpsc::UnboundedSender<Reply>,
+    /// Where the request ends in the stream to the worker.
+    end: u64,
+    /// Its start deadline, if the worker may refuse to start it late.
+    start_by: Option<u64>,
 }
 
 impl Connection {
@@ -49,6 +78,7 @@ impl Connection {
         pid: u32,
         max_message_bytes: usize,
         outbox: Arc<Outbox>,
+        peer: Option<OwnedFd>,
         registry: Arc<Registry>,
     ) -> Self {
         Connection {
@@ -56,6 +86,10 @@ impl Connection {
             max_message_bytes,
             outbox,
             pending: Mutex::new(Pending::default()),
+            outstanding: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
+            last_heard: AtomicU64::new(monotonic_micros()),
+            peer: Mutex::new(peer),
             calls: Calls::new(registry),
         }
     }
@@ -69,14 +103,7 @@ impl Connection {
         request: &R,
     ) -> mpsc::UnboundedReceiver<Reply> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.send(
-            id,
-            R::METHOD,
-            &request.params(),
-            request.attachment(),
-            tx,
-            true,
-        );
+        self.send(id, request, tx, true);
         rx
     }
 
@@ -88,25 +115,18 @@ impl Connection {
         request: &R,
         replies: mpsc::UnboundedSender<Reply>,
     ) {
-        self.send(
-            id,
-            R::METHOD,
-            &request.params(),
-            request.attachment(),
-            replies,
-            false,
-        );
+        self.send(id, request, replies, false);
     }
 
-    fn send(
+    fn send<R: Request>(
         &self,
         id: u64,
-        method: &str,
-        params: &str,
-        attachment: Option<&str>,
+        request: &R,
         replies: mpsc::UnboundedSender<Reply>,
         may_coalesce: bool,
     ) {
+        let params = request.params();
+        let attachment = request.attachment();
         let size = params.len() + attachment.map_or(0, str::len);
         if size > self.max_message_bytes {
             let _ = replies.send(Reply::Done(Err(RpcError {
@@ -119,22 +139,37 @@ impl Connection {
             })));
             return;
         }
+        let line = wire::request(id, R::METHOD, &params, attachment);
+        let mut pending = self.pending.lock().unwrap();
+        if let Some(reason) = &pending.closed {
+            let _ = replies.send(Reply::Exited {
+                pid: self.pid,
+                reason: reason.clone(),
+            });
+            return;
+        }
+        if pending.waiting.is_empty() {
+            // Idle until now: its silence counts from here.
+            self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
+        }
         // With other requests in flight, this one can wait for the tasks
-        // ready now and go out in one write with theirs.
-        let coalesce = {
-            let mut pending = self.pending.lock().unwrap();
-            if let Some(reason) = &pending.closed {
-                let _ = replies.send(Reply::Exited {
-                    pid: self.pid,
-                    reason: reason.clone(),
-                });
-                return;
-            }
-            pending.waiting.insert(id, replies);
-            may_coalesce && pending.waiting.len() > 1
-        };
-        self.outbox
-            .send_line(wire::request(id, method, params, attachment), coalesce);
+        // ready now and go out in one write with theirs (no write under the
+        // lock then); alone, it is written at once.
+        let coalesce = may_coalesce && !pending.waiting.is_empty();
+        // Written under the lock, so that its place in the stream is known
+        // before its answer can be.
+        let end = self.outbox.send_line(line, coalesce);
+        pending.waiting.insert(
+            id,
+            Waiter {
+                replies,
+                end,
+                start_by: request.start_by(),
+            },
+        );
+        self.outstanding
+            .store(pending.waiting.len(), Ordering::Relaxed);
+        self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sends a notification.
@@ -145,7 +180,73 @@ impl Connection {
 
     /// Stops waiting for a request's answer.
     pub(crate) fn forget(&self, id: u64) {
-        self.pending.lock().unwrap().waiting.remove(&id);
+        let mut pending = self.pending.lock().unwrap();
+        pending.waiting.remove(&id);
+        self.outstanding
+            .store(pending.waiting.len(), Ordering::Relaxed);
+    }
+
+    /// Requests waiting for an answer.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// How long the worker has said nothing while it had work (or since it
+    /// was given work), in µs.
+    pub(crate) fn silent_for(&self, now: u64) -> u64 {
+        now.saturating_sub(self.last_heard.load(Ordering::Relaxed))
+    }
+
+    /// Takes back the requests past their start deadline that the worker
+    /// has not read: it will refuse them when it does (`NOT_STARTED`), so
+    /// each may run elsewhere, never twice. Their runs are told
+    /// [`Reply::Withdrawn`]. Returns how many.
+    pub(crate) fn withdraw_unread(&self) -> usize {
+        let now = monotonic_micros();
+        let mut pending = self.pending.lock().unwrap();
+        if !pending
+            .waiting
+            .values()
+            .any(|w| w.start_by.is_some_and(|by| by < now))
+        {
+            return 0;
+        }
+        // What the worker has read, at most: the bytes in the socket minus
+        // those still unread, the unread counted first (reading them later
+        // could only overstate what it read, which is the safe side).
+        let Some(unread) = self.unread_bytes() else {
+            return 0;
+        };
+        let read = self.outbox.written().saturating_sub(unread);
+        let ids: Vec<u64> = pending
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.start_by.is_some_and(|by| by < now) && w.end > read)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            if let Some(waiter) = pending.waiting.remove(id) {
+                let _ = waiter.replies.send(Reply::Withdrawn);
+            }
+        }
+        self.outstanding
+            .store(pending.waiting.len(), Ordering::Relaxed);
+        ids.len()
+    }
+
+    /// Bytes sent to the worker that it has not read yet.
+    fn unread_bytes(&self) -> Option<u64> {
+        let peer = self.peer.lock().unwrap();
+        let fd = peer.as_ref()?.as_raw_fd();
+        let mut unread: libc::c_int = 0;
+        // SAFETY: `fd` is an open socket we own; FIONREAD writes one c_int.
+        let status = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+        (status == 0).then_some(unread as u64)
     }
 
     /// Why the channel closed, or a generic reason while it is open.
@@ -169,10 +270,13 @@ impl Connection {
         let waiting = {
             let mut pending = self.pending.lock().unwrap();
             pending.closed = Some(reason.to_owned());
+            self.outstanding.store(0, Ordering::Relaxed);
             std::mem::take(&mut pending.waiting)
         };
+        // The worker is gone: its end of the channel may close for good.
+        self.peer.lock().unwrap().take();
         for (_, waiter) in waiting {
-            let _ = waiter.send(Reply::Exited {
+            let _ = waiter.replies.send(Reply::Exited {
                 pid: self.pid,
                 reason: reason.to_owned(),
             });
@@ -198,6 +302,7 @@ impl Connection {
                 Ok(0) | Err(_) => return Ok(()),
                 Ok(_) => {}
             }
+            self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
             let consumed =
                 wire::split_messages(&buffer, scanned, limit, |incoming| self.route(incoming))?;
             buffer.drain(..consumed);
@@ -211,12 +316,19 @@ impl Connection {
     fn route(self: &Arc<Self>, incoming: Incoming) {
         match incoming {
             Incoming::Response { id, result } => {
-                let waiter = self.pending.lock().unwrap().waiting.remove(&id);
+                let waiter = {
+                    let mut pending = self.pending.lock().unwrap();
+                    let waiter = pending.waiting.remove(&id);
+                    self.outstanding
+                        .store(pending.waiting.len(), Ordering::Relaxed);
+                    waiter
+                };
                 self.calls.end(id);
                 if let Some(waiter) = waiter {
-                    let _ = waiter.send(Reply::Done(result));
+                    let _ = waiter.replies.send(Reply::Done(result));
                 }
             }
+            Incoming::Beat => {}
             Incoming::Log { run, entry } => self.deliver(run, Reply::Log(entry)),
             Incoming::Event { run, event } => self.deliver(run, Reply::Event(event)),
             Incoming::Request { id, method, params } => {
@@ -230,7 +342,10 @@ impl Connection {
 
     /// Hands a log or event to the run it belongs to.
     fn deliver(&self, run: Option<u64>, reply: Reply) {
-        let waiter = run.and_then(|run| self.pending.lock().unwrap().waiting.get(&run).cloned());
+        let waiter = run.and_then(|run| {
+            let pending = self.pending.lock().unwrap();
+            pending.waiting.get(&run).map(|w| w.replies.clone())
+        });
         match (waiter, reply) {
             (Some(waiter), reply) => {
                 let _ = waiter.send(reply);

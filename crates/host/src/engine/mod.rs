@@ -8,6 +8,7 @@
 //! itself ([`worker`]) with its [`lifecycle`].
 
 mod calls;
+mod clock;
 mod connection;
 mod lifecycle;
 mod node;
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use clock::monotonic_micros;
 pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
 pub(crate) use spawn::EngineCommand;

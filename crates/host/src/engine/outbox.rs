@@ -3,6 +3,7 @@
 //! coalesces lines into one write when it is not.
 
 use std::io::ErrorKind;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::OwnedWriteHalf;
@@ -14,10 +15,14 @@ pub(crate) struct Outbox {
     socket: OwnedWriteHalf,
     state: Mutex<State>,
     wake: Notify,
+    /// Bytes written into the socket so far.
+    written: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct State {
+    /// Bytes given to the outbox so far: a line's offset in the stream.
+    appended: u64,
     /// Bytes waiting for the writer task.
     pending: Vec<u8>,
     /// The writer task owns the channel: new lines queue behind `pending`.
@@ -37,6 +42,7 @@ impl Outbox {
             socket,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            written: AtomicU64::new(0),
         });
         let task = write_loop(outbox.clone());
         (outbox, task)
@@ -49,11 +55,14 @@ impl Outbox {
 
     /// Sends one line; with `coalesce`, through the writer task, which writes
     /// it together with whatever else the tasks ready to run now send.
-    pub(crate) fn send_line(&self, line: String, coalesce: bool) {
+    /// Returns where the line ends in the stream (its newline included).
+    pub(crate) fn send_line(&self, line: String, coalesce: bool) -> u64 {
         let mut state = self.state.lock().unwrap();
         if state.closed {
-            return;
+            return state.appended;
         }
+        state.appended += line.len() as u64 + 1;
+        let end = state.appended;
         if state.busy || coalesce || line.len() >= DIRECT_LIMIT {
             state.pending.extend_from_slice(line.as_bytes());
             state.pending.push(b'\n');
@@ -61,7 +70,7 @@ impl Outbox {
                 state.busy = true;
                 self.wake.notify_one();
             }
-            return;
+            return end;
         }
         let mut bytes = line.into_bytes();
         bytes.push(b'\n');
@@ -70,14 +79,21 @@ impl Outbox {
             Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
             Err(_) => {
                 state.closed = true;
-                return;
+                return end;
             }
         };
+        self.written.fetch_add(written as u64, Ordering::SeqCst);
         if written < bytes.len() {
             state.pending.extend_from_slice(&bytes[written..]);
             state.busy = true;
             self.wake.notify_one();
         }
+        end
+    }
+
+    /// Bytes written into the socket so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 
     /// Stops sending; the writer task ends.
@@ -113,7 +129,10 @@ async fn write_loop(outbox: Arc<Outbox>) {
                     return;
                 }
                 match outbox.socket.try_write(&buffer[offset..]) {
-                    Ok(n) => offset += n,
+                    Ok(n) => {
+                        offset += n;
+                        outbox.written.fetch_add(n as u64, Ordering::SeqCst);
+                    }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     Err(_) => {
                         outbox.close();

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
 
 use super::calls::Caller;
+use super::clock::monotonic_micros;
 use super::connection::{Connection, Reply};
 use super::lifecycle::{Cause, Lifecycle};
 use super::outbox::Outbox;
@@ -38,6 +39,8 @@ pub(crate) struct Worker {
     pub(crate) pid: u32,
     /// The engine's version, from its answer to `init`.
     pub(crate) version: OnceLock<String>,
+    /// Whether it reads the host's clock, so that start deadlines hold.
+    same_clock: AtomicBool,
     ids: Arc<AtomicU64>,
     connection: Arc<Connection>,
     lifecycle: Mutex<Lifecycle>,
@@ -72,6 +75,9 @@ impl Worker {
             .set_nonblocking(true)
             .map_err(|e| spawn_error("set up", e))?;
         let stream = UnixStream::from_std(host_end).map_err(|e| spawn_error("set up", e))?;
+        // The host keeps a copy of the worker's end to see how much of what
+        // it sent the worker has read (see `Connection::withdraw_unread`).
+        let peer = worker_end.try_clone().ok().map(OwnedFd::from);
         let mut child = spawn::spawn(launch.command.clone(), OwnedFd::from(worker_end)).await?;
         let pid = child.id();
         let (read_half, write_half) = stream.into_split();
@@ -81,11 +87,13 @@ impl Worker {
             pid,
             config.max_message_bytes,
             outbox,
+            peer,
             config.registry.clone(),
         ));
         let worker = Arc::new(Worker {
             pid,
             version: OnceLock::new(),
+            same_clock: AtomicBool::new(false),
             ids,
             connection: connection.clone(),
             lifecycle: Mutex::new(Lifecycle::Serving),
@@ -124,7 +132,17 @@ impl Worker {
             }
         };
         let version = match serde_json::from_str::<wire::Hello>(hello.get()) {
-            Ok(hello) => launch.check(&hello),
+            Ok(hello) => {
+                // Its clock read when it answered: within the round trip of ours.
+                let same = hello
+                    .clock
+                    .is_some_and(|clock| clock.abs_diff(monotonic_micros()) < 1_000_000);
+                worker.same_clock.store(same, Ordering::Relaxed);
+                if !same {
+                    tracing::warn!(pid, "the engine's clock is not the host's: runs it never starts cannot be moved");
+                }
+                launch.check(&hello)
+            }
             Err(e) => Err(format!("unexpected start-up answer: {e}")),
         };
         let version = match version {
@@ -188,6 +206,47 @@ impl Worker {
         }
     }
 
+    /// Whether it seems stuck in synchronous code: it has requests waiting
+    /// and has said nothing for longer than `after` (a worker that is only
+    /// waiting sends heartbeats).
+    pub(crate) fn is_blocked(&self, after: Duration) -> bool {
+        self.connection.outstanding() > 0
+            && self.connection.silent_for(monotonic_micros()) > after.as_micros() as u64
+    }
+
+    /// Whether start deadlines hold for it (it reads the host's clock).
+    pub(crate) fn keeps_deadlines(&self) -> bool {
+        self.same_clock.load(Ordering::Relaxed)
+    }
+
+    /// How long it has said nothing, in µs.
+    pub(crate) fn silent_for(&self) -> u64 {
+        self.connection.silent_for(monotonic_micros())
+    }
+
+    /// Requests waiting for an answer.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.connection.outstanding()
+    }
+
+    /// Requests sent so far.
+    pub(crate) fn requests_sent(&self) -> u64 {
+        self.connection.sent()
+    }
+
+    /// Takes back the requests it has not read and is past their start
+    /// deadline; their runs go elsewhere. Returns how many.
+    pub(crate) fn withdraw_unread(&self) -> usize {
+        self.connection.withdraw_unread()
+    }
+
+    /// Sends a ping whose answer nobody waits for: a worker that does not
+    /// answer it is then seen as blocked.
+    pub(crate) fn probe(&self) {
+        let id = self.next_id();
+        drop(self.connection.request(id, &Ping));
+    }
+
     /// Sends a request under a fresh id; replies arrive on the receiver.
     pub(crate) fn request<R: Request>(
         &self,
@@ -235,7 +294,7 @@ impl Worker {
                     Some(Reply::Log(entry)) => {
                         tracing::debug!(target: "outrigger::console", pid = self.pid, method = R::METHOD, "{entry}");
                     }
-                    Some(Reply::Event(_)) => {}
+                    Some(Reply::Event(_) | Reply::Withdrawn) => {}
                     None => {
                         return Err(Error::WorkerExited {
                             pid: self.pid,

@@ -47,6 +47,8 @@ pub struct PoolBuilder {
     recycle_above_heap: u64,
     health_interval: Duration,
     health_timeout: Option<Duration>,
+    blocked_after: Duration,
+    hang_timeout: Duration,
     script_cache_size: NonZeroUsize,
     max_message_bytes: usize,
     spare_contexts: usize,
@@ -98,6 +100,8 @@ impl Default for PoolBuilder {
             recycle_above_heap: 1024 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             health_timeout: None,
+            blocked_after: Duration::from_millis(50),
+            hang_timeout: Duration::from_millis(500),
             script_cache_size: NonZeroUsize::new(256).expect("non-zero"),
             max_message_bytes: 64 * 1024 * 1024,
             spare_contexts: 2,
@@ -232,6 +236,33 @@ impl PoolBuilder {
     pub fn health_check(mut self, interval: Duration, deadline: Duration) -> Self {
         self.health_interval = interval;
         self.health_timeout = Some(deadline);
+        self
+    }
+
+    /// How long a worker with work may say nothing before it is taken to be
+    /// blocked in synchronous code (default 50 ms; zero turns this off).
+    ///
+    /// A blocked worker gets no new runs while others answer (with none
+    /// answering and [`max_workers`](Self::max_workers) above the size, the
+    /// pool grows). Runs already sent to it that it has not read are taken
+    /// back and run elsewhere, never twice: each carries a start deadline
+    /// (twice this setting ahead), past which the worker refuses it. A
+    /// worker that is only waiting (timers, fetches, callbacks) says it is
+    /// alive every third of this, so it is never taken for blocked.
+    /// [`Stats::blocked`](crate::Stats::blocked) and
+    /// [`Stats::moved`](crate::Stats::moved) count what happened.
+    pub fn blocked_after(mut self, silence: Duration) -> Self {
+        self.blocked_after = silence;
+        self
+    }
+
+    /// How long a worker with no run in flight may stay blocked (a finished
+    /// run's leftover microtasks or timers spinning) before it is replaced
+    /// (default 500 ms). The pool pings a worker once it has been idle for
+    /// [`blocked_after`](Self::blocked_after), so such a worker is found and
+    /// gets no runs well before this.
+    pub fn hang_timeout(mut self, timeout: Duration) -> Self {
+        self.hang_timeout = timeout;
         self
     }
 
@@ -387,6 +418,7 @@ impl PoolBuilder {
                 queue_bound: self.queue_bound,
                 queue_timeout: self.queue_timeout,
                 recycle_after_runs: self.recycle_after_runs,
+                blocked_after: (!self.blocked_after.is_zero()).then_some(self.blocked_after),
             },
             counters.clone(),
         );
@@ -444,6 +476,8 @@ impl PoolBuilder {
             deadline: self
                 .health_timeout
                 .unwrap_or(self.timeout + self.cancel_grace + Duration::from_secs(5)),
+            blocked_after: self.blocked_after,
+            hang_timeout: self.hang_timeout,
         };
         // Its tasks keep it for as long as the dispatcher lives.
         supervisor.watch(exits, signals, health);
@@ -499,6 +533,10 @@ impl PoolBuilder {
             isolation: match self.isolation {
                 Isolation::Run => "run",
                 Isolation::Worker => "worker",
+            },
+            heartbeat_ms: match self.blocked_after.as_millis() as u64 {
+                0 => 0,
+                ms => (ms / 3).max(1),
             },
         }
     }

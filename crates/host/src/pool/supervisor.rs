@@ -13,11 +13,14 @@ use crate::engine::{Cause, Exited, Worker, WorkerConfig};
 use crate::error::Result;
 use crate::module::ModuleRegistry;
 
-/// How often workers are pinged, and how long each has to answer.
+/// How often workers are pinged, and how long each has to answer; when a
+/// worker counts as blocked, and how long an idle one may stay so.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Health {
     pub(crate) interval: Duration,
     pub(crate) deadline: Duration,
+    pub(crate) blocked_after: Duration,
+    pub(crate) hang_timeout: Duration,
 }
 
 /// What keeps a pool's workers coming. Its tasks live as long as the
@@ -64,6 +67,9 @@ impl Supervisor {
     ) {
         tokio::spawn(self.clone().replace_ended(exits));
         tokio::spawn(self.clone().follow(signals));
+        if !health.blocked_after.is_zero() {
+            tokio::spawn(self.clone().watch_blocked(health));
+        }
         tokio::spawn(self.check_health(health));
     }
 
@@ -176,6 +182,77 @@ impl Supervisor {
                 dispatcher.stop_if_drained(&old);
             }
         });
+    }
+
+    /// While there is work, looks at every worker each half `blocked_after`:
+    /// takes back from a blocked one the runs it never read, notes when it
+    /// answers again (giving it queued runs), pings one that has gone idle
+    /// after work (a finished run may have left it spinning), and replaces
+    /// one that stays blocked with no run in flight past `hang_timeout`.
+    async fn watch_blocked(self: Arc<Self>, health: Health) {
+        let tick = health.blocked_after / 2;
+        let hang = health.hang_timeout.as_micros() as u64;
+        loop {
+            let Some(dispatcher) = self.open_dispatcher() else {
+                return;
+            };
+            let mut busy = false;
+            let now = crate::engine::monotonic_micros();
+            for member in dispatcher.all_members() {
+                let worker = &member.worker;
+                if !worker.is_alive() {
+                    continue;
+                }
+                let blocked = worker.is_blocked(health.blocked_after);
+                let hung = member.hung_for(blocked, now);
+                if let Some(lasted) = member.note_blocked(blocked, now) {
+                    self.counters.blocked_for(lasted);
+                    dispatcher.serve_waiters(&member);
+                }
+                if blocked {
+                    busy = true;
+                    let moved = worker.withdraw_unread();
+                    if moved > 0 {
+                        tracing::info!(
+                            pid = worker.pid,
+                            moved,
+                            "worker blocked: its unread runs go elsewhere"
+                        );
+                    }
+                    if hung > hang {
+                        worker.kill_for(
+                            Cause::Unhealthy,
+                            &format!(
+                                "killed: blocked for {:?} with no run in flight (a finished run's leftover work spinning?)",
+                                Duration::from_micros(hung)
+                            ),
+                        );
+                    }
+                } else if worker.outstanding() > 0 {
+                    busy = true;
+                } else if member.probe_due() {
+                    // Keep watching until it has answered a probe.
+                    busy = true;
+                    if worker.silent_for() > health.blocked_after.as_micros() as u64 {
+                        member.mark_probed();
+                        worker.probe();
+                    }
+                }
+            }
+            drop(dispatcher);
+            if busy {
+                tokio::time::sleep(tick).await;
+            } else {
+                // Nothing to watch until work is handed out again.
+                let Some(dispatcher) = self.dispatcher.upgrade() else {
+                    return;
+                };
+                tokio::select! {
+                    () = dispatcher.activity() => {}
+                    () = tokio::time::sleep(health.interval) => {}
+                }
+            }
+        }
     }
 
     /// Now and then: retires idle workers beyond the minimum, reports the

@@ -9,6 +9,10 @@ pub(crate) struct Hello {
     pub(crate) protocol: u32,
     /// The engine's version (`22.3.0`).
     pub(crate) version: String,
+    /// The worker's monotonic clock, in microseconds, when it answered: start
+    /// deadlines are written in it (see `methods::Run::start_by`).
+    #[serde(default)]
+    pub(crate) clock: Option<u64>,
 }
 
 /// The answer to `module.load`.

@@ -34,10 +34,13 @@ pub const NOT_FOUND: i64 = -32008;
 pub const LIMIT: i64 = -32009;
 /// An import could not be resolved or is not allowed.
 pub const IMPORT: i64 = -32010;
+/// The worker did not start a request before its start deadline (it was
+/// busy in synchronous code); the host sends the request elsewhere.
+pub const NOT_STARTED: i64 = -32011;
 
 /// Every code with its name, for checking the worker's table.
 #[cfg(test)]
-pub(crate) const ALL: [(&str, i64); 16] = [
+pub(crate) const ALL: [(&str, i64); 17] = [
     ("PARSE_ERROR", PARSE_ERROR),
     ("INVALID_REQUEST", INVALID_REQUEST),
     ("METHOD_NOT_FOUND", METHOD_NOT_FOUND),
@@ -54,6 +57,7 @@ pub(crate) const ALL: [(&str, i64); 16] = [
     ("NOT_FOUND", NOT_FOUND),
     ("LIMIT", LIMIT),
     ("IMPORT", IMPORT),
+    ("NOT_STARTED", NOT_STARTED),
 ];
 
 #[cfg(test)]

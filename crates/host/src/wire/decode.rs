@@ -58,6 +58,9 @@ pub(crate) enum Incoming {
     },
     /// An error the worker reported with no request to pin it on.
     Unsolicited(RpcError),
+    /// A sign of life from a worker with runs in progress but nothing else to
+    /// say (see `PoolBuilder::blocked_after`).
+    Beat,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,7 @@ pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
                     },
                 })
             }
+            (None, "beat") => Ok(Incoming::Beat),
             (None, other) => Err(Error::Protocol(format!(
                 "unknown notification `{other}` from worker"
             ))),

@@ -19,6 +19,11 @@ pub(crate) trait Request {
     fn attachment(&self) -> Option<&str> {
         None
     }
+    /// The start deadline the request carries, if the worker may refuse to
+    /// start it (see [`Run::start_by`]).
+    fn start_by(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A notification the host sends to a worker (no answer).
@@ -47,6 +52,9 @@ pub(crate) struct Init {
     pub(crate) sandbox: SandboxInit,
     /// `"run"` (a fresh context per plain run) or `"worker"` (one shared).
     pub(crate) isolation: &'static str,
+    /// How often a worker with runs in progress and nothing to write says it
+    /// is alive, in milliseconds (0: never).
+    pub(crate) heartbeat_ms: u64,
 }
 
 impl Request for Init {
@@ -103,6 +111,10 @@ pub(crate) struct Run<'a> {
     pub(crate) session: Option<u64>,
     pub(crate) timeout: Duration,
     pub(crate) max_callbacks: u32,
+    /// The monotonic time (µs, `CLOCK_MONOTONIC`) after which the worker must
+    /// not start the run but answer `NOT_STARTED`: a run not yet read by a
+    /// blocked worker can then be sent elsewhere without running twice.
+    pub(crate) start_by: Option<u64>,
 }
 
 impl Run<'_> {
@@ -143,7 +155,7 @@ impl Request for Run<'_> {
             params.push_str(r#","session":"#);
             params.push_str(&session.to_string());
         }
-        push_limits(&mut params, self.timeout, self.max_callbacks);
+        push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
         params.push('}');
         params
     }
@@ -151,13 +163,21 @@ impl Request for Run<'_> {
     fn attachment(&self) -> Option<&str> {
         self.globals.filter(|_| self.globals_attached())
     }
+
+    fn start_by(&self) -> Option<u64> {
+        self.start_by
+    }
 }
 
-fn push_limits(params: &mut String, timeout: Duration, max_callbacks: u32) {
+fn push_limits(params: &mut String, timeout: Duration, max_callbacks: u32, start_by: Option<u64>) {
     params.push_str(r#","timeout":"#);
     params.push_str(&timeout.as_millis().to_string());
     params.push_str(r#","maxCallbacks":"#);
     params.push_str(&max_callbacks.to_string());
+    if let Some(start_by) = start_by {
+        params.push_str(r#","startBy":"#);
+        params.push_str(&start_by.to_string());
+    }
 }
 
 /// `call`: an exported function of a loaded module, its arguments (a JSON
@@ -169,6 +189,8 @@ pub(crate) struct Call<'a> {
     pub(crate) args: &'a str,
     pub(crate) timeout: Duration,
     pub(crate) max_callbacks: u32,
+    /// As for [`Run::start_by`].
+    pub(crate) start_by: Option<u64>,
 }
 
 impl Request for Call<'_> {
@@ -180,13 +202,17 @@ impl Request for Call<'_> {
             self.handle,
             json_string(self.export)
         );
-        push_limits(&mut params, self.timeout, self.max_callbacks);
+        push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
         params.push('}');
         params
     }
 
     fn attachment(&self) -> Option<&str> {
         Some(self.args)
+    }
+
+    fn start_by(&self) -> Option<u64> {
+        self.start_by
     }
 }
 
@@ -332,6 +358,7 @@ mod tests {
             session: None,
             timeout: Duration::from_millis(1500),
             max_callbacks: 7,
+            start_by: None,
         }
     }
 
@@ -347,6 +374,7 @@ mod tests {
             code: Some("export default 1"),
             globals: Some(r#"{"a":1}"#),
             session: Some(9),
+            start_by: Some(123),
             ..run()
         };
         let params: serde_json::Value = serde_json::from_str(&full.params()).unwrap();
@@ -383,6 +411,7 @@ mod tests {
             args: "[1]",
             timeout: Duration::from_secs(2),
             max_callbacks: 0,
+            start_by: None,
         };
         let params: serde_json::Value = serde_json::from_str(&call.params()).unwrap();
         assert_eq!(
