@@ -250,7 +250,10 @@ impl PoolBuilder {
     /// worker that is only waiting (timers, fetches, callbacks) says it is
     /// alive every third of this, so it is never taken for blocked.
     /// [`Stats::blocked`](crate::Stats::blocked) and
-    /// [`Stats::moved`](crate::Stats::moved) count what happened.
+    /// [`Stats::moved`](crate::Stats::moved) count what happened. On a
+    /// machine short of CPU a heartbeat can come late, and a waiting worker
+    /// then reads as blocked for a moment (runs go to others meanwhile);
+    /// raise this if that matters more than a stuck worker does.
     pub fn blocked_after(mut self, silence: Duration) -> Self {
         self.blocked_after = silence;
         self
