@@ -23,4 +23,6 @@ export const CODES = Object.freeze({
   LIMIT: -32009,
   IMPORT: -32010,
   NOT_STARTED: -32011,
+  EXIT: -32012,
+  DENIED: -32013,
 });

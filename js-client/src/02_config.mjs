@@ -1,5 +1,5 @@
 // The worker's settings: defaults here, filled in by the host's `init`
-// request (21_init.mjs), read everywhere else.
+// request (26_init.mjs), read everywhere else.
 
 export const config = {
   /** Modules scripts may import by name: name -> source. */

@@ -20,10 +20,27 @@ export class ImportFailure extends Error {
 
 /** Thrown into a run that was cancelled or timed out, or answered for one that cannot start. */
 export class RunEnded extends Error {
-  constructor(code, message) {
+  constructor(code, message, data) {
     super(message);
     this.code = code;
+    this.data = data;
   }
+}
+
+/** Errors of the script's realm that stand for a capability refused (see `deniedIn`). */
+const denials = new WeakMap();
+
+/**
+ * The error a script gets for using a capability the sandbox withholds: an
+ * `Error` of its realm, `code` `ERR_OUTRIGGER_DENIED`, naming what was used
+ * and the setting that would allow it. Uncaught, the run ends with it as a
+ * denial (the host's `Error::Denied`).
+ */
+export function deniedIn(state, capability, setting, why = 'is not available to scripts') {
+  const error = new state.Error(`${capability} ${why} (${setting})`);
+  error.code = 'ERR_OUTRIGGER_DENIED';
+  denials.set(error, { capability, setting });
+  return error;
 }
 
 /** Errors of the script's realm that stand for an ImportFailure (see `importErrorIn`). */
@@ -80,9 +97,11 @@ export function cleanStack(stack) {
     .split('\n')
     .filter((line) => {
       const frame = STACK_FRAME.exec(line);
-      if (!frame) return !/^\s+at /.test(line) || !/node:|\[eval\d*\]/.test(line);
+      if (!frame) return !/^\s+at /.test(line) || !/node:|outrigger:|\[eval\d*\]/.test(line);
       const file = frame[1];
-      return !file.startsWith('node:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
+      // The runtime's own frames: Node's, the runtime's files, what it
+      // compiles into contexts (`outrigger:bootstrap`, `outrigger:call`).
+      return !file.startsWith('node:') && !file.startsWith('outrigger:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
     })
     .join('\n');
 }
@@ -128,7 +147,13 @@ export function errorFor(thrown, filename) {
     };
   }
   if (thrown instanceof RunEnded) {
-    return { code: thrown.code, message: thrown.message };
+    const error = { code: thrown.code, message: thrown.message };
+    if (thrown.data !== undefined) error.data = thrown.data;
+    return error;
+  }
+  const denial = denials.get(thrown);
+  if (denial !== undefined) {
+    return { code: CODES.DENIED, message: thrown.message, data: denial };
   }
   if (thrown && thrown.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
     return { code: CODES.TIMEOUT, message: thrown.message };

@@ -102,9 +102,9 @@ describe('plain runs are isolated', () => {
   it('lend web APIs on first touch, let scripts replace them, and keep the accessors shared but frozen', async () => {
     const code = `(() => {
       const api = Object.getPrototypeOf(globalThis);
-      const lazy = Object.getOwnPropertyDescriptor(api, 'crypto');
+      const lazy = Object.getOwnPropertyDescriptor(api, 'Headers');
       const grew = Reflect.set(lazy.get, 'leak', 1);
-      const uuid = crypto.randomUUID();
+      const uuid = crypto.randomUUID() + String(new Headers({ a: 'b' }).get('a')).slice(1);
       globalThis.performance = 'mine';
       return [
         typeof lazy.get, Object.isFrozen(lazy.get), 'leak' in lazy.get, grew,

@@ -14,11 +14,11 @@ describe('sandbox', () => {
     await w?.kill();
   });
 
-  it('has no process, require, Buffer, module or __dirname', async () => {
-    const code = '[typeof process, typeof require, typeof Buffer, typeof module, typeof __dirname, typeof global, "process" in globalThis]';
-    assert.deepEqual(valueOf(await w.run(expr(code))), ['undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined', false]);
-    assert.deepEqual(valueOf(await w.run(mod('export default [typeof process, typeof require, typeof Buffer, typeof import.meta];'))),
-      ['undefined', 'undefined', 'undefined', 'object']);
+  it('has a process and a Buffer of its own, and no require, module or __dirname', async () => {
+    const code = '[typeof process, typeof require, typeof Buffer, typeof module, typeof __dirname, global === globalThis, typeof process.binding, typeof process.dlopen, typeof process.kill, typeof process.chdir, process.mainModule]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['object', 'undefined', 'function', 'undefined', 'undefined', true, 'undefined', 'undefined', 'undefined', 'undefined', null]);
+    assert.deepEqual(valueOf(await w.run(mod('import p from "node:process";\nexport default [p === process, typeof require, typeof import.meta, process.env.NODE_ENV];'))),
+      [true, 'undefined', 'object', 'production']);
   });
 
   it('throws on this.constructor.constructor("return process")(): no code generation in the worker\'s realm', async () => {
@@ -39,8 +39,9 @@ describe('sandbox', () => {
     // URL and the signal belong to the worker's realm: code generation is off there.
     assert.equal(out[0], 'EvalError');
     assert.equal(out[2], 'EvalError');
-    // host.emit and fetch are made inside the script's realm, where Function works but sees no process.
-    assert.deepEqual([out[1], out[3]], ['ran: 1', 'ran: 1']);
+    // host.emit and fetch (an async function) are made inside the script's
+    // realm, where Function works but sees only the script's own world.
+    assert.deepEqual([out[1], out[3]], ['ran: 1', 'ran: [object Promise]']);
   });
 
   it('builds console and host inside the script\'s own realm', async () => {
@@ -50,7 +51,8 @@ describe('sandbox', () => {
 
   it('allows eval and new Function inside scripts', async () => {
     assert.deepEqual(valueOf(await w.run(expr('[eval("1+1"), new Function("return 2")(), new Function("a", "b", "return a * b")(3, 4)]'))), [2, 2, 12]);
-    assert.equal(valueOf(await w.run(mod('export default eval("typeof process");'))), 'undefined');
+    // What eval sees is the script's own world: its own `process`, not the worker's.
+    assert.deepEqual(valueOf(await w.run(mod('export default eval("[typeof process, typeof process.binding, process === globalThis.process]");'))), ['object', 'undefined', true]);
   });
 
   it('has fetch, and it works on a data: URL', async () => {

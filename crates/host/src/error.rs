@@ -92,6 +92,26 @@ pub enum Error {
         /// The full message, naming both and the reason.
         message: String,
     },
+    /// The script used a capability the sandbox withholds (a file outside
+    /// the grants, a socket, a child process, ...). It is refused when used,
+    /// not when imported; `setting` says what would allow it.
+    #[error("{message}")]
+    Denied {
+        /// What was used, e.g. `node:child_process.spawn()`.
+        capability: String,
+        /// The setting that would allow it, e.g.
+        /// `PoolBuilder::allow_builtin("node:child_process")`.
+        setting: String,
+        /// The full message.
+        message: String,
+    },
+    /// The script called `process.exit(code)`: the run ended there (the
+    /// worker goes on).
+    #[error("the script called process.exit({code})")]
+    Exit {
+        /// The exit code it gave.
+        code: i32,
+    },
     /// A session, loaded module or exported function that does not exist.
     #[error("{0}")]
     NotFound(String),

@@ -15,8 +15,8 @@ use crate::sandbox::Sandbox;
 const MIN_MAJOR: u32 = 20;
 
 /// Builds the command line: the user's arguments, the sandbox's flags, the
-/// flags the runtime needs, and the runtime itself as an ES module given
-/// with `-e` (so the permission model needs no file read for it).
+/// flags the runtime needs, and the runtime itself as an ES module read
+/// from stdin (so the permission model needs no file read for it).
 pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     let program = spawn::resolve_program(
         settings.program.unwrap_or(Path::new("node")),
@@ -25,8 +25,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     let mut args = settings.args.to_vec();
     args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
     args.extend(runtime_flags().iter().map(OsString::from));
-    args.extend(["--input-type=module", "-e"].map(OsString::from));
-    args.push(runtime::program().into());
+    args.extend(["--input-type=module", "-"].map(OsString::from));
     let env = settings
         .sandbox
         .env()
@@ -35,7 +34,12 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         .collect();
     Ok(Launch {
         name: "Node.js",
-        command: EngineCommand { program, args, env },
+        command: EngineCommand {
+            program,
+            args,
+            env,
+            stdin: Some(runtime::program_arc()),
+        },
         min_major: MIN_MAJOR,
     })
 }

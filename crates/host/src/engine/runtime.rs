@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A runtime file: its name and its source.
 macro_rules! module {
@@ -42,26 +42,37 @@ const MODULES: &[(&str, &str)] = &[
     module!("07_console.mjs"),
     module!("08_host_calls.mjs"),
     module!("09_fetch_policy.mjs"),
-    module!("10_realm.mjs"),
-    module!("11_contexts.mjs"),
-    module!("12_compile.mjs"),
-    module!("13_resolve.mjs"),
-    module!("14_commonjs.mjs"),
-    module!("15_imports.mjs"),
-    module!("16_preloads.mjs"),
-    module!("17_run.mjs"),
-    module!("18_lifecycle.mjs"),
-    module!("19_sessions.mjs"),
-    module!("20_jobs.mjs"),
-    module!("21_init.mjs"),
-    module!("22_dispatch.mjs"),
-    module!("23_main.mjs"),
+    module!("10_intrinsics.mjs"),
+    module!("11_buffer.mjs"),
+    module!("12_node.mjs"),
+    module!("13_web.mjs"),
+    module!("14_realm.mjs"),
+    module!("15_contexts.mjs"),
+    module!("16_compile.mjs"),
+    module!("17_resolve.mjs"),
+    module!("18_builtins.mjs"),
+    module!("19_commonjs.mjs"),
+    module!("20_imports.mjs"),
+    module!("21_preloads.mjs"),
+    module!("22_run.mjs"),
+    module!("23_lifecycle.mjs"),
+    module!("24_sessions.mjs"),
+    module!("25_jobs.mjs"),
+    module!("26_init.mjs"),
+    module!("27_dispatch.mjs"),
+    module!("28_main.mjs"),
 ];
 
-/// The program, as an engine is given it (assembled once).
-pub(crate) fn program() -> &'static str {
-    static PROGRAM: OnceLock<String> = OnceLock::new();
-    PROGRAM.get_or_init(|| assemble(MODULES).expect("the embedded runtime keeps the contract"))
+/// The program, as an engine is given it (assembled once, shared by every
+/// worker).
+pub(crate) fn program_arc() -> Arc<str> {
+    static PROGRAM: OnceLock<Arc<str>> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        assemble(MODULES)
+            .expect("the embedded runtime keeps the contract")
+            .into()
+    })
+    .clone()
 }
 
 /// Assembles modules (file name, source) into one program; an error names
@@ -284,7 +295,7 @@ mod tests {
             embedded, files,
             "MODULES must list every file of js-client/src, in order"
         );
-        let program = program();
+        let program = program_arc();
         assert!(program.contains("serve();"));
         assert!(!program.lines().any(|line| line.starts_with("export ")));
     }

@@ -53,6 +53,9 @@ pub(crate) struct EngineCommand {
     pub(crate) program: PathBuf,
     pub(crate) args: Vec<OsString>,
     pub(crate) env: Vec<(OsString, OsString)>,
+    /// What the process reads on its stdin (the runtime's program: one
+    /// command-line argument may hold at most 128 KiB), else nothing.
+    pub(crate) stdin: Option<Arc<str>>,
 }
 
 struct SpawnRequest {
@@ -241,7 +244,7 @@ fn high_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
 
 /// A pipe for the child's stderr: (read end, write end), both close-on-exec.
 #[cfg(target_os = "linux")]
-fn stderr_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -249,6 +252,37 @@ fn stderr_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just created and are owned here.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The read end of a pipe that holds `payload` and then ends. The pipe is
+/// made large enough to take it all at once, so nothing waits for the child
+/// to read; where it cannot be, a thread writes the rest as the child reads.
+#[cfg(target_os = "linux")]
+fn stdin_pipe(payload: &Arc<str>) -> std::io::Result<OwnedFd> {
+    use std::io::Write;
+    let (read, write) = pipe()?;
+    // SAFETY: F_SETPIPE_SZ on a pipe we own; failure leaves its size as it was.
+    unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, payload.len() as libc::c_int) };
+    let mut file = std::fs::File::from(write);
+    let payload = payload.clone();
+    // SAFETY: F_SETFL on a descriptor we own.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let bytes = payload.as_bytes();
+    let written = match file.write(bytes) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    if written < bytes.len() {
+        // SAFETY: F_SETFL on a descriptor we own.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, 0) };
+        std::thread::Builder::new()
+            .name("outrigger-stdin".into())
+            .spawn(move || {
+                let _ = file.write_all(&payload.as_bytes()[written..]);
+            })?;
+    }
+    Ok(read)
 }
 
 #[cfg(target_os = "linux")]
@@ -269,6 +303,7 @@ struct ChildPlan {
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     null: RawFd,
+    stdin: RawFd,
     stderr: RawFd,
     channel: RawFd,
     parent: libc::pid_t,
@@ -310,12 +345,16 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
         .map(|e| e.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    let (stderr_read, stderr_write) = stderr_pipe()?;
+    let (stderr_read, stderr_write) = pipe()?;
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")?;
     let null = high_fd(null.as_raw_fd())?;
+    let stdin = match &command.stdin {
+        Some(payload) => high_fd(stdin_pipe(payload)?.as_raw_fd())?,
+        None => high_fd(null.as_raw_fd())?,
+    };
     let stderr_write = high_fd(stderr_write.as_raw_fd())?;
     let channel = high_fd(channel)?;
     // SAFETY: plain syscalls on valid out-parameters. Every signal is blocked
@@ -328,6 +367,7 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
             null: null.as_raw_fd(),
+            stdin: stdin.as_raw_fd(),
             stderr: stderr_write.as_raw_fd(),
             channel: channel.as_raw_fd(),
             parent: libc::getpid(),
@@ -394,7 +434,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             libc::_exit(127);
         }
         for (from, to) in [
-            (plan.null, 0),
+            (plan.stdin, 0),
             (plan.null, 1),
             (plan.stderr, 2),
             (plan.channel, CHANNEL_FD),
@@ -417,7 +457,11 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
     cmd.args(&command.args)
         .env_clear()
         .envs(command.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(if command.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let channel = high_fd(channel)?;
@@ -433,6 +477,12 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
         });
     }
     let mut child = cmd.spawn()?;
+    if let (Some(payload), Some(mut stdin)) = (command.stdin.clone(), child.stdin.take()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(payload.as_bytes());
+        });
+    }
     let stderr = child.stderr.take().expect("stderr is piped");
     Ok((child.id(), OwnedFd::from(stderr)))
 }

@@ -37,10 +37,14 @@ pub const IMPORT: i64 = -32010;
 /// The worker did not start a request before its start deadline (it was
 /// busy in synchronous code); the host sends the request elsewhere.
 pub const NOT_STARTED: i64 = -32011;
+/// The script called `process.exit()`.
+pub const EXIT: i64 = -32012;
+/// The script used a capability the sandbox withholds.
+pub const DENIED: i64 = -32013;
 
 /// Every code with its name, for checking the worker's table.
 #[cfg(test)]
-pub(crate) const ALL: [(&str, i64); 17] = [
+pub(crate) const ALL: [(&str, i64); 19] = [
     ("PARSE_ERROR", PARSE_ERROR),
     ("INVALID_REQUEST", INVALID_REQUEST),
     ("METHOD_NOT_FOUND", METHOD_NOT_FOUND),
@@ -58,6 +62,8 @@ pub(crate) const ALL: [(&str, i64); 17] = [
     ("LIMIT", LIMIT),
     ("IMPORT", IMPORT),
     ("NOT_STARTED", NOT_STARTED),
+    ("EXIT", EXIT),
+    ("DENIED", DENIED),
 ];
 
 #[cfg(test)]

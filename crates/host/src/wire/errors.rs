@@ -29,6 +29,14 @@ struct ScriptErrorData {
     file: Option<String>,
     #[serde(default)]
     referrer: Option<String>,
+    /// `process.exit()`'s code.
+    #[serde(default, rename = "exitCode")]
+    exit_code: Option<i32>,
+    /// What a denied capability was, and the setting that would allow it.
+    #[serde(default)]
+    capability: Option<String>,
+    #[serde(default)]
+    setting: Option<String>,
 }
 
 /// Turns an error object from a worker into the error a caller sees:
@@ -53,6 +61,14 @@ pub(crate) fn into_error(error: RpcError, script: &str, timeout: Duration) -> Er
         codes::NON_JSON => Error::NonJson(error.message),
         codes::LIMIT => Error::Limit(error.message),
         codes::NOT_FOUND => Error::NotFound(error.message),
+        codes::EXIT => Error::Exit {
+            code: data.exit_code.unwrap_or(0),
+        },
+        codes::DENIED => Error::Denied {
+            capability: data.capability.unwrap_or_default(),
+            setting: data.setting.unwrap_or_default(),
+            message: error.message,
+        },
         codes::IMPORT => Error::Import {
             specifier: data.specifier.unwrap_or_default(),
             referrer: data.referrer.unwrap_or_default(),

@@ -1,14 +1,14 @@
 // The import graph of a context: every static and dynamic import goes
 // through here. Loading is ours, so that every file runs in the run's own
 // context: ES modules as `SourceTextModule`s, CommonJS files through
-// 14_commonjs.mjs; one instance of each per context.
+// 19_commonjs.mjs; one instance of each per context.
 
 import { config } from './02_config.mjs';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
-import { compileModule, fileOf, ownerOf } from './12_compile.mjs';
-import { builtinFor, resolveImport, readProjectFile } from './13_resolve.mjs';
-import { syntheticModule, requireFile } from './14_commonjs.mjs';
+import { compileModule, fileOf, ownerOf } from './16_compile.mjs';
+import { resolveImport, readProjectFile } from './17_resolve.mjs';
+import { syntheticModule, requireFile, builtinModuleFor } from './19_commonjs.mjs';
 
 /** The module `specifier` names, for this context (made once per context). */
 export function importModule(state, specifier, parentFile, referrer) {
@@ -18,7 +18,7 @@ export function importModule(state, specifier, parentFile, referrer) {
   if (existing !== undefined) return existing;
   let module;
   if (target.kind === 'builtin') {
-    module = syntheticModule(state, id, builtinFor(target.name, specifier, referrer));
+    module = syntheticModule(state, id, builtinModuleFor(state, target.name, specifier, referrer, dynamicImport));
   } else if (target.kind === 'registered') {
     const source = config.modules.get(specifier);
     module = compileModule(state, { name: specifier, key: source.key, code: source.code }, dynamicImport);

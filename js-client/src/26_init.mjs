@@ -8,8 +8,8 @@ import { config } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
-import { builtinName } from './13_resolve.mjs';
-import { createContext, addSpare, scheduleRefill } from './16_preloads.mjs';
+import { builtinName } from './17_resolve.mjs';
+import { createContext, addSpare, scheduleRefill } from './21_preloads.mjs';
 
 /** Fills `config` from `init`'s params and answers. */
 export function init(id, params) {

@@ -1,27 +1,46 @@
 // The realm's API: what every context is given. The script-facing globals
-// are built inside the context's own realm by `contextBootstrap`; the web
-// APIs are lent from the worker's realm, frozen, through descriptors made
-// once; `fetch` is lent through the sandbox's policy.
+// are built inside the context's own realm by `contextBootstrap`: console,
+// timers, `host`, and the APIs whose results a script keeps (encoders,
+// `structuredClone`, the fetch family, crypto, `Buffer`, `process`), made on
+// first use from 11_buffer.mjs, 12_node.mjs and 13_web.mjs. Web APIs whose
+// objects carry no script data are lent from the worker's realm, frozen,
+// through descriptors made once; `fetch` is lent through the sandbox's policy.
 
 import vm from 'node:vm';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { config } from './02_config.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { guardedFetch } from './09_fetch_policy.mjs';
+import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks } from './10_intrinsics.mjs';
+import { bufferParts, makeBufferModule } from './11_buffer.mjs';
+import { makeProcess, makeTimerPromises, makeDiagnosticsChannel, makeStreamConsumers } from './12_node.mjs';
+import { webParts, makeRealmCopy, makeEncoding, makeBlobs, makeFetchClasses, makeCrypto, makePerformance } from './13_web.mjs';
 
 /** Web APIs the worker's realm lends to every context. */
 const WEB_GLOBALS = [
-  'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal',
-  'Event', 'EventTarget', 'Blob', 'DOMException', 'atob', 'btoa', 'structuredClone',
+  'URL', 'URLSearchParams', 'AbortController', 'AbortSignal', 'Event', 'EventTarget', 'DOMException',
+  'atob', 'btoa',
 ];
 
 /**
  * Web APIs node loads on first use (the fetch implementation costs 15-30 ms
- * to load): lent to contexts on first touch, so start-up does not pay.
+ * to load, streams and WebCrypto a few): lent to contexts on first touch, so
+ * start-up does not pay. Their objects hold what the script gives them.
  */
-const LAZY_WEB_GLOBALS = ['Headers', 'Request', 'Response', 'FormData', 'crypto', 'performance'];
+const LAZY_WEB_GLOBALS = [
+  'Headers', 'FormData', 'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
+  'ReadableStreamBYOBRequest', 'ReadableByteStreamController', 'ReadableStreamDefaultController',
+  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
+  'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy',
+  'TextEncoderStream', 'TextDecoderStream', 'CompressionStream', 'DecompressionStream',
+  'MessageChannel', 'MessagePort', 'MessageEvent', 'CryptoKey',
+];
 
 /** The script-facing globals, built inside the context's own realm. */
-function contextBootstrap(bridge) {
+function contextBootstrap(bridge, shared, make) {
   'use strict';
+  make.bindInstanceChecks(shared.intrinsicNames, shared.workerIntrinsics);
   // The API lives on an object put in the global object's prototype chain:
   // defining properties on the global itself goes through node's
   // interceptors. It is one object literal (V8 builds those from a
@@ -59,6 +78,32 @@ function contextBootstrap(bridge) {
       bridge.log('info', [`${label}: ${(bridge.now() - start).toFixed(3)}ms`]);
     },
   };
+  // What is built on first use, once per context.
+  const built = {};
+  const makers = {
+    realmCopy: () => make.makeRealmCopy(),
+    encoding: () => make.makeEncoding(shared.web, made('realmCopy')),
+    blobs: () => make.makeBlobs(shared.web, made('realmCopy')),
+    fetchClasses: () => make.makeFetchClasses(shared.web, made('blobs')),
+    crypto: () => make.makeCrypto(shared.web, made('realmCopy')),
+    perf: () => make.makePerformance(shared.web),
+    timerPromises: () => make.makeTimerPromises(g),
+    diagnosticsChannel: () => make.makeDiagnosticsChannel(),
+    streamConsumers: () => make.makeStreamConsumers(shared.streamConsumers, made('buffer').Buffer, made('blobs')),
+    navigator: () => ({ ...shared.navigator, languages: [...shared.navigator.languages] }),
+    buffer: () => make.makeBufferModule(shared.buffer, { Blob: made('blobs').Blob, File: made('blobs').File, atob, btoa }),
+    process: () => make.makeProcess(bridge.processParts, bridge),
+  };
+  function made(name) {
+    return built[name] ??= makers[name]();
+  }
+  const fetchClasses = () => made('fetchClasses');
+  // A global made on first use becomes a plain property of the object read
+  // through, as assigning it would make it.
+  const own = (target, name, value) => {
+    Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+    return value;
+  };
   const clear = function (id) {
     bridge.clearTimer(id);
   };
@@ -84,14 +129,46 @@ function contextBootstrap(bridge) {
       if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
       Promise.resolve().then(() => callback());
     },
-    fetch: function fetch(input, init) {
-      return bridge.fetch(input, init);
+    fetch: async function fetch(input, init) {
+      return fetchClasses().adoptResponse(await bridge.fetch(input, init));
     },
     get signal() {
       return bridge.signal();
     },
+    global: globalThis,
+    // Made on first use: see `made`.
+    get process() { return own(this, 'process', made('process')); },
+    set process(value) { own(this, 'process', value); },
+    get Buffer() { return own(this, 'Buffer', made('buffer').Buffer); },
+    set Buffer(value) { own(this, 'Buffer', value); },
+    get TextEncoder() { return own(this, 'TextEncoder', made('encoding').TextEncoder); },
+    set TextEncoder(value) { own(this, 'TextEncoder', value); },
+    get TextDecoder() { return own(this, 'TextDecoder', made('encoding').TextDecoder); },
+    set TextDecoder(value) { own(this, 'TextDecoder', value); },
+    get structuredClone() { return own(this, 'structuredClone', made('encoding').structuredClone); },
+    set structuredClone(value) { own(this, 'structuredClone', value); },
+    get Blob() { return own(this, 'Blob', made('blobs').Blob); },
+    set Blob(value) { own(this, 'Blob', value); },
+    get File() { return own(this, 'File', made('blobs').File); },
+    set File(value) { own(this, 'File', value); },
+    get Response() { return own(this, 'Response', fetchClasses().Response); },
+    set Response(value) { own(this, 'Response', value); },
+    get Request() { return own(this, 'Request', fetchClasses().Request); },
+    set Request(value) { own(this, 'Request', value); },
+    get crypto() { return own(this, 'crypto', made('crypto')); },
+    set crypto(value) { own(this, 'crypto', value); },
+    get performance() { return own(this, 'performance', made('perf').performance); },
+    set performance(value) { own(this, 'performance', value); },
+    get navigator() { return own(this, 'navigator', made('navigator')); },
+    set navigator(value) { own(this, 'navigator', value); },
   };
-  Object.defineProperties(g, bridge.webDescriptors);
+  Object.defineProperties(g, shared.webDescriptors);
+  // Not enumerable, as node's own are not: only timers, fetch, console and
+  // queueMicrotask show in `Object.keys(globalThis)` there.
+  for (const name of ['global', 'process', 'Buffer', 'TextEncoder', 'TextDecoder', 'structuredClone', 'Blob', 'File',
+    'Response', 'Request', 'crypto', 'performance', 'navigator']) {
+    Object.defineProperty(g, name, { enumerable: false });
+  }
 
   const host = {};
   Object.defineProperty(host, 'emit', {
@@ -141,11 +218,31 @@ function contextBootstrap(bridge) {
     require.cache = Object.create(null);
     return require;
   };
-  return { parse: JSON.parse, Error, makeRequire };
+  return { parse: JSON.parse, Error, makeRequire, made, globals: g };
 }
 
-/** Compiled once; run in each new context, it returns the function that builds the context's API. */
-export const bootstrapScript = new vm.Script(`(${contextBootstrap.toString()})`, { filename: 'outrigger:bootstrap' });
+/**
+ * Compiled once; run in each new context, it returns the function that
+ * builds the context's API. The makers of the APIs built in the context are
+ * part of its source.
+ */
+export const bootstrapScript = new vm.Script(`(function (bridge, shared) {
+  const make = {
+    bindInstanceChecks: (${bindInstanceChecks}),
+    makeRealmCopy: (${makeRealmCopy}),
+    makeEncoding: (${makeEncoding}),
+    makeBlobs: (${makeBlobs}),
+    makeFetchClasses: (${makeFetchClasses}),
+    makeCrypto: (${makeCrypto}),
+    makePerformance: (${makePerformance}),
+    makeBufferModule: (${makeBufferModule}),
+    makeProcess: (${makeProcess}),
+    makeTimerPromises: (${makeTimerPromises}),
+    makeDiagnosticsChannel: (${makeDiagnosticsChannel}),
+    makeStreamConsumers: (${makeStreamConsumers}),
+  };
+  return (${contextBootstrap})(bridge, shared, make);
+})`, { filename: 'outrigger:bootstrap' });
 const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined).map((name) => [name, globalThis[name]]);
 
 /** Freezes what every context shares, so one run cannot change it for the next. */
@@ -161,12 +258,17 @@ function deepFreeze(value, seen = new WeakSet()) {
 }
 for (const [, value] of webGlobals) deepFreeze(value);
 
+/** Lazily loaded web APIs lent so far, frozen. */
+const lent = new Map();
+
 /** A lazily loaded web API, frozen on first use like the others. */
-function lazyWebGlobal(name) {
+export function lazyWebGlobal(name) {
+  if (lent.has(name)) return lent.get(name);
   const value = globalThis[name];
   deepFreeze(value);
   // `subtle` is a getter on the prototype, which deepFreeze does not call.
   if (name === 'crypto') deepFreeze(value?.subtle);
+  lent.set(name, value);
   return value;
 }
 
@@ -196,13 +298,45 @@ export const webDescriptors = Object.freeze(Object.fromEntries([
   }),
 ]));
 
+for (const descriptor of Object.values(bufferParts.prototype)) deepFreeze(descriptor.value ?? descriptor.get);
+deepFreeze(bufferParts);
+
+let consumers;
+/** Node's `stream/consumers`, loaded when a script first asks for it. */
+function streamConsumerParts() {
+  consumers ??= Object.freeze({ ...workerRequire('node:stream/consumers') });
+  deepFreeze(consumers);
+  return consumers;
+}
+
+/** What every context shares: made once, frozen. */
+export const sharedParts = Object.freeze({
+  webDescriptors,
+  intrinsicNames: INTRINSIC_NAMES,
+  workerIntrinsics,
+  web: webParts(lazyWebGlobal),
+  buffer: bufferParts,
+  get streamConsumers() {
+    return streamConsumerParts();
+  },
+  navigator: Object.freeze({
+    hardwareConcurrency: 1,
+    language: 'en-US',
+    languages: Object.freeze(['en-US']),
+    platform: process.platform,
+    userAgent: `Node.js/${process.versions.node.split('.')[0]}`,
+  }),
+});
+
+const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
+
 let fetchLoaded = false;
 
 /** A context's `fetch`: the run's signal by default, the allowlist always. */
 export function runFetch(input, init, state) {
   if (!fetchLoaded) {
     // What fetch hands back (Response, Headers) is frozen like every lent API.
-    for (const name of LAZY_WEB_GLOBALS) lazyWebGlobal(name);
+    for (const name of [...LAZY_WEB_GLOBALS, 'Response', 'Request', 'Blob', 'File']) lazyWebGlobal(name);
     deepFreeze(fetch);
     fetchLoaded = true;
   }

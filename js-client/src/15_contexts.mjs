@@ -7,14 +7,16 @@ import { config } from './02_config.mjs';
 import { currentRun } from './06_current_run.mjs';
 import { sendLog, sendEvent } from './07_console.mjs';
 import { callHost } from './08_host_calls.mjs';
-import { bootstrapScript, webDescriptors, runFetch } from './10_realm.mjs';
+import { CODES } from './00_codes.mjs';
+import { processParts } from './12_node.mjs';
+import { bootstrapScript, sharedParts, runFetch } from './14_realm.mjs';
 
 let nextTimerId = 1;
 
 /**
  * A context and what belongs to it: its timers, the modules imported into it,
  * and who its logs belong to when no run is current. Made by `createContext`
- * (16_preloads.mjs), which also starts importing the pool's preloads into it.
+ * (21_preloads.mjs), which also starts importing the pool's preloads into it.
  */
 export class ContextState {
   constructor(project = config.project) {
@@ -23,6 +25,8 @@ export class ContextState {
     this.modules = new Map();
     /** CommonJS `module` objects of this context, by file path. */
     this.commonjs = new Map();
+    /** Built-in modules as this context's scripts see them, by bare name. */
+    this.builtins = new Map();
     /** The directory packages and relative imports of string scripts resolve from. */
     this.project = project;
     this.disposed = false;
@@ -31,7 +35,6 @@ export class ContextState {
     this.context = vm.createContext({}, { codeGeneration: { strings: true, wasm: true } });
     const state = this;
     const bridge = {
-      webDescriptors,
       callbacks: config.callbacks,
       now: nowMs,
       log: (level, args) => {
@@ -44,11 +47,27 @@ export class ContextState {
       fetch: (input, init) => runFetch(input, init, state),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
       clearTimer: (id) => state.clearTimer(id),
+      // For the script's `process`, made on first use.
+      get processParts() {
+        return processParts(state.project);
+      },
+      exit: (code) => {
+        const run = currentRun(state);
+        run?.end(CODES.EXIT, `the script called process.exit(${Number(code) | 0})`, { exitCode: Number(code) | 0 });
+        throw run?.endReason ?? new state.Error('process.exit() was called outside a run');
+      },
+      hrtime: () => process.hrtime.bigint(),
+      uptime: () => process.uptime(),
+      memoryUsage: () => process.memoryUsage(),
     };
-    const intrinsics = bootstrapScript.runInContext(this.context)(bridge);
+    const intrinsics = bootstrapScript.runInContext(this.context)(bridge, sharedParts);
     this.jsonParse = intrinsics.parse;
     this.Error = intrinsics.Error;
     this.makeRequire = intrinsics.makeRequire;
+    /** Builds (once) what the context makes on first use: `made('process')`, `made('buffer')`. */
+    this.made = intrinsics.made;
+    /** The script-facing globals (console, timers), for the built-in modules that offer them. */
+    this.globals = intrinsics.globals;
     /** While the preloads are being imported: the promise of it; then null. */
     this.ready = null;
   }
@@ -86,5 +105,6 @@ export class ContextState {
     this.timers.clear();
     this.modules.clear();
     this.commonjs.clear();
+    this.builtins.clear();
   }
 }

@@ -5,9 +5,44 @@
 
 import vm from 'node:vm';
 import path from 'node:path';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
-import { cacheStats, noteFile, noteOwner } from './12_compile.mjs';
-import { builtinName, builtinFor, resolveFile, formatOf, readProjectFile } from './13_resolve.mjs';
+import { cacheStats, noteFile, noteOwner } from './16_compile.mjs';
+import { builtinName, resolveFile, formatOf, readProjectFile } from './17_resolve.mjs';
+import { builtinFor, denier } from './18_builtins.mjs';
+
+/**
+ * The built-in module `name` for this context; `node:module` is made here,
+ * as its `createRequire` gives the context's own `require`.
+ */
+export function builtinModuleFor(state, name, specifier, referrer, importModuleDynamically) {
+  if (name !== 'module') return builtinFor(state, name, specifier, referrer);
+  let module = state.builtins.get(name);
+  if (module === undefined) {
+    const deny = denier(state, 'module');
+    module = {
+      Module: deny('Module'),
+      register: deny('register'),
+      syncBuiltinESMExports: deny('syncBuiltinESMExports'),
+      findSourceMap: () => undefined,
+      builtinModules: [...builtinModules],
+      isBuiltin: (id) => builtinName(String(id)) !== undefined,
+      // The script's own `require`, resolving from `filename` under the
+      // sandbox's rules, like the `require` of a CommonJS file there.
+      createRequire(filename) {
+        const text = String(filename);
+        const file = text.startsWith('file:') ? fileURLToPath(text) : text;
+        return state.makeRequire(
+          (id) => requireFrom(state, id, file, importModuleDynamically),
+          (id) => resolveForRequire(state, id, file),
+        );
+      },
+    };
+    state.builtins.set(name, module);
+  }
+  return module;
+}
 
 /**
  * A module exposing a CommonJS value or a built-in: `default` is the value,
@@ -87,7 +122,7 @@ export function requireFile(state, file, format, specifier, referrer, importModu
 function requireFrom(state, id, parentFile, importModuleDynamically) {
   try {
     const builtin = builtinName(id);
-    if (builtin !== undefined) return builtinFor(builtin, id, parentFile);
+    if (builtin !== undefined) return builtinModuleFor(state, builtin, id, parentFile, importModuleDynamically);
     const file = resolveFile(id, parentFile, parentFile, 'require');
     return requireFile(state, file, formatOf(file, id, parentFile), id, parentFile, importModuleDynamically);
   } catch (error) {

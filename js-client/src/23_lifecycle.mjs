@@ -6,7 +6,7 @@ import { CODES } from './00_codes.mjs';
 import { respond } from './03_channel.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
 import { inRun } from './06_current_run.mjs';
-import { Run, beatWhileBusy } from './17_run.mjs';
+import { Run, beatWhileBusy } from './22_run.mjs';
 
 /**
  * Why a plain run's context ends with it: one shared, frozen reason (an
@@ -43,7 +43,7 @@ export function execute(id, job) {
       if (state.ready) return settle(run, whenReady(run, state).then(() => job.body(run)));
       const value = job.body(run);
       if (isThenable(value)) return settle(run, value);
-      answer(id, job, value);
+      answer(id, run, job, value);
       return undefined;
     });
   } catch (thrown) {
@@ -62,7 +62,7 @@ async function finish(id, run, job, pending) {
   try {
     const value = await pending;
     // Under the run: a value's toJSON may log.
-    inRun(run, () => answer(id, job, value));
+    inRun(run, () => answer(id, run, job, value));
   } catch (thrown) {
     fail(id, job, thrown);
   } finally {
@@ -70,7 +70,10 @@ async function finish(id, run, job, pending) {
   }
 }
 
-function answer(id, job, value) {
+function answer(id, run, job, value) {
+  // A run that ended early (a limit, `process.exit()`) ends so even when the
+  // script caught what was thrown at it.
+  if (run.endReason !== undefined) throw run.endReason;
   const text = job.encode(value);
   job.succeeded?.(value);
   respond(id, text);

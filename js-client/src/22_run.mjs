@@ -71,9 +71,9 @@ export class Run {
   }
 
   /** Ends the run early: its awaits reject, its signal aborts. */
-  end(code, message) {
+  end(code, message, data) {
     if (this.endReason !== undefined) return;
-    this.endReason = new RunEnded(code, message);
+    this.endReason = new RunEnded(code, message, data);
     this.rejectEnded?.(this.endReason);
     this.abortController?.abort(this.abortReason());
   }

@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config } from './02_config.mjs';
 import { ImportFailure } from './05_errors.mjs';
-import { cacheStats, lruGet, lruSet } from './12_compile.mjs';
+import { cacheStats, lruGet, lruSet } from './16_compile.mjs';
 
 /** Node's built-in modules, by bare name ("fs", "fs/promises"). */
 const BUILTINS = new Set(builtinModules);
@@ -24,29 +24,6 @@ export function builtinName(specifier) {
   if (specifier.startsWith('node:')) return specifier.slice(5);
   return BUILTINS.has(specifier) ? specifier : undefined;
 }
-
-/**
- * A built-in module the pool allows, as the scripts see it. It is the
- * worker's own module (worker-realm objects: their intrinsics are frozen and
- * their `Function` refuses strings); an object module is handed out as a
- * frozen copy so that a script cannot replace functions the worker itself
- * uses (say `fs.readFileSync`).
- */
-const builtinViews = new Map();
-export function builtinFor(name, specifier, referrer) {
-  if (!config.allowBuiltins.has(name)) {
-    throw new ImportFailure(specifier, referrer, `Node built-in module "${specifier}" is not allowed in scripts`
-      + ` (allow it with PoolBuilder::allow_builtin("node:${name}"))`);
-  }
-  let view = builtinViews.get(name);
-  if (view === undefined) {
-    const real = workerRequire(`node:${name}`);
-    view = typeof real === 'object' && real !== null ? Object.freeze({ ...real }) : real;
-    builtinViews.set(name, view);
-  }
-  return view;
-}
-const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
 
 /** Resolutions already made, by the parent's directory and the specifier. */
 const resolutions = new Map();
