@@ -20,6 +20,13 @@ else
   echo "up to date"
 fi
 
+step "npm corpus (npm ci: the packages tests/corpus.rs runs)"
+if [ ! -f tests/corpus/node_modules/.package-lock.json ] || [ tests/corpus/package-lock.json -nt tests/corpus/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/corpus --no-audit --no-fund
+else
+  echo "up to date"
+fi
+
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"
