@@ -1,6 +1,6 @@
 //! Scripts that use npm packages and files: a project directory, a preload,
 //! a module file with relative imports, a project's entry point called from
-//! Rust, and the built-in allowlist.
+//! Rust, and what the sandbox refuses (when used, not when imported).
 //!
 //! It uses the fixture project in `tests/fixtures/project` (a `package.json`
 //! and a small hand-written `node_modules`). Run it with
@@ -21,8 +21,6 @@ async fn main() -> outrigger::Result<()> {
         .project(&project)
         // `_` in every context, imported before the script runs.
         .preload("_", "tiny-lodash")
-        // Node built-ins stay blocked unless allowed, for dependencies too.
-        .allow_builtin("node:path")
         .build()
         .await?;
 
@@ -53,16 +51,16 @@ async fn main() -> outrigger::Result<()> {
     println!("entry point: summary() = {summary}, scaled() = {scaled:?}");
     assert_eq!(scaled, vec![10, 20, 30]);
 
-    // 4. A package that needs a built-in the pool does not allow fails with
-    //    an error naming the module and the setting.
+    // 4. A package that imports `fs` loads; using a capability the sandbox
+    //    withholds fails with an error naming what was used and the setting.
     let refused = pool
         .run(Script::module(
-            "import fsUser from 'needs-fs';\nexport default 1;",
+            "import fsUser from 'needs-fs';\nexport default fsUser.exists('/etc/passwd');",
         ))
         .await
         .unwrap_err();
     println!("refused: {refused}");
-    assert!(matches!(refused, Error::Import { .. }));
+    assert!(matches!(refused, Error::Denied { .. }));
 
     pool.shutdown().await;
     Ok(())

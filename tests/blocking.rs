@@ -266,3 +266,37 @@ async fn a_worker_that_only_waits_is_not_taken_for_blocked() {
         "{stats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_moved_back_and_forth_between_busy_workers_all_answer() {
+    // A short `blocked_after`, so that both workers read as blocked again
+    // and again: runs go back and forth between them.
+    let pool = common::builder()
+        .blocked_after(Duration::from_millis(4))
+        .build()
+        .await
+        .unwrap();
+    for round in 0..4 {
+        // Both workers take turns being busy for a while, with distinct
+        // scripts (sent with their source) queued behind them.
+        let runs: Vec<_> = (0..60)
+            .map(|i| {
+                let pool = pool.clone();
+                let code = if i % 5 == 0 {
+                    format!("const t = Date.now(); while (Date.now() - t < {}) {{}} 0", 10 + i % 30)
+                } else {
+                    format!("{round} * 1000 + {i}")
+                };
+                tokio::spawn(async move { (i, pool.eval::<i64>(&code).await) })
+            })
+            .collect();
+        for run in runs {
+            let (i, outcome) = run.await.unwrap();
+            let value = outcome.unwrap_or_else(|e| panic!("run {i} of round {round}: {e:?}"));
+            if i % 5 != 0 {
+                assert_eq!(value, round * 1000 + i);
+            }
+        }
+    }
+    assert!(pool.stats().moved > 0, "{:?}", pool.stats());
+}

@@ -253,9 +253,7 @@ async fn imports_of_unknown_or_builtin_modules_are_typed_errors() {
         .await
         .unwrap();
     for (specifier, reason) in [
-        ("node:fs", "built-in"),
-        ("fs", "built-in"),
-        ("child_process", "built-in"),
+        ("node:no-such-module", "no built-in module"),
         ("left-pad", "registered: known"),
     ] {
         let error = pool
@@ -278,10 +276,27 @@ async fn imports_of_unknown_or_builtin_modules_are_typed_errors() {
     }
     // Dynamic imports too.
     let error = pool
-        .eval::<serde_json::Value>("import('node:child_process')")
+        .eval::<serde_json::Value>("import('no-such-package')")
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Import { .. }), "{error:?}");
+    // Capability built-ins import, and refuse when used.
+    for specifier in ["node:fs", "fs", "child_process"] {
+        let typeof_default: String = pool
+            .eval(&format!("import('{specifier}').then((m) => typeof m.default)"))
+            .await
+            .unwrap();
+        assert_eq!(typeof_default, "object", "{specifier}");
+    }
+    let error = pool
+        .eval::<serde_json::Value>("import('node:child_process').then((cp) => cp.spawnSync('id'))")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Denied { capability, setting, .. }
+            if capability == "node:child_process.spawnSync()" && setting.contains("allow_builtin")),
+        "{error:?}"
+    );
     // And the pool goes on.
     assert_eq!(pool.eval::<i64>("1").await.unwrap(), 1);
 }

@@ -198,28 +198,31 @@ async fn a_session_can_have_its_own_project() {
 }
 
 #[tokio::test]
-async fn a_blocked_builtin_in_a_dependency_names_the_module_and_the_setting() {
+async fn a_capability_a_dependency_uses_is_refused_naming_the_setting() {
     let pool = project_pool().await;
+    // The package loads (it requires `fs` at load); using `fs` is refused.
+    let loaded: String = pool
+        .eval("import('needs-fs').then((m) => typeof m.default.exists)")
+        .await
+        .unwrap();
+    assert_eq!(loaded, "function");
     let error = pool
         .run(Script::module(
-            "import x from 'needs-fs';\nexport default x;",
+            "import x from 'needs-fs';\nexport default x.exists('/etc');",
         ))
         .await
         .unwrap_err();
     match error {
-        Error::Import {
-            specifier,
-            referrer,
+        Error::Denied {
+            capability,
+            setting,
             message,
         } => {
-            assert_eq!(specifier, "fs");
-            assert_eq!(referrer, canonical("node_modules/needs-fs/index.js"));
-            assert!(
-                message.contains(r#"PoolBuilder::allow_builtin("node:fs")"#),
-                "{message}"
-            );
+            assert_eq!(capability, "node:fs.existsSync()");
+            assert_eq!(setting, r#"PoolBuilder::allow_builtin("node:fs")"#);
+            assert!(message.contains(&capability), "{message}");
         }
-        other => panic!("expected an import error, got {other:?}"),
+        other => panic!("expected a denial, got {other:?}"),
     }
     // Allowed: node:path, for the script and for the packages it uses.
     let joined: String = pool

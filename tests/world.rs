@@ -80,14 +80,14 @@ async fn the_workers_own_realm_is_out_of_reach() {
         .await
         .unwrap();
     // Functions of the worker's realm cannot compile code (EvalError); those
-    // made in the script's realm compile in it, where there is no `process`
-    // (ReferenceError).
+    // made in the script's realm compile in it, where `process` is the
+    // script's own.
     let mut value = out.value;
     for (path, expected) in [
         ("viaThis", "blocked: EvalError"),
         ("viaUrl", "blocked: EvalError"),
-        ("viaConsole", "blocked: ReferenceError"),
-        ("viaHost", "blocked: ReferenceError"),
+        ("viaConsole", "[object process]"),
+        ("viaHost", "[object process]"),
     ] {
         assert_eq!(value[path], expected, "{path}");
         value.as_object_mut().unwrap().remove(path);
@@ -95,7 +95,7 @@ async fn the_workers_own_realm_is_out_of_reach() {
     assert_eq!(
         value,
         json!({
-            "process": "undefined", "require": "undefined", "buffer": "undefined", "globalRequire": "undefined",
+            "process": "object", "require": "undefined", "buffer": "function", "globalRequire": "undefined",
             "ownEval": 2, "ownFunction": 2
         })
     );
@@ -152,13 +152,20 @@ async fn workers_see_only_the_environment_they_are_given() {
         .build()
         .await
         .unwrap();
-    // Scripts have no `process`; a loaded module cannot read the environment
-    // either. The worker's environment is checked through its own report.
+    // A script's `process.env` holds what the worker was given, and a
+    // NODE_ENV; what it sets there stays in its own run.
     let out = pool
-        .run(Script::expression("typeof process"))
+        .run(Script::expression(
+            "const seen = { ...process.env }; process.env.LEAK = '1'; seen",
+        ))
         .await
         .unwrap();
-    assert_eq!(out.value, "undefined");
+    assert_eq!(out.value, serde_json::json!({"GREETING": "hello", "NODE_ENV": "production"}));
+    let next = pool
+        .run(Script::expression("process.env.LEAK ?? 'unset'"))
+        .await
+        .unwrap();
+    assert_eq!(next.value, "unset");
     let pids = pool.worker_pids();
     let environ = std::fs::read(format!("/proc/{}/environ", pids[0])).unwrap();
     let vars: Vec<String> = environ

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { config } from './02_config.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { guardedFetch } from './09_fetch_policy.mjs';
-import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks } from './10_intrinsics.mjs';
+import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks, harden } from './10_sharing.mjs';
 import { bufferParts, makeBufferModule } from './11_buffer.mjs';
 import { makeProcess, makeTimerPromises, makeDiagnosticsChannel, makeStreamConsumers } from './12_node.mjs';
 import { webParts, makeRealmCopy, makeEncoding, makeBlobs, makeFetchClasses, makeCrypto, makePerformance } from './13_web.mjs';
@@ -245,18 +245,7 @@ export const bootstrapScript = new vm.Script(`(function (bridge, shared) {
 })`, { filename: 'outrigger:bootstrap' });
 const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined).map((name) => [name, globalThis[name]]);
 
-/** Freezes what every context shares, so one run cannot change it for the next. */
-function deepFreeze(value, seen = new WeakSet()) {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) return;
-  seen.add(value);
-  Object.freeze(value);
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Object.getOwnPropertyDescriptor(value, key);
-    if ('value' in descriptor) deepFreeze(descriptor.value, seen);
-  }
-  deepFreeze(Object.getPrototypeOf(value), seen);
-}
-for (const [, value] of webGlobals) deepFreeze(value);
+for (const [, value] of webGlobals) harden(value);
 
 /** Lazily loaded web APIs lent so far, frozen. */
 const lent = new Map();
@@ -265,9 +254,9 @@ const lent = new Map();
 export function lazyWebGlobal(name) {
   if (lent.has(name)) return lent.get(name);
   const value = globalThis[name];
-  deepFreeze(value);
-  // `subtle` is a getter on the prototype, which deepFreeze does not call.
-  if (name === 'crypto') deepFreeze(value?.subtle);
+  harden(value);
+  // `subtle` is a getter on the prototype, which harden does not call.
+  if (name === 'crypto') harden(value?.subtle);
   lent.set(name, value);
   return value;
 }
@@ -298,14 +287,14 @@ export const webDescriptors = Object.freeze(Object.fromEntries([
   }),
 ]));
 
-for (const descriptor of Object.values(bufferParts.prototype)) deepFreeze(descriptor.value ?? descriptor.get);
-deepFreeze(bufferParts);
+for (const descriptor of Object.values(bufferParts.prototype)) harden(descriptor.value ?? descriptor.get);
+harden(bufferParts);
 
 let consumers;
 /** Node's `stream/consumers`, loaded when a script first asks for it. */
 function streamConsumerParts() {
   consumers ??= Object.freeze({ ...workerRequire('node:stream/consumers') });
-  deepFreeze(consumers);
+  harden(consumers);
   return consumers;
 }
 
@@ -337,7 +326,7 @@ export function runFetch(input, init, state) {
   if (!fetchLoaded) {
     // What fetch hands back (Response, Headers) is frozen like every lent API.
     for (const name of [...LAZY_WEB_GLOBALS, 'Response', 'Request', 'Blob', 'File']) lazyWebGlobal(name);
-    deepFreeze(fetch);
+    harden(fetch);
     fetchLoaded = true;
   }
   const run = activeRun();

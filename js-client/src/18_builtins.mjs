@@ -20,6 +20,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { config } from './02_config.mjs';
 import { ImportFailure, deniedIn } from './05_errors.mjs';
+import { harden } from './10_sharing.mjs';
 import { lazyWebGlobal } from './14_realm.mjs';
 
 const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
@@ -49,17 +50,6 @@ const NOT_LOADED = new Set(['test', 'test/reporters', 'sea', 'sqlite', 'inspecto
 /** Worker-wide frozen views of pure modules, by name. */
 const pureViews = new Map();
 
-/** Freezes what a module hands out and everything reachable from it. */
-function deepFreeze(value, seen = new WeakSet()) {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) return;
-  seen.add(value);
-  Object.freeze(value);
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Object.getOwnPropertyDescriptor(value, key);
-    if ('value' in descriptor) deepFreeze(descriptor.value, seen);
-  }
-  deepFreeze(Object.getPrototypeOf(value), seen);
-}
 
 function pureView(name) {
   let view = pureViews.get(name);
@@ -69,7 +59,7 @@ function pureView(name) {
     view = typeof real === 'function' ? real : Object.fromEntries(Object.keys(real)
       .filter((key) => !leftOut.includes(key))
       .map((key) => [key, real[key]]));
-    deepFreeze(view);
+    harden(view);
     pureViews.set(name, view);
   }
   return view;

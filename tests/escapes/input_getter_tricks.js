@@ -4,5 +4,5 @@ export default [
   input.constructor === Object,
   Object.getPrototypeOf(input) === Object.prototype,
   typeof Object.getOwnPropertyDescriptor(input, 'a').get,
-  input.constructor.constructor('return typeof process')(),
+  input.constructor.constructor('return typeof globalThis.process?.binding')(),
 ];

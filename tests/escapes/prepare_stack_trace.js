@@ -5,7 +5,7 @@ Error.prepareStackTrace = (error, frames) => {
   for (const frame of frames) {
     const f = frame.getFunction?.();
     const t = frame.getThis?.();
-    if (t && typeof t === 'object' && 'process' in t) leaked.push('this with process');
+    if (t && typeof t === 'object' && typeof t.process?.binding === 'function') leaked.push('this with the worker process');
     if (f && f.constructor !== Function) leaked.push('foreign function');
   }
   return 'hooked';
@@ -13,4 +13,4 @@ Error.prepareStackTrace = (error, frames) => {
 try { null.x; } catch (e) { e.stack; }
 try { await fetch('https://example.invalid/'); } catch (e) { e.stack; }
 try { console.log.call(null, { toJSON() { throw new Error('in toJSON'); } }); } catch (e) { e.stack; }
-export default [leaked, typeof process, typeof require];
+export default [leaked, typeof process.binding, typeof require];

@@ -1,2 +1,3 @@
-// No require and no process in a module's scope, nor via module or import.meta.
-export default [typeof require, typeof process, typeof module, typeof __filename, typeof import.meta.resolve];
+// No require, module or __filename in a module's scope; its `process` is the
+// script's own, with nothing of the worker's.
+export default [typeof require, typeof process.binding, typeof module, typeof __filename, typeof import.meta.resolve];

@@ -2,7 +2,7 @@
 let seen = 'none';
 export default {
   then(resolve) {
-    try { seen = resolve.constructor('return typeof process')(); } catch (e) { seen = e.name; }
+    try { seen = resolve.constructor('return typeof globalThis.process?.binding')(); } catch (e) { seen = e.name; }
     resolve(seen);
   },
 };

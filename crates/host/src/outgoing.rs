@@ -165,8 +165,8 @@ impl Outgoing {
         true
     }
 
-    /// The worker answered with an error: a script whose source went with
-    /// the request failed to compile, and the worker did not keep it.
+    /// The worker answered with an error, or never started the request: a
+    /// script whose source went with it was not kept by the worker.
     pub(crate) fn failed(&self, worker: &Worker) {
         if let What::Script {
             script,

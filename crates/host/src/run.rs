@@ -2,6 +2,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,7 +38,13 @@ use crate::wire::{self, codes};
 /// ```
 #[derive(Debug)]
 pub struct RunHandle {
+    /// The run's id: its first request's.
     id: u64,
+    /// The id of the request now on a worker (a run moved off a blocked
+    /// worker is sent again under a fresh one, so a late answer to the first
+    /// send can never pass for the answer to the second).
+    request: u64,
+    ids: Arc<AtomicU64>,
     lease: Lease,
     replies: mpsc::UnboundedReceiver<Reply>,
     /// What was sent, to send it again.
@@ -59,17 +66,20 @@ pub struct RunHandle {
 impl RunHandle {
     /// Sends `outgoing` as request `id` to the worker of `lease`.
     pub(crate) fn start(
-        id: u64,
+        ids: Arc<AtomicU64>,
         lease: Lease,
         mut outgoing: Outgoing,
         dispatcher: Arc<Dispatcher>,
         timeout: Duration,
         script: String,
     ) -> Self {
+        let id = ids.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("outrigger.run", run = id, worker = lease.worker().pid, method = outgoing.method(), script = %script);
         let replies = outgoing.send(lease.worker(), id, dispatcher.limits().blocked_after);
         RunHandle {
             id,
+            request: id,
+            ids,
             lease,
             replies,
             outgoing,
@@ -143,7 +153,7 @@ impl RunHandle {
                 let (tx, rx) = mpsc::unbounded_channel();
                 if self
                     .outgoing
-                    .resend_with_code(self.lease.worker(), self.id, tx)
+                    .resend_with_code(self.lease.worker(), self.request, tx)
                 {
                     self.replies = rx;
                 } else {
@@ -163,6 +173,8 @@ impl RunHandle {
     /// The worker never started the request and never will (it was
     /// blocked): find another one. The first that takes runs gets it.
     fn move_on(&mut self) {
+        // The worker did not compile what it never started.
+        self.outgoing.failed(self.lease.worker());
         let _entered = self.span.enter();
         tracing::debug!(
             run = self.id,
@@ -179,11 +191,13 @@ impl RunHandle {
         self.moving = Some(rx);
     }
 
-    /// Sends the request to the worker of `lease`, in place of the old one.
+    /// Sends the request to the worker of `lease`, in place of the old one,
+    /// under a fresh request id.
     fn send_to(&mut self, lease: Lease) {
+        self.request = self.ids.fetch_add(1, Ordering::Relaxed);
         self.replies = self.outgoing.send(
             lease.worker(),
-            self.id,
+            self.request,
             self.dispatcher.limits().blocked_after,
         );
         self.lease = lease;
@@ -243,7 +257,9 @@ impl Stream for RunHandle {
                 }
                 Poll::Pending => {
                     if this.deadline.as_mut().poll(cx).is_ready() {
-                        this.lease.worker().cancel(this.id, CancelReason::Timeout);
+                        this.lease
+                            .worker()
+                            .cancel(this.request, CancelReason::Timeout);
                         let after = this.timeout;
                         this.settle(Err(Error::Timeout { after }));
                         continue;
@@ -259,7 +275,9 @@ impl Drop for RunHandle {
     fn drop(&mut self) {
         if !self.settled {
             if self.moving.is_none() {
-                self.lease.worker().cancel(self.id, CancelReason::Cancelled);
+                self.lease
+                    .worker()
+                    .cancel(self.request, CancelReason::Cancelled);
             }
             let _entered = self.span.enter();
             self.dispatcher.counters().failed();

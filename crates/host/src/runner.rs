@@ -62,7 +62,7 @@ impl Runner {
         let name = script.name.clone();
         let outgoing = Outgoing::script(script, session, limits);
         RunHandle::start(
-            self.next_id(),
+            self.ids.clone(),
             lease,
             outgoing,
             self.dispatcher.clone(),
@@ -88,7 +88,7 @@ impl Runner {
         };
         let outgoing = Outgoing::call(handle, export, args, pinned, limits);
         RunHandle::start(
-            self.next_id(),
+            self.ids.clone(),
             lease,
             outgoing,
             self.dispatcher.clone(),

@@ -42,7 +42,7 @@ const MODULES: &[(&str, &str)] = &[
     module!("07_console.mjs"),
     module!("08_host_calls.mjs"),
     module!("09_fetch_policy.mjs"),
-    module!("10_intrinsics.mjs"),
+    module!("10_sharing.mjs"),
     module!("11_buffer.mjs"),
     module!("12_node.mjs"),
     module!("13_web.mjs"),
@@ -67,12 +67,13 @@ const MODULES: &[(&str, &str)] = &[
 /// worker).
 pub(crate) fn program_arc() -> Arc<str> {
     static PROGRAM: OnceLock<Arc<str>> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        assemble(MODULES)
-            .expect("the embedded runtime keeps the contract")
-            .into()
-    })
-    .clone()
+    PROGRAM
+        .get_or_init(|| {
+            assemble(MODULES)
+                .expect("the embedded runtime keeps the contract")
+                .into()
+        })
+        .clone()
 }
 
 /// Assembles modules (file name, source) into one program; an error names

@@ -262,7 +262,13 @@ fn stdin_pipe(payload: &Arc<str>) -> std::io::Result<OwnedFd> {
     use std::io::Write;
     let (read, write) = pipe()?;
     // SAFETY: F_SETPIPE_SZ on a pipe we own; failure leaves its size as it was.
-    unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, payload.len() as libc::c_int) };
+    unsafe {
+        libc::fcntl(
+            write.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            payload.len() as libc::c_int,
+        )
+    };
     let mut file = std::fs::File::from(write);
     let payload = payload.clone();
     // SAFETY: F_SETFL on a descriptor we own.
