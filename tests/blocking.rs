@@ -248,7 +248,16 @@ async fn a_worker_left_spinning_by_a_finished_run_costs_no_later_run_its_deadlin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_only_waits_is_not_taken_for_blocked() {
-    let pool = common::builder().workers(1).build().await.unwrap();
+    // The wait (400 ms) is far longer than `blocked_after`: only the
+    // worker's heartbeats keep it from reading as blocked. The setting is
+    // loose enough that a heartbeat late under a loaded test machine is
+    // not a spell.
+    let pool = common::builder()
+        .workers(1)
+        .blocked_after(Duration::from_millis(150))
+        .build()
+        .await
+        .unwrap();
     let waiting = {
         let pool = pool.clone();
         let script =

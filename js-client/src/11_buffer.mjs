@@ -44,115 +44,114 @@ export function makeBufferModule(parts, web) {
     return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]';
   };
 
-  class Buffer extends Uint8Array {
-    // `new Buffer(x)` is deprecated in Node but still works; the class is
-    // also what `subarray` and typed-array methods construct through.
-    constructor(arg, encodingOrOffset, length) {
-      if (typeof arg === 'number' || isArrayBufferLike(arg)) {
-        super(arg, encodingOrOffset, length);
-      } else {
-        // eslint-disable-next-line no-constructor-return
-        return Buffer.from(arg, encodingOrOffset, length);
+  // As in Node: the bytes are a plain Uint8Array subclass; `Buffer` is a
+  // function sharing its prototype, so that `Buffer(x)` without `new`
+  // (deprecated, still used by old packages) works, and its statics are
+  // enumerable own properties that packages copy with `for...in`.
+  class FastBuffer extends Uint8Array {}
+  function Buffer(arg, encodingOrOffset, length) {
+    if (typeof arg === 'number') {
+      if (typeof encodingOrOffset === 'string') {
+        throw typeError('ERR_INVALID_ARG_TYPE', 'The "string" argument must be of type string. Received type number');
       }
+      return Buffer.alloc(arg);
     }
-
-    static [Symbol.hasInstance](value) {
-      // A worker-realm Buffer (from a built-in module) is a Buffer too.
+    return Buffer.from(arg, encodingOrOffset, length);
+  }
+  Object.setPrototypeOf(Buffer, Uint8Array);
+  Buffer.prototype = FastBuffer.prototype;
+  Object.defineProperty(FastBuffer.prototype, 'constructor', {
+    value: Buffer, writable: true, enumerable: false, configurable: true,
+  });
+  Object.defineProperty(Buffer, Symbol.hasInstance, {
+    // A worker-realm Buffer (from a built-in module) is a Buffer too.
+    value(value) {
       return Function.prototype[Symbol.hasInstance].call(this, value)
         || (this === Buffer && Function.prototype[Symbol.hasInstance].call(NodeBuffer, value));
-    }
+    },
+  });
 
-    static from(value, encodingOrOffset, length) {
-      if (typeof value === 'string') return fromString(value, encodingOrOffset);
-      if (typeof value === 'object' && value !== null) {
-        if (isArrayBufferLike(value)) return new Buffer(value, encodingOrOffset, length);
-        if (ArrayBuffer.isView(value)) {
-          const copy = new Buffer(value.length);
-          copy.set(value);
-          return copy;
-        }
-        const primitive = value.valueOf?.();
-        if (primitive != null && primitive !== value) return Buffer.from(primitive, encodingOrOffset, length);
-        if (typeof value.length === 'number' || Array.isArray(value)) return fromArrayLike(value);
-        if (value.type === 'Buffer' && Array.isArray(value.data)) return fromArrayLike(value.data);
-        if (typeof value[Symbol.toPrimitive] === 'function') {
-          return Buffer.from(value[Symbol.toPrimitive]('string'), encodingOrOffset, length);
-        }
+  Buffer.from = function from(value, encodingOrOffset, length) {
+    if (typeof value === 'string') return fromString(value, encodingOrOffset);
+    if (typeof value === 'object' && value !== null) {
+      if (isArrayBufferLike(value)) return new FastBuffer(value, encodingOrOffset, length);
+      if (ArrayBuffer.isView(value)) {
+        const copy = new FastBuffer(value.length);
+        copy.set(value);
+        return copy;
       }
-      throw typeError('ERR_INVALID_ARG_TYPE', 'The first argument must be of type string or an instance of '
-        + 'Buffer, ArrayBuffer, or Array or an Array-like Object.' + ` Received ${value === null ? 'null' : typeof value}`);
-    }
-
-    static of(...items) {
-      return fromArrayLike(items);
-    }
-
-    static alloc(size, fill, encoding) {
-      const buffer = new Buffer(checkedSize(size));
-      if (fill !== undefined && fill !== 0 && buffer.length > 0) buffer.fill(fill, encoding);
-      return buffer;
-    }
-
-    static allocUnsafe(size) {
-      return new Buffer(checkedSize(size));
-    }
-
-    static allocUnsafeSlow(size) {
-      return new Buffer(checkedSize(size));
-    }
-
-    static isBuffer(value) {
-      return value instanceof Buffer;
-    }
-
-    static concat(list, totalLength) {
-      if (!Array.isArray(list)) throw typeError('ERR_INVALID_ARG_TYPE', 'The "list" argument must be an instance of Array.');
-      let length = totalLength;
-      if (length === undefined) {
-        length = 0;
-        for (const item of list) length += item.length;
+      const primitive = value.valueOf?.();
+      if (primitive != null && primitive !== value) return Buffer.from(primitive, encodingOrOffset, length);
+      if (typeof value.length === 'number' || Array.isArray(value)) return fromArrayLike(value);
+      if (value.type === 'Buffer' && Array.isArray(value.data)) return fromArrayLike(value.data);
+      if (typeof value[Symbol.toPrimitive] === 'function') {
+        return Buffer.from(value[Symbol.toPrimitive]('string'), encodingOrOffset, length);
       }
-      const result = new Buffer(checkedSize(length));
-      let offset = 0;
-      for (const item of list) {
-        if (!ArrayBuffer.isView(item)) {
-          throw typeError('ERR_INVALID_ARG_TYPE', 'The "list" argument must contain only Buffer or Uint8Array instances.');
-        }
-        if (offset >= length) break;
-        const bytes = item.length > length - offset ? item.subarray(0, length - offset) : item;
-        result.set(bytes, offset);
-        offset += bytes.length;
+    }
+    throw typeError('ERR_INVALID_ARG_TYPE', 'The first argument must be of type string or an instance of '
+      + 'Buffer, ArrayBuffer, or Array or an Array-like Object.' + ` Received ${value === null ? 'null' : typeof value}`);
+  };
+  Buffer.of = function of(...items) {
+    return fromArrayLike(items);
+  };
+  Buffer.alloc = function alloc(size, fill, encoding) {
+    const buffer = new FastBuffer(checkedSize(size));
+    if (fill !== undefined && fill !== 0 && buffer.length > 0) buffer.fill(fill, encoding);
+    return buffer;
+  };
+  Buffer.allocUnsafe = function allocUnsafe(size) {
+    return new FastBuffer(checkedSize(size));
+  };
+  Buffer.allocUnsafeSlow = function allocUnsafeSlow(size) {
+    return new FastBuffer(checkedSize(size));
+  };
+  Buffer.isBuffer = function isBuffer(value) {
+    return value instanceof Buffer;
+  };
+  Buffer.concat = function concat(list, totalLength) {
+    if (!Array.isArray(list)) throw typeError('ERR_INVALID_ARG_TYPE', 'The "list" argument must be an instance of Array.');
+    let length = totalLength;
+    if (length === undefined) {
+      length = 0;
+      for (const item of list) length += item.length;
+    }
+    const result = new FastBuffer(checkedSize(length));
+    let offset = 0;
+    for (const item of list) {
+      if (!ArrayBuffer.isView(item)) {
+        throw typeError('ERR_INVALID_ARG_TYPE', 'The "list" argument must contain only Buffer or Uint8Array instances.');
       }
-      if (offset < length) result.fill(0, offset);
-      return result;
+      if (offset >= length) break;
+      const bytes = item.length > length - offset ? item.subarray(0, length - offset) : item;
+      result.set(bytes, offset);
+      offset += bytes.length;
     }
-
-    static copyBytesFrom(view, offset = 0, length) {
-      const end = length === undefined ? view.length : offset + length;
-      const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-      const size = view.BYTES_PER_ELEMENT ?? 1;
-      return Buffer.from(bytes.subarray(offset * size, end * size));
-    }
-
-    subarray(start, end) {
-      return super.subarray(start, end);
-    }
-
-    slice(start, end) {
-      return super.subarray(start, end);
-    }
-
-    toJSON() {
-      return { type: 'Buffer', data: Array.from(this) };
-    }
-  }
-  for (const key of Reflect.ownKeys(parts.prototype)) {
-    Object.defineProperty(Buffer.prototype, key, parts.prototype[key]);
-  }
+    if (offset < length) result.fill(0, offset);
+    return result;
+  };
+  Buffer.copyBytesFrom = function copyBytesFrom(view, offset = 0, length) {
+    const end = length === undefined ? view.length : offset + length;
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    const size = view.BYTES_PER_ELEMENT ?? 1;
+    return Buffer.from(bytes.subarray(offset * size, end * size));
+  };
   Buffer.byteLength = parts.byteLength;
   Buffer.compare = parts.compare;
   Buffer.isEncoding = parts.isEncoding;
   Buffer.poolSize = 8192;
+
+  for (const key of Reflect.ownKeys(parts.prototype)) {
+    Object.defineProperty(FastBuffer.prototype, key, parts.prototype[key]);
+  }
+  Object.defineProperties(FastBuffer.prototype, {
+    // Views of the same memory, made by the script's Buffer (the species).
+    slice: {
+      value: function slice(start, end) { return this.subarray(start, end); }, writable: true, configurable: true,
+    },
+    toJSON: {
+      value: function toJSON() { return { type: 'Buffer', data: Array.from(this) }; }, writable: true, configurable: true,
+    },
+  });
 
   function checkedSize(size) {
     if (typeof size !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `The "size" argument must be of type number. Received ${typeof size}`);
@@ -167,13 +166,13 @@ export function makeBufferModule(parts, web) {
       throw typeError('ERR_UNKNOWN_ENCODING', `Unknown encoding: ${encoding}`);
     }
     const length = parts.byteLength(string, encoding);
-    const buffer = new Buffer(length);
+    const buffer = new FastBuffer(length);
     if (length > 0) buffer.write(string, 0, length, encoding ?? 'utf8');
     return buffer;
   }
 
   function fromArrayLike(items) {
-    const buffer = new Buffer(items.length >>> 0);
+    const buffer = new FastBuffer(items.length >>> 0);
     for (let i = 0; i < buffer.length; i++) buffer[i] = items[i];
     return buffer;
   }
@@ -186,7 +185,7 @@ export function makeBufferModule(parts, web) {
     SlowBuffer,
     transcode(source, from, to) {
       const out = parts.transcode(source, from, to);
-      return new Buffer(out.buffer, out.byteOffset, out.length);
+      return new FastBuffer(out.buffer, out.byteOffset, out.length);
     },
     isUtf8: parts.isUtf8,
     isAscii: parts.isAscii,

@@ -25,6 +25,10 @@ export class ContextState {
     this.modules = new Map();
     /** CommonJS `module` objects of this context, by file path. */
     this.commonjs = new Map();
+    // CommonJS files searched for ES modules they require (19_commonjs.mjs),
+    // and the ES modules that failed to load ahead for a require().
+    this.scanned = new Set();
+    this.requireFailures = new Map();
     /** Built-in modules as this context's scripts see them, by bare name. */
     this.builtins = new Map();
     /** The directory packages and relative imports of string scripts resolve from. */
@@ -105,6 +109,8 @@ export class ContextState {
     this.timers.clear();
     this.modules.clear();
     this.commonjs.clear();
+    this.scanned.clear();
+    this.requireFailures.clear();
     this.builtins.clear();
   }
 }

@@ -2,6 +2,12 @@
 // function wrapper compiled once and called in each context with a
 // context-local `require`, `module` and `exports`; a CommonJS value or a
 // built-in is imported through a synthetic module.
+//
+// `require()` of an ES module (Node's require(esm)) is synchronous, and
+// loading a module into a context is not: the ES modules a CommonJS file
+// names in literal `require("…")` calls, directly or through other
+// CommonJS files, are loaded ahead (`esmRequiredBy`, then 20_imports.mjs
+// links them) and evaluated when required.
 
 import vm from 'node:vm';
 import path from 'node:path';
@@ -82,9 +88,7 @@ export function requireFile(state, file, format, specifier, referrer, importModu
     state.commonjs.set(file, { exports: value });
     return value;
   }
-  if (format === 'module') {
-    throw new ImportFailure(specifier, referrer, `${file} is an ES module, which require() cannot load: use import instead`);
-  }
+  if (format === 'module') return requireModule(state, file, specifier, referrer);
   if (entry.wrapper === undefined) {
     // `lineOffset` keeps the file's own line numbers in errors and stacks.
     entry.wrapper = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
@@ -139,4 +143,80 @@ function resolveForRequire(state, id, parentFile) {
   } catch (error) {
     throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
   }
+}
+
+/** A literal `require("…")` call (also matched in comments: harmless, see `esmRequiredBy`). */
+const REQUIRE_CALL = /\brequire\s*\(\s*(['"`])([^'"`\n\\$]+)\1\s*\)/g;
+
+/** What the literal require()s of a CommonJS file resolve to: files with their formats. */
+function requireTargets(file, entry) {
+  if (entry.requireTargets === undefined) {
+    const targets = [];
+    const seen = new Set();
+    for (const match of entry.source.matchAll(REQUIRE_CALL)) {
+      const id = match[2];
+      if (seen.has(id) || builtinName(id) !== undefined) continue;
+      seen.add(id);
+      try {
+        const target = resolveFile(id, file, file, 'require');
+        targets.push({ file: target, format: formatOf(target, id, file) });
+      } catch {
+        // An optional dependency that is not installed: its require() fails then, as in Node.
+      }
+    }
+    entry.requireTargets = targets;
+  }
+  return entry.requireTargets;
+}
+
+/**
+ * The ES module files that the CommonJS file `file`, and the CommonJS files
+ * it requires, name in literal require()s and that this context has not
+ * loaded yet. A match in a comment or string loads a module early that is
+ * never required: its code runs only when required.
+ */
+export function esmRequiredBy(state, file) {
+  const found = [];
+  const visit = (cjsFile) => {
+    if (state.scanned.has(cjsFile) || state.commonjs.has(cjsFile)) return;
+    state.scanned.add(cjsFile);
+    let entry;
+    try {
+      entry = readProjectFile(cjsFile, cjsFile, cjsFile);
+    } catch {
+      return;
+    }
+    for (const target of requireTargets(cjsFile, entry)) {
+      if (target.format === 'commonjs') visit(target.file);
+      else if (target.format === 'module' && !state.modules.has(target.file)
+        && !state.requireFailures.has(target.file) && !found.includes(target.file)) found.push(target.file);
+    }
+  };
+  visit(file);
+  return found;
+}
+
+/**
+ * `require()` of an ES module, loaded ahead: evaluated now (synchronously,
+ * as V8 evaluates a graph without top-level await), its namespace returned,
+ * or its "module.exports" export when it names one (as in Node).
+ */
+function requireModule(state, file, specifier, referrer) {
+  const failure = state.requireFailures.get(file);
+  if (failure !== undefined) throw failure;
+  const module = state.modules.get(file);
+  if (module === undefined || module.status === 'unlinked' || module.status === 'linking') {
+    throw new ImportFailure(specifier, referrer, `${file} is an ES module that was not loaded ahead for require(): `
+      + 'require() loads the ES modules that CommonJS files name in literal require("…") calls; import this one instead');
+  }
+  if (module.status === 'linked') {
+    // Its failure is read from `status` and `error` below.
+    module.evaluate().catch(() => {});
+  }
+  if (module.status === 'errored') throw module.error;
+  if (module.status === 'evaluating') {
+    throw new ImportFailure(specifier, referrer, `${file} is still being evaluated (a require() cycle), so require() cannot return it`);
+  }
+  const namespace = module.namespace;
+  return 'module.exports' in namespace ? namespace['module.exports'] : namespace;
 }

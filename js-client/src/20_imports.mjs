@@ -8,9 +8,12 @@ import { ImportFailure, importErrorIn } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { compileModule, fileOf, ownerOf } from './16_compile.mjs';
 import { resolveImport, readProjectFile } from './17_resolve.mjs';
-import { syntheticModule, requireFile, builtinModuleFor } from './19_commonjs.mjs';
+import { syntheticModule, requireFile, builtinModuleFor, esmRequiredBy } from './19_commonjs.mjs';
 
-/** The module `specifier` names, for this context (made once per context). */
+/**
+ * The module `specifier` names, for this context (made once per context);
+ * a promise of it when ES modules it requires must be loaded first.
+ */
 export function importModule(state, specifier, parentFile, referrer) {
   const target = resolveImport(state, specifier, parentFile, referrer, 'import');
   const id = target.kind === 'builtin' ? `node:${target.name}` : target.kind === 'file' ? target.file : specifier;
@@ -26,6 +29,10 @@ export function importModule(state, specifier, parentFile, referrer) {
     const entry = readProjectFile(target.file, specifier, referrer);
     module = compileModule(state, { name: target.file, key: entry.key, code: entry.source, file: target.file }, dynamicImport);
   } else {
+    const ahead = target.format === 'commonjs' ? esmRequiredBy(state, target.file) : [];
+    if (ahead.length > 0) {
+      return loadForRequire(state, ahead).then(() => importModule(state, specifier, parentFile, referrer));
+    }
     module = syntheticModule(state, id, requireFile(state, target.file, target.format, specifier, referrer, dynamicImport));
   }
   state.modules.set(id, module);
@@ -43,11 +50,29 @@ export async function dynamicImport(specifier, referrer) {
   const state = ownerOf(referrer) ?? activeRun()?.state;
   if (state === undefined) throw new ImportFailure(specifier, 'a finished run', 'the run has ended');
   try {
-    const module = importModule(state, specifier, fileOf(referrer), referrer?.identifier ?? fileOf(referrer) ?? 'the script');
+    const module = await importModule(state, specifier, fileOf(referrer), referrer?.identifier ?? fileOf(referrer) ?? 'the script');
     if (module.status === 'unlinked') await module.link(linkerFor(state));
     if (module.status === 'linked') await module.evaluate();
     return module;
   } catch (error) {
     throw error instanceof ImportFailure ? importErrorIn(state, error) : error;
+  }
+}
+
+/**
+ * Compiles and links the ES module files `files`, which CommonJS files
+ * about to load require(); each is evaluated by its require(). A failure is
+ * kept for the require() to throw, which may sit in a try block.
+ */
+async function loadForRequire(state, files) {
+  for (const file of files) {
+    try {
+      const entry = readProjectFile(file, file, file);
+      const module = compileModule(state, { name: file, key: entry.key, code: entry.source, file }, dynamicImport);
+      state.modules.set(file, module);
+      if (module.status === 'unlinked') await module.link(linkerFor(state));
+    } catch (error) {
+      state.requireFailures.set(file, error instanceof ImportFailure ? importErrorIn(state, error) : error);
+    }
   }
 }

@@ -18,7 +18,7 @@ function startPreloads(state) {
   if (config.preloads.length === 0) return null;
   const ready = (async () => {
     for (const { name, specifier } of config.preloads) {
-      const module = importModule(state, specifier, undefined, `preload "${name}"`);
+      const module = await importModule(state, specifier, undefined, `preload "${name}"`);
       if (module.status === 'unlinked') await module.link(linkerFor(state));
       if (module.status === 'linked') await module.evaluate();
       const namespace = module.namespace;

@@ -40,6 +40,19 @@ describe('a project directory', () => {
     assert.equal(valueOf(await w.run(mod(code))), 'undefined');
   });
 
+  it('lets CommonJS require() ES modules named in literal require() calls, as Node does', async () => {
+    const code = 'import m from "requires-esm";\nexport default [m.shout("hi"), m.count, m.nested(4), globalThis.neverRan];';
+    // Plain Node: `HI!`, 1 evaluation, the "module.exports" export, and a
+    // module named only in a comment never run.
+    assert.deepEqual(valueOf(await w.run(mod(code))), ['HI!', 1, 8, null]);
+  });
+
+  it('refuses require() of an ES module it could not load ahead, saying what to do', async () => {
+    const error = errorOf(await w.run(mod('import m from "requires-esm";\nexport default m.computed();')), CODES.IMPORT);
+    assert.match(error.data.reason, /computed\.mjs is an ES module that was not loaded ahead for require\(\)/);
+    assert.match(error.data.reason, /import this one instead/);
+  });
+
   it('imports project files by relative path from a string script', async () => {
     const code = 'import { add, scaleAll } from "./lib/math.js";\nexport default [add(1, 2), scaleAll([1, 2], 3)];';
     assert.deepEqual(valueOf(await w.run(mod(code))), [3, [3, 6]]);
