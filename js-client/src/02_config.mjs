@@ -1,5 +1,5 @@
 // The worker's settings: defaults here, filled in by the host's `init`
-// request (26_init.mjs), read everywhere else.
+// request (29_init.mjs), read everywhere else.
 
 export const config = {
   /** Modules scripts may import by name: name -> source. */
@@ -26,6 +26,10 @@ export const config = {
   allowBuiltins: new Set(),
   /** URL patterns `fetch` may reach (Sandbox::allow_fetch), parsed: none by default. */
   fetchAllow: [],
+  /** Paths scripts' `node:fs` may read beside the project (Sandbox::allow_read), absolute. */
+  readPaths: [],
+  /** Paths scripts' `node:fs` may write and read (Sandbox::allow_write), absolute. */
+  writePaths: [],
   /** Console output one run may send, in bytes of JSON (Sandbox::max_console_bytes; 0: no limit). */
   maxConsoleBytes: 8 * 1024 * 1024,
 };

@@ -76,7 +76,7 @@ export function errorOf(response, code) {
  * - `source` is the program to run (default: the runtime under test).
  */
 export class Worker {
-  constructor({ onCallback, source = DEFAULT_SOURCE } = {}) {
+  constructor({ onCallback, source = DEFAULT_SOURCE, flags = [] } = {}) {
     this.onCallback = onCallback ?? (() => {
       throw { code: CODES.METHOD_NOT_FOUND, message: 'no callback handler in this test' };
     });
@@ -91,7 +91,7 @@ export class Worker {
     this.stderr = '';
     this.buffer = '';
 
-    this.child = spawn(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', source], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, ...flags, '--input-type=module', '-e', source], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     });
     this.pid = this.child.pid;
@@ -118,8 +118,8 @@ export class Worker {
   }
 
   /** Starts a worker and sends `init`; resolves with the worker and init's result. */
-  static async start({ modules = {}, callbacks = [], onCallback, init = {}, source } = {}) {
-    const worker = new Worker({ onCallback, source });
+  static async start({ modules = {}, callbacks = [], onCallback, init = {}, source, flags } = {}) {
+    const worker = new Worker({ onCallback, source, flags });
     const response = await worker.request('init', {
       modules,
       scriptCacheSize: 256,

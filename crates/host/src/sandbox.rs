@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::paths::absolute_file;
 use crate::wire::methods::SandboxInit;
 
 /// What scripts may reach, and how much they may take. Strict by default:
@@ -68,15 +69,20 @@ impl Sandbox {
         self
     }
 
-    /// Lets workers read a file or directory (and everything under it),
-    /// through Node's permission model. The project directory, when one is
-    /// set, is readable without this.
+    /// Lets scripts read a file or directory (and everything under it)
+    /// through `node:fs`. The project directory, when one is set, is
+    /// readable without this; nothing else is by default. Paths are checked
+    /// where they really lead (through symbolic links), by the worker and by
+    /// the engine's permission model; a refused one is an
+    /// [`Error::Denied`](crate::Error::Denied) naming this setting.
     pub fn allow_read(mut self, path: impl Into<PathBuf>) -> Self {
         self.read.push(path.into());
         self
     }
 
-    /// Lets workers write a file or directory (and everything under it).
+    /// Lets scripts write (and read) a file or directory and everything
+    /// under it, through `node:fs`. Nothing is writable by default, the
+    /// project directory included.
     pub fn allow_write(mut self, path: impl Into<PathBuf>) -> Self {
         self.write.push(path.into());
         self
@@ -152,6 +158,8 @@ impl Sandbox {
     pub(crate) fn init(&self) -> SandboxInit {
         SandboxInit {
             fetch_allow: self.fetch.clone(),
+            read_paths: self.read.iter().map(|p| absolute_file(p)).collect(),
+            write_paths: self.write.iter().map(|p| absolute_file(p)).collect(),
             max_console_bytes: self.max_console_bytes,
             permission_model: self.permission_model,
         }

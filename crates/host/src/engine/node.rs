@@ -74,6 +74,7 @@ async fn sandbox_flags(sandbox: &Sandbox, program: &Path, project: Option<&Path>
         for path in sandbox
             .read_paths()
             .iter()
+            .chain(sandbox.write_paths())
             .map(PathBuf::as_path)
             .chain(project)
         {

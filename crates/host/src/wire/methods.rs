@@ -91,6 +91,10 @@ pub(crate) struct Preload {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SandboxInit {
     pub(crate) fetch_allow: Vec<String>,
+    /// What scripts' `node:fs` may read beside the project, absolute.
+    pub(crate) read_paths: Vec<String>,
+    /// What scripts' `node:fs` may write (and read), absolute.
+    pub(crate) write_paths: Vec<String>,
     pub(crate) max_console_bytes: usize,
     pub(crate) permission_model: bool,
 }

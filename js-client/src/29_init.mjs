@@ -8,8 +8,8 @@ import { config } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
-import { builtinName } from './17_resolve.mjs';
-import { createContext, addSpare, scheduleRefill } from './21_preloads.mjs';
+import { builtinName } from './20_resolve.mjs';
+import { createContext, addSpare, scheduleRefill } from './24_preloads.mjs';
 
 /** Fills `config` from `init`'s params and answers. */
 export function init(id, params) {
@@ -42,6 +42,8 @@ export function init(id, params) {
       return respondError(id, CODES.INVALID_PARAMS, `a Sandbox::allow_fetch pattern is not a URL: ${error.message}`);
     }
     if (typeof sandbox.maxConsoleBytes === 'number') config.maxConsoleBytes = sandbox.maxConsoleBytes;
+    if (Array.isArray(sandbox.readPaths)) config.readPaths = sandbox.readPaths.filter((p) => typeof p === 'string');
+    if (Array.isArray(sandbox.writePaths)) config.writePaths = sandbox.writePaths.filter((p) => typeof p === 'string');
   }
   if (config.preloads.length > 0) return void initWithPreloads(id);
   scheduleRefill();

@@ -9,14 +9,15 @@ import { sendLog, sendEvent } from './07_console.mjs';
 import { callHost } from './08_host_calls.mjs';
 import { CODES } from './00_codes.mjs';
 import { processParts } from './12_node.mjs';
-import { bootstrapScript, sharedParts, runFetch } from './14_realm.mjs';
+import { fileParts } from './16_files.mjs';
+import { bootstrapScript, sharedParts, runFetch } from './17_realm.mjs';
 
 let nextTimerId = 1;
 
 /**
  * A context and what belongs to it: its timers, the modules imported into it,
  * and who its logs belong to when no run is current. Made by `createContext`
- * (21_preloads.mjs), which also starts importing the pool's preloads into it.
+ * (24_preloads.mjs), which also starts importing the pool's preloads into it.
  */
 export class ContextState {
   constructor(project = config.project) {
@@ -25,7 +26,7 @@ export class ContextState {
     this.modules = new Map();
     /** CommonJS `module` objects of this context, by file path. */
     this.commonjs = new Map();
-    // CommonJS files searched for ES modules they require (19_commonjs.mjs),
+    // CommonJS files searched for ES modules they require (22_commonjs.mjs),
     // and the ES modules that failed to load ahead for a require().
     this.scanned = new Set();
     this.requireFailures = new Map();
@@ -33,6 +34,8 @@ export class ContextState {
     this.builtins = new Map();
     /** The directory packages and relative imports of string scripts resolve from. */
     this.project = project;
+    /** The guard of the script's `node:fs` (16_files.mjs), once it is used. */
+    this.files = undefined;
     this.disposed = false;
     /** The run that started last here: whose `signal` a callback outside any run sees. */
     this.lastRun = undefined;
@@ -51,6 +54,11 @@ export class ContextState {
       fetch: (input, init) => runFetch(input, init, state),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
       clearTimer: (id) => state.clearTimer(id),
+      // The guard of the script's `node:fs`, made on first use.
+      get fileParts() {
+        state.files ??= fileParts(state);
+        return state.files;
+      },
       // For the script's `process`, made on first use.
       get processParts() {
         return processParts(state.project);
@@ -112,5 +120,6 @@ export class ContextState {
     this.scanned.clear();
     this.requireFailures.clear();
     this.builtins.clear();
+    this.files?.closeAll();
   }
 }

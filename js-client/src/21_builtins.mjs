@@ -16,27 +16,10 @@
 //
 // SECURITY.md says why each module is where it is.
 
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { config } from './02_config.mjs';
 import { ImportFailure, deniedIn } from './05_errors.mjs';
-import { harden } from './10_sharing.mjs';
-import { lazyWebGlobal } from './14_realm.mjs';
-
-const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
-
-/** Modules that compute and hold nothing of the process: Node's own, frozen. */
-const PURE = new Set([
-  'assert', 'assert/strict', 'constants', 'crypto', 'events', 'path', 'path/posix', 'path/win32', 'punycode',
-  'querystring', 'stream', 'stream/promises', 'stream/web', 'string_decoder', 'sys', 'url', 'util',
-  'util/types', 'zlib', '_stream_duplex', '_stream_passthrough', '_stream_readable', '_stream_transform',
-  '_stream_writable',
-]);
-
-/** Members of pure modules left out: they change the whole process or load native code. */
-const LEFT_OUT = {
-  crypto: ['setEngine', 'setFips', 'secureHeapUsed'],
-};
+import { PURE, pureView, workerRequire } from './15_pure.mjs';
+import { lazyWebGlobal } from './17_realm.mjs';
 
 /** Modules of the network: `fetch`, through the allowlist, is the way out. */
 const NETWORK = new Set([
@@ -46,24 +29,6 @@ const NETWORK = new Set([
 
 /** Modules whose import would load something a script may not: listed, not loaded. */
 const NOT_LOADED = new Set(['test', 'test/reporters', 'sea', 'sqlite', 'inspector/promises']);
-
-/** Worker-wide frozen views of pure modules, by name. */
-const pureViews = new Map();
-
-
-function pureView(name) {
-  let view = pureViews.get(name);
-  if (view === undefined) {
-    const real = workerRequire(`node:${name}`);
-    const leftOut = LEFT_OUT[name] ?? [];
-    view = typeof real === 'function' ? real : Object.fromEntries(Object.keys(real)
-      .filter((key) => !leftOut.includes(key))
-      .map((key) => [key, real[key]]));
-    harden(view);
-    pureViews.set(name, view);
-  }
-  return view;
-}
 
 /**
  * The module a script gets for the built-in `name` (a bare name), in the
@@ -100,6 +65,10 @@ function contextModule(state, name) {
       return state.made('process');
     case 'buffer':
       return state.made('buffer');
+    case 'fs':
+      return state.made('fs').fs;
+    case 'fs/promises':
+      return state.made('fs').promises;
     case 'console':
       return consoleModule(state);
     case 'timers':
@@ -234,7 +203,6 @@ function workerThreadsModule(state) {
 /** The setting that would give a script what module `name` does. */
 function settingFor(name) {
   if (NETWORK.has(name)) return 'the network is reached through fetch: Sandbox::allow_fetch';
-  if (name === 'fs' || name === 'fs/promises') return `PoolBuilder::allow_builtin("node:${name}")`;
   return `PoolBuilder::allow_builtin("node:${name}")`;
 }
 

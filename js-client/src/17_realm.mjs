@@ -7,8 +7,6 @@
 // through descriptors made once; `fetch` is lent through the sandbox's policy.
 
 import vm from 'node:vm';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { config } from './02_config.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { guardedFetch } from './09_fetch_policy.mjs';
@@ -16,6 +14,8 @@ import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks, harden } from '.
 import { bufferParts, makeBufferModule } from './11_buffer.mjs';
 import { makeProcess, makeTimerPromises, makeDiagnosticsChannel, makeStreamConsumers } from './12_node.mjs';
 import { webParts, makeRealmCopy, makeEncoding, makeBlobs, makeFetchClasses, makeCrypto, makePerformance } from './13_web.mjs';
+import { makeFs } from './14_fs.mjs';
+import { pureView } from './15_pure.mjs';
 
 /** Web APIs the worker's realm lends to every context. */
 const WEB_GLOBALS = [
@@ -93,6 +93,7 @@ function contextBootstrap(bridge, shared, make) {
     navigator: () => ({ ...shared.navigator, languages: [...shared.navigator.languages] }),
     buffer: () => make.makeBufferModule(shared.buffer, { Blob: made('blobs').Blob, File: made('blobs').File, atob, btoa }),
     process: () => make.makeProcess(bridge.processParts, bridge),
+    fs: () => make.makeFs(bridge.fileParts, made('buffer').Buffer, shared.streams),
   };
   function made(name) {
     return built[name] ??= makers[name]();
@@ -240,6 +241,7 @@ export const bootstrapScript = new vm.Script(`(function (bridge, shared) {
     makeTimerPromises: (${makeTimerPromises}),
     makeDiagnosticsChannel: (${makeDiagnosticsChannel}),
     makeStreamConsumers: (${makeStreamConsumers}),
+    makeFs: (${makeFs}),
   };
   return (${contextBootstrap})(bridge, shared, make);
 })`, { filename: 'outrigger:bootstrap' });
@@ -290,14 +292,6 @@ export const webDescriptors = Object.freeze(Object.fromEntries([
 for (const descriptor of Object.values(bufferParts.prototype)) harden(descriptor.value ?? descriptor.get);
 harden(bufferParts);
 
-let consumers;
-/** Node's `stream/consumers`, loaded when a script first asks for it. */
-function streamConsumerParts() {
-  consumers ??= Object.freeze({ ...workerRequire('node:stream/consumers') });
-  harden(consumers);
-  return consumers;
-}
-
 /** What every context shares: made once, frozen. */
 export const sharedParts = Object.freeze({
   webDescriptors,
@@ -306,7 +300,11 @@ export const sharedParts = Object.freeze({
   web: webParts(lazyWebGlobal),
   buffer: bufferParts,
   get streamConsumers() {
-    return streamConsumerParts();
+    return pureView('stream/consumers');
+  },
+  /** The stream classes `node:fs` streams are made of. */
+  get streams() {
+    return pureView('stream');
   },
   navigator: Object.freeze({
     hardwareConcurrency: 1,
@@ -316,8 +314,6 @@ export const sharedParts = Object.freeze({
     userAgent: `Node.js/${process.versions.node.split('.')[0]}`,
   }),
 });
-
-const workerRequire = createRequire(path.join(process.cwd(), '[outrigger-worker]'));
 
 let fetchLoaded = false;
 

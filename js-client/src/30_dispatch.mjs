@@ -5,12 +5,12 @@
 import { CODES } from './00_codes.mjs';
 import { respond, respondError, closeChannel, channelCounters } from './03_channel.mjs';
 import { onHostResponse } from './08_host_calls.mjs';
-import { cacheStats } from './16_compile.mjs';
-import { spareCount } from './21_preloads.mjs';
-import { runById, runCount } from './22_run.mjs';
-import { openSession, closeSession, unloadModule, openCounts } from './24_sessions.mjs';
-import { runScript, loadModule, callExport } from './25_jobs.mjs';
-import { init } from './26_init.mjs';
+import { cacheStats } from './19_compile.mjs';
+import { spareCount } from './24_preloads.mjs';
+import { runById, runCount } from './25_run.mjs';
+import { openSession, closeSession, unloadModule, openCounts } from './27_sessions.mjs';
+import { runScript, loadModule, callExport } from './28_jobs.mjs';
+import { init } from './29_init.mjs';
 
 function handleRequest(message) {
   const { id, method, params } = message;
