@@ -51,11 +51,16 @@ async fn main() -> outrigger::Result<()> {
     println!("entry point: summary() = {summary}, scaled() = {scaled:?}");
     assert_eq!(scaled, vec![10, 20, 30]);
 
-    // 4. A package that imports `fs` loads; using a capability the sandbox
-    //    withholds fails with an error naming what was used and the setting.
+    // 4. A package that uses `fs` reads the project (readable by default);
+    //    a path outside what the sandbox grants fails with an error naming
+    //    what was used and the setting that would allow it.
+    let manifest: String = pool
+        .eval("import('needs-fs').then((m) => m.default.read('package.json').length > 0 ? 'read' : 'empty')")
+        .await?;
+    println!("package.json through node:fs: {manifest}");
     let refused = pool
         .run(Script::module(
-            "import fsUser from 'needs-fs';\nexport default fsUser.exists('/etc/passwd');",
+            "import fsUser from 'needs-fs';\nexport default fsUser.read('/etc/passwd');",
         ))
         .await
         .unwrap_err();

@@ -209,12 +209,12 @@ escape!(
 escape!(
     import_node_fs,
     "import_node_fs.js",
-    Expect::Denied("node:fs.readFileSync()", "PoolBuilder::allow_builtin")
+    Expect::Denied("node:fs.readFileSync()", "Sandbox::allow_read")
 );
 escape!(
     dynamic_import_bare_fs,
     "import_bare_fs.js",
-    Expect::Denied("node:fs.readFileSync()", "PoolBuilder::allow_builtin")
+    Expect::Denied("node:fs.readFileSync()", "Sandbox::allow_read")
 );
 escape!(
     import_child_process,

@@ -200,15 +200,16 @@ async fn a_session_can_have_its_own_project() {
 #[tokio::test]
 async fn a_capability_a_dependency_uses_is_refused_naming_the_setting() {
     let pool = project_pool().await;
-    // The package loads (it requires `fs` at load); using `fs` is refused.
-    let loaded: String = pool
-        .eval("import('needs-fs').then((m) => typeof m.default.exists)")
+    // The package loads (it requires `fs` at load) and reads the project;
+    // reading outside it is refused, naming the setting that would allow it.
+    let name: String = pool
+        .eval("import('needs-fs').then((m) => JSON.parse(m.default.read('package.json')).name)")
         .await
         .unwrap();
-    assert_eq!(loaded, "function");
+    assert!(!name.is_empty());
     let error = pool
         .run(Script::module(
-            "import x from 'needs-fs';\nexport default x.exists('/etc');",
+            "import x from 'needs-fs';\nexport default x.read('/etc/hostname');",
         ))
         .await
         .unwrap_err();
@@ -218,9 +219,10 @@ async fn a_capability_a_dependency_uses_is_refused_naming_the_setting() {
             setting,
             message,
         } => {
-            assert_eq!(capability, "node:fs.existsSync()");
-            assert_eq!(setting, r#"PoolBuilder::allow_builtin("node:fs")"#);
+            assert_eq!(capability, "node:fs.readFileSync()");
+            assert_eq!(setting, "Sandbox::allow_read");
             assert!(message.contains(&capability), "{message}");
+            assert!(message.contains("/etc/hostname"), "{message}");
         }
         other => panic!("expected a denial, got {other:?}"),
     }

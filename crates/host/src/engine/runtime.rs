@@ -46,6 +46,8 @@ const MODULES: &[(&str, &str)] = &[
     module!("11_buffer.mjs"),
     module!("12_node.mjs"),
     module!("13_web.mjs"),
+    module!("14_fs.mjs"),
+    module!("15_pure.mjs"),
     module!("16_files.mjs"),
     module!("17_realm.mjs"),
     module!("18_contexts.mjs"),
