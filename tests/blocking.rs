@@ -292,7 +292,10 @@ async fn runs_moved_back_and_forth_between_busy_workers_all_answer() {
             .map(|i| {
                 let pool = pool.clone();
                 let code = if i % 5 == 0 {
-                    format!("const t = Date.now(); while (Date.now() - t < {}) {{}} 0", 10 + i % 30)
+                    format!(
+                        "const t = Date.now(); while (Date.now() - t < {}) {{}} 0",
+                        10 + i % 30
+                    )
                 } else {
                     format!("{round} * 1000 + {i}")
                 };

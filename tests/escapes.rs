@@ -23,6 +23,8 @@ enum Expect {
     Import(&'static str),
     /// A capability refused when used: what was used, and the setting named.
     Denied(&'static str, &'static str),
+    /// A refused capability whose message also has this text.
+    DeniedSaying(&'static str, &'static str, &'static str),
     /// A value JSON cannot carry, with this text.
     NonJson(&'static str),
     /// A limit, named in the message.
@@ -66,6 +68,18 @@ async fn attempt(builder: PoolBuilder, file: &str, globals: Value, expect: Expec
         ) => {
             assert_eq!(capability, what, "{file}");
             assert!(setting.contains(setting_text), "{file}: {setting}")
+        }
+        (
+            Expect::DeniedSaying(what, setting_text, text),
+            Err(Error::Denied {
+                capability,
+                setting,
+                message,
+            }),
+        ) => {
+            assert_eq!(capability, what, "{file}");
+            assert!(setting.contains(setting_text), "{file}: {setting}");
+            assert!(message.contains(text), "{file}: {message}")
         }
         (Expect::NonJson(text), Err(Error::NonJson(message))) => {
             assert!(message.contains(text), "{file}: {message}")
@@ -219,7 +233,10 @@ escape!(
 escape!(
     import_child_process,
     "import_child_process.js",
-    Expect::Denied("node:child_process.execSync()", "PoolBuilder::allow_builtin(\"node:child_process\")")
+    Expect::Denied(
+        "node:child_process.execSync()",
+        "PoolBuilder::allow_builtin(\"node:child_process\")"
+    )
 );
 escape!(
     import_process,
@@ -466,7 +483,7 @@ async fn fetch_to_a_refused_origin() {
         one_worker(),
         "fetch_refused_origin.js",
         json!({"url": url}),
-        Expect::Script("Sandbox::allow_fetch"),
+        Expect::Denied("fetch()", "Sandbox::allow_fetch"),
     )
     .await;
     assert_eq!(server.secret_hits(), 0);
@@ -480,7 +497,11 @@ async fn fetch_to_a_refused_path_of_an_allowed_origin() {
         one_worker().sandbox(server.allowed()),
         "fetch_refused_origin.js",
         json!({"url": &url}),
-        Expect::Script(leak(format!("{url} is not allowed"))),
+        Expect::DeniedSaying(
+            "fetch()",
+            "Sandbox::allow_fetch",
+            leak(format!("{url} is not allowed")),
+        ),
     )
     .await;
     assert_eq!(server.secret_hits(), 0);
@@ -493,7 +514,11 @@ async fn fetch_redirected_to_a_refused_url() {
         one_worker().sandbox(server.allowed()),
         "fetch_refused_redirect.js",
         json!({"url": format!("{}/allowed/out", server.base)}),
-        Expect::Script(leak(format!("a redirect to {}/secret", server.base))),
+        Expect::DeniedSaying(
+            "fetch()",
+            "Sandbox::allow_fetch",
+            leak(format!("a redirect to {}/secret", server.base)),
+        ),
     )
     .await;
     assert_eq!(server.secret_hits(), 0);
@@ -506,7 +531,11 @@ async fn fetch_redirected_to_loopback_ipv6() {
         one_worker().sandbox(server.allowed()),
         "fetch_refused_redirect.js",
         json!({"url": format!("{}/allowed/loop", server.base)}),
-        Expect::Script("a redirect to http://[::1]"),
+        Expect::DeniedSaying(
+            "fetch()",
+            "Sandbox::allow_fetch",
+            "a redirect to http://[::1]",
+        ),
     )
     .await;
     assert_eq!(server.secret_hits(), 0);

@@ -283,7 +283,9 @@ async fn imports_of_unknown_or_builtin_modules_are_typed_errors() {
     // Capability built-ins import, and refuse when used.
     for specifier in ["node:fs", "fs", "child_process"] {
         let typeof_default: String = pool
-            .eval(&format!("import('{specifier}').then((m) => typeof m.default)"))
+            .eval(&format!(
+                "import('{specifier}').then((m) => typeof m.default)"
+            ))
             .await
             .unwrap();
         assert_eq!(typeof_default, "object", "{specifier}");

@@ -146,6 +146,35 @@ async fn fetch_reaches_a_local_server() {
 }
 
 #[tokio::test]
+async fn the_glob_users_write_allows_the_origin_and_a_misplaced_star_fails_build() {
+    let (url, server) = serve_once(r#"{"glob":true}"#).await;
+    let origin = url.trim_end_matches("/data");
+    let pool = common::builder()
+        .sandbox(Sandbox::strict().allow_fetch(format!("{origin}/*")))
+        .build()
+        .await
+        .unwrap();
+    let out = pool
+        .run(Script::expression("fetch(url).then((r) => r.json())").global("url", &url))
+        .await
+        .unwrap();
+    assert_eq!(out.value, json!({ "glob": true }));
+    server.await.unwrap();
+    let error = common::builder()
+        .sandbox(Sandbox::strict().allow_fetch(format!("{origin}/v1/*/items")))
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        outrigger::Error::InvalidInput(message) => {
+            assert!(message.contains("Sandbox::allow_fetch"), "{message}");
+            assert!(message.contains("the accepted forms are"), "{message}");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn workers_see_only_the_environment_they_are_given() {
     let pool = common::builder()
         .env("GREETING", "hello")
@@ -160,7 +189,10 @@ async fn workers_see_only_the_environment_they_are_given() {
         ))
         .await
         .unwrap();
-    assert_eq!(out.value, serde_json::json!({"GREETING": "hello", "NODE_ENV": "production"}));
+    assert_eq!(
+        out.value,
+        serde_json::json!({"GREETING": "hello", "NODE_ENV": "production"})
+    );
     let next = pool
         .run(Script::expression("process.env.LEAK ?? 'unset'"))
         .await

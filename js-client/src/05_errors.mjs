@@ -37,7 +37,12 @@ const denials = new WeakMap();
  * denial (the host's `Error::Denied`).
  */
 export function deniedIn(state, capability, setting, why = 'is not available to scripts') {
-  const error = new state.Error(`${capability} ${why} (${setting})`);
+  return denial(state, capability, setting, `${capability} ${why} (${setting})`);
+}
+
+/** A denial (see `deniedIn`) with a message of its own, which should name the setting. */
+export function denial(state, capability, setting, message) {
+  const error = new state.Error(message);
   error.code = 'ERR_OUTRIGGER_DENIED';
   denials.set(error, { capability, setting });
   return error;

@@ -3,12 +3,22 @@
 
 import { config } from './02_config.mjs';
 
-/** A `Sandbox::allow_fetch` pattern, parsed once at `init`. */
+/** WebSocket schemes are checked as the HTTP ones they upgrade from. */
+const SCHEME_OF = { 'ws:': 'http:', 'wss:': 'https:' };
+const schemeOf = (protocol) => SCHEME_OF[protocol] ?? protocol;
+
+/**
+ * A `Sandbox::allow_fetch` pattern, parsed once at `init` (the host has
+ * checked its form): `/*` at the end of a path is the prefix before it.
+ */
 export function parseFetchPattern(pattern) {
-  const url = new URL(String(pattern).replace('://*.', '://wildcard--.'));
+  let text = String(pattern);
+  if (text.endsWith('/*')) text = text.slice(0, -1);
+  const url = new URL(text.replace('://*.', '://wildcard--.'));
+  if (url.href.includes('*')) throw new TypeError(`${pattern} has a * where none is allowed`);
   const wildcard = url.hostname.startsWith('wildcard--.');
   return {
-    protocol: url.protocol,
+    protocol: schemeOf(url.protocol),
     host: wildcard ? url.hostname.slice('wildcard--'.length) : url.hostname,
     wildcard,
     port: url.port,
@@ -16,11 +26,12 @@ export function parseFetchPattern(pattern) {
   };
 }
 
-/** Whether `fetch` may reach `href` (already normalized by `Request`). */
+/** Whether `fetch` (or a WebSocket) may reach `href` (already normalized by `Request` or `URL`). */
 export function fetchAllowed(href) {
   const url = new URL(href);
   if (url.protocol === 'data:' || url.protocol === 'blob:') return true;
-  return config.fetchAllow.some((p) => p.protocol === url.protocol
+  const protocol = schemeOf(url.protocol);
+  return config.fetchAllow.some((p) => p.protocol === protocol
     && p.port === url.port
     && (p.wildcard ? url.hostname.endsWith(p.host) : url.hostname === p.host)
     && (p.path === '/' || url.pathname === p.path || url.pathname.startsWith(p.path.endsWith('/') ? p.path : p.path + '/')));
@@ -34,14 +45,14 @@ const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
  * the request is built once (so the URL checked is the URL fetched, whatever
  * getters the script put on its input) and redirects are followed here.
  */
-export async function guardedFetch(input, options, ErrorType) {
+export async function guardedFetch(input, options, refuse = (message) => new Error(message)) {
   const mode = options.redirect ?? (input instanceof Request ? input.redirect : 'follow');
   let request = new Request(input, { ...options, redirect: 'manual' });
   for (let hop = 0; ; hop++) {
     const url = request.url;
     if (!fetchAllowed(url)) {
       const how = hop > 0 ? 'a redirect to ' : '';
-      throw new ErrorType(`fetch refused: ${how}${url} is not allowed by the sandbox (Sandbox::allow_fetch)`);
+      throw refuse(`fetch refused: ${how}${url} is not allowed by the sandbox (Sandbox::allow_fetch)`);
     }
     const again = request.body !== null ? request.clone() : request;
     const response = await fetch(request);

@@ -8,8 +8,9 @@
 
 import vm from 'node:vm';
 import { config } from './02_config.mjs';
+import { denial } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
-import { guardedFetch } from './09_fetch_policy.mjs';
+import { guardedFetch, fetchAllowed } from './09_fetch_policy.mjs';
 import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks, harden } from './10_sharing.mjs';
 import { bufferParts, makeBufferModule } from './11_buffer.mjs';
 import { makeProcess, makeTimerPromises, makeDiagnosticsChannel, makeStreamConsumers } from './12_node.mjs';
@@ -94,6 +95,17 @@ function contextBootstrap(bridge, shared, make) {
     buffer: () => make.makeBufferModule(shared.buffer, { Blob: made('blobs').Blob, File: made('blobs').File, atob, btoa }),
     process: () => make.makeProcess(bridge.processParts, bridge),
     fs: () => make.makeFs(bridge.fileParts, made('buffer').Buffer, shared.streams),
+    webSocket: () => {
+      // The engine's WebSocket, each one opened through the fetch allowlist.
+      const Native = bridge.webSocketClass;
+      const WebSocket = function WebSocket(url, protocols) {
+        if (new.target === undefined) throw new TypeError("Class constructor WebSocket cannot be invoked without 'new'");
+        return bridge.openWebSocket(url, protocols);
+      };
+      WebSocket.prototype = Native.prototype;
+      for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) WebSocket[name] = Native[name];
+      return WebSocket;
+    },
   };
   function made(name) {
     return built[name] ??= makers[name]();
@@ -164,6 +176,14 @@ function contextBootstrap(bridge, shared, make) {
     set navigator(value) { own(this, 'navigator', value); },
   };
   Object.defineProperties(g, shared.webDescriptors);
+  if (shared.hasWebSocket) {
+    Object.defineProperty(g, 'WebSocket', {
+      get() { return own(this, 'WebSocket', made('webSocket')); },
+      set(value) { own(this, 'WebSocket', value); },
+      configurable: true,
+      enumerable: false,
+    });
+  }
   // Not enumerable, as node's own are not: only timers, fetch, console and
   // queueMicrotask show in `Object.keys(globalThis)` there.
   for (const name of ['global', 'process', 'Buffer', 'TextEncoder', 'TextDecoder', 'structuredClone', 'Blob', 'File',
@@ -294,6 +314,8 @@ harden(bufferParts);
 
 /** What every context shares: made once, frozen. */
 export const sharedParts = Object.freeze({
+  /** Whether the engine has `WebSocket` (Node.js 22 and later). */
+  hasWebSocket: typeof globalThis.WebSocket === 'function',
   webDescriptors,
   intrinsicNames: INTRINSIC_NAMES,
   workerIntrinsics,
@@ -328,5 +350,31 @@ export function runFetch(input, init, state) {
   const run = activeRun();
   const options = init ? { ...init } : {};
   if (run && !options.signal) options.signal = run.controller.signal;
-  return guardedFetch(input, options, state?.Error ?? Error);
+  return guardedFetch(input, options, (message) => (state === undefined
+    ? new Error(message)
+    : denial(state, 'fetch()', 'Sandbox::allow_fetch', message)));
+}
+
+/**
+ * A context's `new WebSocket(url, protocols)`: the engine's, when the URL
+ * is in the fetch allowlist (`ws:`/`wss:` as `http:`/`https:`), else a
+ * denial. The context closes what is left open when it ends.
+ */
+export function openWebSocket(url, protocols, state) {
+  const Native = lazyWebGlobal('WebSocket');
+  let href;
+  try {
+    href = new URL(String(url)).href;
+  } catch {
+    // The engine's own error for a URL it cannot take.
+    return new Native(url, protocols);
+  }
+  if (!fetchAllowed(href)) {
+    throw denial(state, 'WebSocket', 'Sandbox::allow_fetch',
+      `WebSocket refused: ${href} is not allowed by the sandbox (Sandbox::allow_fetch)`);
+  }
+  const socket = new Native(href, protocols);
+  state.sockets.add(socket);
+  socket.addEventListener('close', () => state.sockets.delete(socket));
+  return socket;
 }

@@ -10,7 +10,7 @@ import { callHost } from './08_host_calls.mjs';
 import { CODES } from './00_codes.mjs';
 import { processParts } from './12_node.mjs';
 import { fileParts } from './16_files.mjs';
-import { bootstrapScript, sharedParts, runFetch } from './17_realm.mjs';
+import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal } from './17_realm.mjs';
 
 let nextTimerId = 1;
 
@@ -36,6 +36,8 @@ export class ContextState {
     this.project = project;
     /** The guard of the script's `node:fs` (16_files.mjs), once it is used. */
     this.files = undefined;
+    /** WebSockets opened here and not closed yet: closed with the context. */
+    this.sockets = new Set();
     this.disposed = false;
     /** The run that started last here: whose `signal` a callback outside any run sees. */
     this.lastRun = undefined;
@@ -52,6 +54,10 @@ export class ContextState {
       call: (method, params) => callHost(method, params, state),
       signal: () => currentRun(state)?.controller.signal,
       fetch: (input, init) => runFetch(input, init, state),
+      get webSocketClass() {
+        return lazyWebGlobal('WebSocket');
+      },
+      openWebSocket: (url, protocols) => openWebSocket(url, protocols, state),
       setTimer: (callback, delay, args, repeat) => state.setTimer(callback, delay, args, repeat),
       clearTimer: (id) => state.clearTimer(id),
       // The guard of the script's `node:fs`, made on first use.
@@ -121,5 +127,7 @@ export class ContextState {
     this.requireFailures.clear();
     this.builtins.clear();
     this.files?.closeAll();
+    for (const socket of this.sockets) socket.close();
+    this.sockets.clear();
   }
 }

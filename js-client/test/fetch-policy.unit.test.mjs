@@ -37,6 +37,24 @@ describe('fetchAllowed', () => {
     assert.equal(fetchAllowed('https://badexample.test/'), false);
   });
 
+  it('reads a trailing /* as the prefix before it, the glob users write', () => {
+    allow('http://127.0.0.1:8080/*', 'https://api.example.test/v1/*');
+    assert.equal(fetchAllowed('http://127.0.0.1:8080/'), true);
+    assert.equal(fetchAllowed('http://127.0.0.1:8080/a/b?c=1'), true);
+    assert.equal(fetchAllowed('http://127.0.0.1:8081/'), false);
+    assert.equal(fetchAllowed('https://api.example.test/v1/users'), true);
+    assert.equal(fetchAllowed('https://api.example.test/v2/users'), false);
+    assert.throws(() => parseFetchPattern('https://api.example.test/v1/*/items'), /\*/);
+  });
+
+  it('checks WebSocket URLs as the HTTP ones they upgrade from', () => {
+    allow('https://stream.example.test', 'http://127.0.0.1:9000');
+    assert.equal(fetchAllowed('wss://stream.example.test/feed'), true);
+    assert.equal(fetchAllowed('ws://stream.example.test/feed'), false);
+    assert.equal(fetchAllowed('ws://127.0.0.1:9000/'), true);
+    assert.equal(fetchAllowed('wss://other.example.test/'), false);
+  });
+
   it('matches a path prefix by whole segments', () => {
     allow('https://example.test/v1');
     assert.equal(fetchAllowed('https://example.test/v1'), true);
@@ -89,15 +107,15 @@ describe('guardedFetch', () => {
   it('refuses a URL outside the allowlist before connecting', async () => {
     allow('http://localhost');
     const before = seen.length;
-    await assert.rejects(guardedFetch(`${base}/x`, {}, Error), /fetch refused: http:\/\/127\.0\.0\.1:\d+\/x is not allowed by the sandbox/);
+    await assert.rejects(guardedFetch(`${base}/x`, {}), /fetch refused: http:\/\/127\.0\.0\.1:\d+\/x is not allowed by the sandbox/);
     assert.equal(seen.length, before);
   });
 
   it('follows allowed redirects, and refuses one that leaves the allowlist', async () => {
     allow(`${base}/to`, `${base}/ok`);
-    const response = await guardedFetch(to(302, `${base}/ok/1`), {}, Error);
+    const response = await guardedFetch(to(302, `${base}/ok/1`), {});
     assert.equal(await response.text(), 'GET /ok/1');
-    await assert.rejects(guardedFetch(to(307, `${base}/secret`), {}, RangeError), (error) => {
+    await assert.rejects(guardedFetch(to(307, `${base}/secret`), {}, (message) => new RangeError(message)), (error) => {
       assert.ok(error instanceof RangeError, 'not the caller\'s error type');
       assert.match(error.message, /^fetch refused: a redirect to http:\/\/127\.0\.0\.1:\d+\/secret is not allowed/);
       return true;
@@ -106,7 +124,7 @@ describe('guardedFetch', () => {
 
   it('turns a POST into a GET on 303, and leaves manual redirects to the caller', async () => {
     allow(base);
-    const response = await guardedFetch(to(303, `${base}/ok/after-post`), { method: 'POST', body: 'x' }, Error);
+    const response = await guardedFetch(to(303, `${base}/ok/after-post`), { method: 'POST', body: 'x' });
     assert.equal(await response.text(), 'GET /ok/after-post');
     const manual = await guardedFetch(to(302, `${base}/ok`), { redirect: 'manual' }, Error);
     assert.equal(manual.status, 302);

@@ -3,7 +3,9 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker, expr, mod, valueOf } from './harness.mjs';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { Worker, CODES, expr, mod, valueOf, errorOf } from './harness.mjs';
 
 describe('sandbox', () => {
   let w;
@@ -124,6 +126,10 @@ describe('sandbox settings from init', () => {
       assert.match(message, /fetch refused: .* is not allowed by the sandbox \(Sandbox::allow_fetch\)/);
       assert.ok(message.includes(new URL(url).href), message);
     }
+    // Uncaught, the refusal ends the run as a denial naming the setting.
+    const error = errorOf(await w.run(mod('await fetch("http://127.0.0.1:9/");')), CODES.DENIED);
+    assert.equal(error.data.capability, 'fetch()');
+    assert.equal(error.data.setting, 'Sandbox::allow_fetch');
   });
 
   it('ends a run whose console output passes the limit, and throws in a logging loop', async () => {
@@ -140,4 +146,58 @@ it('refuses a fetch allowlist pattern that is not a URL at init', async () => {
   assert.equal(response.error.code, -32602);
   assert.match(response.error.message, /Sandbox::allow_fetch/);
   await w.kill();
+});
+
+/** A WebSocket server on loopback that greets every connection with one text message; counts upgrades by path. */
+async function webSocketServer(greeting) {
+  const upgrades = [];
+  const server = http.createServer();
+  server.on('upgrade', (request, socket) => {
+    upgrades.push(request.url);
+    const accept = createHash('sha1').update(`${request.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const payload = Buffer.from(greeting);
+    socket.write(Buffer.concat([Buffer.from([0x81, payload.length]), payload]));
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, upgrades, base: `127.0.0.1:${server.address().port}` };
+}
+
+describe('WebSocket through the fetch allowlist', () => {
+  let w;
+  let ws;
+  before(async () => {
+    ws = await webSocketServer('hello from the server');
+    w = await Worker.start({ init: { sandbox: { fetchAllow: [`http://${ws.base}/ok/`] } } });
+  });
+  after(async () => {
+    await w?.kill();
+    ws?.server.close();
+  });
+
+  it('is there exactly when the engine has it', async () => {
+    assert.equal(valueOf(await w.run(expr('typeof WebSocket'))), typeof globalThis.WebSocket);
+  });
+
+  it('connects to an allowed URL, ws: checked as http:', { skip: typeof globalThis.WebSocket !== 'function' }, async () => {
+    const code = `const socket = new WebSocket("ws://${ws.base}/ok/feed");
+const message = await new Promise((resolve, reject) => {
+  socket.onmessage = (event) => resolve(event.data);
+  socket.onerror = () => reject(new Error('the socket failed'));
+});
+socket.close();
+export default [message, socket instanceof WebSocket];`;
+    assert.deepEqual(valueOf(await w.run(mod(code))), ['hello from the server', true]);
+  });
+
+  it('refuses a URL outside the allowlist before connecting, naming the setting', { skip: typeof globalThis.WebSocket !== 'function' }, async () => {
+    const before = ws.upgrades.length;
+    const error = errorOf(await w.run(mod(`new WebSocket("ws://${ws.base}/secret");`)), CODES.DENIED);
+    assert.equal(error.data.capability, 'WebSocket');
+    assert.equal(error.data.setting, 'Sandbox::allow_fetch');
+    assert.match(error.message, /WebSocket refused: ws:\/\/127\.0\.0\.1:\d+\/secret is not allowed/);
+    assert.equal(ws.upgrades.length, before);
+  });
 });

@@ -56,14 +56,18 @@ impl Sandbox {
         Sandbox::default()
     }
 
-    /// Lets `fetch` reach URLs matching `pattern`: an origin
-    /// (`https://api.example.com`, any path), an origin with a path prefix
-    /// (`https://api.example.com/v1/`), or a wildcard host
-    /// (`https://*.example.com`, its subdomains). Scheme and port must match.
-    /// Nothing is allowed by default, loopback addresses (`localhost`,
-    /// `127.0.0.1`, `[::1]`) included; redirects are followed only to allowed
-    /// URLs. A refused request rejects with an error naming the URL and this
-    /// setting. A pattern that is not a URL makes `build()` fail.
+    /// Lets `fetch` (and `WebSocket`) reach URLs matching `pattern`: an
+    /// origin (`https://api.example.com`, any path), an origin with a path
+    /// prefix (`https://api.example.com/v1/`, also written
+    /// `https://api.example.com/v1/*`), or a wildcard host
+    /// (`https://*.example.com`, its subdomains). Scheme and port must
+    /// match (`http`/`https` patterns also allow `ws`/`wss`). Nothing is
+    /// allowed by default, loopback addresses (`localhost`, `127.0.0.1`,
+    /// `[::1]`) included; redirects are followed only to allowed URLs. A
+    /// refused request rejects with an error naming the URL and this
+    /// setting. A pattern in another form (not a URL, a `*` anywhere else)
+    /// makes `build()` fail with [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// naming the accepted forms.
     pub fn allow_fetch(mut self, pattern: impl Into<String>) -> Self {
         self.fetch.push(pattern.into());
         self
@@ -126,6 +130,22 @@ impl Sandbox {
         self
     }
 
+    /// Refuses what the worker would not read as the user meant: a fetch
+    /// pattern in none of the accepted forms.
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        for pattern in &self.fetch {
+            if let Err(why) = check_fetch_pattern(pattern) {
+                return Err(crate::Error::InvalidInput(format!(
+                    "Sandbox::allow_fetch({pattern:?}): {why}; the accepted forms are an origin \
+                     (\"https://api.example.com\", any path), a path prefix \
+                     (\"https://api.example.com/v1/\" or \"https://api.example.com/v1/*\") and \
+                     subdomains (\"https://*.example.com\")"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the engine's permission model is on.
     pub(crate) fn permission_model_enabled(&self) -> bool {
         self.permission_model
@@ -162,6 +182,83 @@ impl Sandbox {
             write_paths: self.write.iter().map(|p| absolute_file(p)).collect(),
             max_console_bytes: self.max_console_bytes,
             permission_model: self.permission_model,
+        }
+    }
+}
+
+/// Why `pattern` is not one of `allow_fetch`'s forms, if it is not.
+fn check_fetch_pattern(pattern: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = pattern.split_once("://") else {
+        return Err("it is not a URL (no scheme)".into());
+    };
+    if !matches!(scheme, "http" | "https" | "ws" | "wss") {
+        return Err(format!("the scheme {scheme:?} is not one fetch uses"));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.strip_prefix("*.").unwrap_or(authority);
+    let host = host.rsplit_once(':').map_or(host, |(host, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) || host.ends_with(']') {
+            host
+        } else {
+            authority
+        }
+    });
+    if host.is_empty() {
+        return Err("it names no host".into());
+    }
+    if host.contains('*')
+        || authority.matches('*').count() > usize::from(authority.starts_with("*."))
+    {
+        return Err(
+            "a `*` in a host stands only for subdomains, as its first label (\"*.example.com\")"
+                .into(),
+        );
+    }
+    let path = path
+        .strip_suffix('*')
+        .filter(|p| p.ends_with('/'))
+        .unwrap_or(path);
+    if path.contains('*') || path.contains('?') || path.contains('#') {
+        return Err(
+            "a path is a prefix: a `*` only at its end, after a `/`, and no query or fragment"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_fetch_pattern;
+
+    #[test]
+    fn fetch_patterns_in_the_accepted_forms_pass_and_others_say_why() {
+        for good in [
+            "https://api.example.com",
+            "https://api.example.com/",
+            "https://api.example.com/v1/",
+            "https://api.example.com/v1/*",
+            "http://127.0.0.1:8080/*",
+            "http://[::1]:3000",
+            "https://*.example.org/v1/",
+            "wss://stream.example.com",
+        ] {
+            assert_eq!(check_fetch_pattern(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("not a url", "no scheme"),
+            ("ftp://example.com", "scheme"),
+            ("https://", "no host"),
+            ("https://*", "first label"),
+            ("https://api.*.com", "first label"),
+            ("https://*.*.com", "first label"),
+            ("http://127.0.0.1:*", "first label"),
+            ("https://api.example.com/v1/*/items", "prefix"),
+            ("https://api.example.com/v1*", "prefix"),
+            ("https://api.example.com/?q=1", "prefix"),
+        ] {
+            let error = check_fetch_pattern(bad).expect_err(bad);
+            assert!(error.contains(why), "{bad}: {error}");
         }
     }
 }

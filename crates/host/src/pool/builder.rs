@@ -389,6 +389,7 @@ impl PoolBuilder {
         if let Some(error) = self.registration_errors.first() {
             return Err(Error::Registration(error.clone()));
         }
+        self.sandbox.check()?;
         let declarations = Declarations::from_decls(self.registry.declarations());
         let typescript = declarations
             .typescript()
