@@ -31,6 +31,8 @@ enum Expect {
     Limit(&'static str),
     /// The worker died under it (and was replaced).
     Exited,
+    /// The script called `process.exit` with this code: the run ended, not the worker.
+    Exit(i32),
 }
 
 fn escape_file(name: &str) -> String {
@@ -88,6 +90,7 @@ async fn attempt(builder: PoolBuilder, file: &str, globals: Value, expect: Expec
             assert!(message.contains(text), "{file}: {message}")
         }
         (Expect::Exited, Err(Error::WorkerExited { .. })) => {}
+        (Expect::Exit(expected), Err(Error::Exit { code })) => assert_eq!(code, expected, "{file}"),
         _ => panic!("{file}: expected {expect:?}, got {outcome:?}"),
     }
     still_works(&pool).await;
@@ -686,5 +689,168 @@ async fn a_fetch_pattern_that_is_not_a_url_fails_build() {
     assert!(
         error.to_string().contains("Sandbox::allow_fetch"),
         "{error:?}"
+    );
+}
+
+// What every default-available module and global offers, attacked through
+// each and then walked whole.
+escape!(
+    snoop_through_diagnostics_channel,
+    "diagnostics_channel_snoop.js",
+    Expect::Value(json!([["mine", "own"]]))
+);
+escape!(
+    async_hooks_resources_and_hooks,
+    "async_hooks_resource.js",
+    Expect::Value(json!([
+        "ERR_OUTRIGGER_DENIED",
+        "ERR_OUTRIGGER_DENIED",
+        "mine"
+    ]))
+);
+escape!(
+    perf_hooks_entries_of_others,
+    "perf_hooks_entries.js",
+    Expect::Value(json!([[], 0, 1, true]))
+);
+escape!(
+    write_the_channel_descriptor,
+    "fs_channel_fd.js",
+    Expect::DeniedSaying(
+        "node:fs.writeSync()",
+        "fs.open",
+        "file descriptor 3 was not opened by this script"
+    )
+);
+escape!(
+    read_the_kernels_view_of_the_worker,
+    "fs_proc_self.js",
+    Expect::Denied("node:fs.readFileSync()", "Sandbox::allow_read")
+);
+escape!(
+    process_exit_ends_the_run_only,
+    "process_exit.js",
+    Expect::Exit(7)
+);
+escape!(
+    module_loader_internals,
+    "module_internals.js",
+    // `Module` is a function that refuses: it has no `_load` or prototype
+    // `require` to call.
+    Expect::Value(json!(["TypeError", "TypeError", "ERR_OUTRIGGER_DENIED"]))
+);
+escape!(
+    vm_this_context_and_v8_flags,
+    "vm_and_v8.js",
+    Expect::Value(json!([
+        "ERR_OUTRIGGER_DENIED",
+        "ERR_OUTRIGGER_DENIED",
+        "ERR_OUTRIGGER_DENIED",
+        "ERR_OUTRIGGER_DENIED"
+    ]))
+);
+escape!(
+    scan_every_default_module_and_global,
+    "scan_default_world.js",
+    Expect::Value(json!({ "findings": [], "enough": true, "modules": true }))
+);
+
+/// A directory the sandbox lets scripts write, with a link someone else put
+/// there pointing out of every grant.
+fn writable_dir_with_a_link_out() -> (std::path::PathBuf, PoolBuilder) {
+    let dir = std::env::temp_dir().join(format!("outrigger-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("found-link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    let builder = one_worker().sandbox(Sandbox::strict().allow_write(&dir));
+    (dir, builder)
+}
+
+#[tokio::test]
+async fn a_link_made_in_a_writable_directory_leads_nowhere() {
+    let (dir, builder) = writable_dir_with_a_link_out();
+    attempt(
+        builder,
+        "fs_symlink_out.js",
+        json!({ "dir": dir }),
+        Expect::DeniedSaying(
+            "node:fs.symlinkSync()",
+            "Sandbox::allow_read",
+            "/etc/passwd",
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_link_found_in_a_writable_directory_leads_nowhere() {
+    let (dir, builder) = writable_dir_with_a_link_out();
+    attempt(
+        builder,
+        "fs_symlink_found.js",
+        json!({ "dir": dir }),
+        Expect::DeniedSaying(
+            "node:fs.readFileSync()",
+            "Sandbox::allow_read",
+            "/etc/passwd",
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pollute_the_shared_builtins() {
+    // The shared pure modules refuse changes; `util` is a module object of
+    // the context's own (as in Node, its members can be reassigned), so a
+    // change there stays in the run that made it.
+    let pool = one_worker().build().await.unwrap();
+    let out = pool
+        .run(Script::module(escape_file("pollute_builtins.js")))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.value,
+        json!([
+            [
+                "TypeError",
+                "TypeError",
+                "changed",
+                "TypeError",
+                "TypeError"
+            ],
+            "function",
+            "hijacked"
+        ])
+    );
+    let next = pool
+        .run(Script::module(
+            "import util from 'node:util';\nimport { EventEmitter } from 'node:events';\nexport default [util.inspect({ a: 1 }), EventEmitter.prototype.emit.name];",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next.value, json!(["{ a: 1 }", "emit"]));
+    still_works(&pool).await;
+}
+
+#[tokio::test]
+async fn the_scan_finds_a_capability_when_one_is_reachable() {
+    // The same scan with `node:child_process` allowed on purpose: the
+    // permission model still stops it, but the scan must report reaching it.
+    let pool = with_builtins(&["node:child_process"])
+        .build()
+        .await
+        .unwrap();
+    let out = pool
+        .run(Script::module(escape_file("scan_default_world.js")))
+        .await
+        .unwrap();
+    let findings = out.value["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f
+            .as_str()
+            .unwrap()
+            .starts_with("node:child_process.spawnSync")),
+        "{findings:?}"
     );
 }
