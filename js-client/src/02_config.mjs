@@ -1,5 +1,5 @@
 // The worker's settings: defaults here, filled in by the host's `init`
-// request (29_init.mjs), read everywhere else.
+// request (30_init.mjs), read everywhere else.
 
 export const config = {
   /** Modules scripts may import by name: name -> source. */
@@ -30,6 +30,8 @@ export const config = {
   readPaths: [],
   /** Paths scripts' `node:fs` may write and read (Sandbox::allow_write), absolute. */
   writePaths: [],
+  /** Mount points of the host's file stores (PoolBuilder::mount), absolute, by number. */
+  mounts: [],
   /** Console output one run may send, in bytes of JSON (Sandbox::max_console_bytes; 0: no limit). */
   maxConsoleBytes: 8 * 1024 * 1024,
 };

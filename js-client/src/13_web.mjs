@@ -6,13 +6,13 @@
 // HTTP client, WebCrypto); only values cross, copied into the realm.
 //
 // Everything here but `webParts` runs inside a context: each factory builds
-// one group of globals on first use (see the bootstrap in 17_realm.mjs).
+// one group of globals on first use (see the bootstrap in 18_realm.mjs).
 
 /**
  * The worker-realm implementations the script's APIs delegate to. Read
  * through getters, so that what loads on first use (the fetch family,
  * WebCrypto, streams) loads only when a script needs it; `lend` freezes a
- * global as it is lent (see 17_realm.mjs).
+ * global as it is lent (see 18_realm.mjs).
  */
 export function webParts(lend) {
   return Object.freeze({

@@ -1,6 +1,6 @@
 // `node:fs` and `node:fs/promises` in the script's own realm: Node's API
 // (sync, callback and promise forms, file handles, directories, streams)
-// over the guard of 16_files.mjs, which checks every path and descriptor
+// over the guard of 17_files.mjs, which checks every path and descriptor
 // against the sandbox's grants. Results are rebuilt here, so that bytes are
 // the script's `Buffer`s, stats its `Stats`, errors its `Error`s.
 

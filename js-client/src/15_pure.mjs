@@ -2,7 +2,7 @@
 // process), as every context shares them: the worker's own, each module
 // object copied once and frozen with everything reachable from it, so that
 // no script can change them for other runs or for the worker (whose channel
-// is a stream and an event emitter). 21_builtins.mjs decides who gets them.
+// is a stream and an event emitter). 22_builtins.mjs decides who gets them.
 
 import path from 'node:path';
 import { createRequire } from 'node:module';

@@ -18,7 +18,7 @@
 //! The modules, lowest layer first (none imports a higher one; see
 //! ARCHITECTURE.md for the map and the life of a request): `error`,
 //! `output`, `metrics`, `paths` → `wire` (the protocol) → `sandbox`,
-//! `callbacks` → `typescript` → `declarations` → `engine` (processes,
+//! `store`, `callbacks` → `typescript` → `declarations` → `engine` (processes,
 //! channels, the worker's lifecycle) → `dispatch` (which worker, the queue,
 //! stats) → `script`, `run`, `runner` → `session`, `module` → `pool`
 //! (builder, supervisor, facade).
@@ -39,6 +39,7 @@ mod runner;
 mod sandbox;
 mod script;
 mod session;
+mod store;
 pub mod typescript;
 pub mod wire;
 
@@ -55,6 +56,7 @@ pub use run::RunHandle;
 pub use sandbox::Sandbox;
 pub use script::{Script, ScriptKind};
 pub use session::Session;
+pub use store::{DirEntry, FileInfo, FileStore, MemoryStore};
 pub use wire::WorkerStats;
 
 /// The protocol's public parts under their earlier name.

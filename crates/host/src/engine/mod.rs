@@ -4,13 +4,15 @@
 //! own means, the runtime program), and to say which versions it accepts.
 //! The rest of this module is what every process engine shares: starting a
 //! process with its channel ([`spawn`]), the channel ([`connection`],
-//! [`outbox`]), the callbacks a worker asks for ([`calls`]), and the worker
+//! [`outbox`]), the callbacks a worker asks for ([`calls`]), the file
+//! stores it reads and writes under its mounts ([`mounts`]), and the worker
 //! itself ([`worker`]) with its [`lifecycle`].
 
 mod calls;
 mod clock;
 mod connection;
 mod lifecycle;
+mod mounts;
 mod node;
 mod outbox;
 mod runtime;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub(crate) use clock::monotonic_micros;
 pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
+pub(crate) use mounts::Mount;
 pub(crate) use spawn::EngineCommand;
 pub(crate) use worker::{Exited, Worker};
 
@@ -123,4 +126,6 @@ pub(crate) struct WorkerConfig {
     pub(crate) script_cache_size: NonZeroUsize,
     pub(crate) cancel_grace: Duration,
     pub(crate) registry: Arc<Registry>,
+    /// The host's file stores, by mount point (`PoolBuilder::mount`).
+    pub(crate) mounts: Arc<[Mount]>,
 }

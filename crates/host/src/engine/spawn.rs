@@ -61,21 +61,28 @@ pub(crate) struct EngineCommand {
 struct SpawnRequest {
     command: EngineCommand,
     channel: OwnedFd,
+    files: Option<OwnedFd>,
     runtime: tokio::runtime::Handle,
     reply: tokio::sync::oneshot::Sender<std::io::Result<Process>>,
 }
 
-/// Starts an engine with `channel` as its fd 3.
+/// Starts an engine with `channel` as its fd 3 (and `files`, the channel to
+/// the host's file stores, as its fd 4 when there is one).
 ///
 /// Every process is started from one long-lived thread, because on Linux the
 /// parent-death signal the child asks for fires when the *thread* that
 /// started it ends, and runtime threads come and go.
-pub(crate) async fn spawn(command: EngineCommand, channel: OwnedFd) -> Result<Process> {
+pub(crate) async fn spawn(
+    command: EngineCommand,
+    channel: OwnedFd,
+    files: Option<OwnedFd>,
+) -> Result<Process> {
     let (reply, answer) = tokio::sync::oneshot::channel();
     let program = command.program.display().to_string();
     let request = SpawnRequest {
         command,
         channel,
+        files,
         runtime: tokio::runtime::Handle::current(),
         reply,
     };
@@ -105,9 +112,11 @@ fn spawner() -> &'static mpsc::Sender<SpawnRequest> {
             .spawn(move || {
                 for request in rx {
                     let _guard = request.runtime.enter();
-                    let result = start_child(&request.command, request.channel.as_raw_fd())
+                    let files = request.files.as_ref().map(AsRawFd::as_raw_fd);
+                    let result = start_child(&request.command, request.channel.as_raw_fd(), files)
                         .and_then(|(pid, stderr)| Process::watch(pid, stderr));
                     drop(request.channel);
+                    drop(request.files);
                     let _ = request.reply.send(result);
                 }
             })
@@ -312,6 +321,8 @@ struct ChildPlan {
     stdin: RawFd,
     stderr: RawFd,
     channel: RawFd,
+    /// The file channel, or -1.
+    files: RawFd,
     parent: libc::pid_t,
     mask: libc::sigset_t,
     /// The errno of the step that failed, written by the child.
@@ -327,7 +338,11 @@ struct ChildPlan {
 /// and made the host's writes fault until the child's `exec`). `posix_spawn`
 /// itself cannot ask for the parent-death signal.
 #[cfg(target_os = "linux")]
-fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32, OwnedFd)> {
+fn start_child(
+    command: &EngineCommand,
+    channel: RawFd,
+    files: Option<RawFd>,
+) -> std::io::Result<(u32, OwnedFd)> {
     use std::os::unix::ffi::OsStrExt;
     let program = c_string(command.program.as_os_str().as_bytes())?;
     let mut args = vec![program.clone()];
@@ -363,6 +378,7 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
     };
     let stderr_write = high_fd(stderr_write.as_raw_fd())?;
     let channel = high_fd(channel)?;
+    let files = files.map(high_fd).transpose()?;
     // SAFETY: plain syscalls on valid out-parameters. Every signal is blocked
     // around the clone so that no handler of the host runs in the child,
     // which shares its memory; the child resets the handlers, then restores
@@ -376,6 +392,7 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
             stdin: stdin.as_raw_fd(),
             stderr: stderr_write.as_raw_fd(),
             channel: channel.as_raw_fd(),
+            files: files.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             parent: libc::getpid(),
             mask: std::mem::zeroed(),
             errno: 0,
@@ -449,6 +466,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(plan);
             }
         }
+        if plan.files >= 0 && libc::dup2(plan.files, super::mounts::FILES_FD) < 0 {
+            fail(plan);
+        }
         libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
         libc::execve(plan.program, plan.argv, plan.envp);
         fail(plan)
@@ -457,7 +477,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 
 /// Elsewhere: a fork through `std::process::Command`.
 #[cfg(not(target_os = "linux"))]
-fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32, OwnedFd)> {
+fn start_child(
+    command: &EngineCommand,
+    channel: RawFd,
+    files: Option<RawFd>,
+) -> std::io::Result<(u32, OwnedFd)> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(&command.program);
     cmd.args(&command.args)
@@ -472,12 +496,19 @@ fn start_child(command: &EngineCommand, channel: RawFd) -> std::io::Result<(u32,
         .stderr(Stdio::piped());
     let channel = high_fd(channel)?;
     let fd = channel.as_raw_fd();
-    // SAFETY: between fork and exec only dup2, async-signal-safe, on a
-    // descriptor that stays open until the spawn returns.
+    let files = files.map(high_fd).transpose()?;
+    let files_fd = files.as_ref().map(AsRawFd::as_raw_fd);
+    // SAFETY: between fork and exec only dup2, async-signal-safe, on
+    // descriptors that stay open until the spawn returns.
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(fd, CHANNEL_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(files_fd) = files_fd {
+                if libc::dup2(files_fd, super::mounts::FILES_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });

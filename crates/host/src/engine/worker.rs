@@ -16,6 +16,7 @@ use super::calls::Caller;
 use super::clock::monotonic_micros;
 use super::connection::{Connection, Reply};
 use super::lifecycle::{Cause, Lifecycle};
+use super::mounts;
 use super::outbox::Outbox;
 use super::script_cache::ScriptCache;
 use super::spawn;
@@ -78,8 +79,35 @@ impl Worker {
         // The host keeps a copy of the worker's end to see how much of what
         // it sent the worker has read (see `Connection::withdraw_unread`).
         let peer = worker_end.try_clone().ok().map(OwnedFd::from);
-        let mut child = spawn::spawn(launch.command.clone(), OwnedFd::from(worker_end)).await?;
+        // The channel to the host's file stores, when there are mounts.
+        let files = if config.mounts.is_empty() {
+            None
+        } else {
+            let (host_files, worker_files) =
+                std::os::unix::net::UnixStream::pair().map_err(|e| spawn_error("create", e))?;
+            host_files
+                .set_nonblocking(true)
+                .map_err(|e| spawn_error("set up", e))?;
+            let host_files =
+                UnixStream::from_std(host_files).map_err(|e| spawn_error("set up", e))?;
+            Some((host_files, OwnedFd::from(worker_files)))
+        };
+        let (host_files, worker_files) = files.unzip();
+        let mut child = spawn::spawn(
+            launch.command.clone(),
+            OwnedFd::from(worker_end),
+            worker_files,
+        )
+        .await?;
         let pid = child.id();
+        if let Some(host_files) = host_files {
+            tokio::spawn(mounts::serve(
+                host_files,
+                config.mounts.clone(),
+                pid,
+                config.max_message_bytes,
+            ));
+        }
         let (read_half, write_half) = stream.into_split();
         let (outbox, write_task) = Outbox::new(write_half);
         tokio::spawn(write_task);

@@ -16,13 +16,14 @@ use super::{Pool, PoolInner};
 use crate::callbacks::{CallbackSet, Registry};
 use crate::declarations::Declarations;
 use crate::dispatch::{Counters, Dispatcher, Limits};
-use crate::engine::{Engine, EngineSettings, WorkerConfig};
+use crate::engine::{Engine, EngineSettings, Mount, WorkerConfig};
 use crate::error::{Error, Result};
 use crate::module::ModuleRegistry;
 use crate::paths::absolute_dir;
 use crate::runner::{RunDefaults, Runner};
 use crate::sandbox::Sandbox;
 use crate::script::{script_key, ScriptKind};
+use crate::store::FileStore;
 use crate::wire::methods::{Init, Preload, RegisteredModule};
 
 /// Configures and starts a [`Pool`].
@@ -62,6 +63,7 @@ pub struct PoolBuilder {
     registry: Registry,
     registration_errors: Vec<String>,
     sandbox: Sandbox,
+    mounts: Vec<Mount>,
 }
 
 /// How plain runs (not in a session) are kept apart.
@@ -115,6 +117,7 @@ impl Default for PoolBuilder {
             registry: Registry::default(),
             registration_errors: Vec::new(),
             sandbox: Sandbox::default(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -384,12 +387,69 @@ impl PoolBuilder {
         self
     }
 
+    /// Mounts a file store the host provides at `path` (absolute, e.g.
+    /// `/data`): scripts' `node:fs` calls under it (read and write whole
+    /// files, list, stat, remove, rename, copy; also opened files and
+    /// streams, held in memory until closed) are answered by `store`, in
+    /// the sync, callback and promise forms alike. Paths elsewhere stay as
+    /// the sandbox decides. A mount is not a grant of the real file system:
+    /// nothing under `path` on the host's disk is reachable through it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> outrigger_host::Result<()> {
+    /// use outrigger_host::{MemoryStore, Pool, Script};
+    /// let pool = Pool::builder().mount("/data", MemoryStore::new()).build().await?;
+    /// let out = pool.run(Script::module(
+    ///     "import fs from 'node:fs';\n\
+    ///      fs.writeFileSync('/data/count.txt', '1');\n\
+    ///      export default fs.readFileSync('/data/count.txt', 'utf8');",
+    /// )).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn mount(mut self, path: impl Into<String>, store: impl FileStore) -> Self {
+        self.mounts.push(Mount {
+            path: path.into(),
+            store: Arc::new(store),
+        });
+        self
+    }
+
+    /// Refuses mount points scripts could not use as given: relative,
+    /// unnormalized, the root, or one inside another.
+    fn check_mounts(&self) -> Result<()> {
+        for (i, mount) in self.mounts.iter().enumerate() {
+            let path = &mount.path;
+            let normal = path.starts_with('/')
+                && path.len() > 1
+                && !path.ends_with('/')
+                && path[1..]
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..");
+            if !normal {
+                return Err(Error::InvalidInput(format!(
+                    "PoolBuilder::mount({path:?}): a mount point is an absolute, normalized path other than \"/\" (e.g. \"/data\")"
+                )));
+            }
+            for other in &self.mounts[..i] {
+                let nested = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
+                if nested(path, &other.path) || nested(&other.path, path) {
+                    return Err(Error::InvalidInput(format!(
+                        "PoolBuilder::mount({path:?}): it overlaps the mount at {:?}",
+                        other.path
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Starts the workers (in parallel) and returns once all have answered.
     pub async fn build(self) -> Result<Pool> {
         if let Some(error) = self.registration_errors.first() {
             return Err(Error::Registration(error.clone()));
         }
         self.sandbox.check()?;
+        self.check_mounts()?;
         let declarations = Declarations::from_decls(self.registry.declarations());
         let typescript = declarations
             .typescript()
@@ -413,6 +473,7 @@ impl PoolBuilder {
             script_cache_size: self.script_cache_size,
             cancel_grace: self.cancel_grace,
             registry: Arc::new(self.registry.clone()),
+            mounts: self.mounts.clone().into(),
         });
         let counters = Arc::new(Counters::default());
         let (dispatcher, signals) = Dispatcher::new(
@@ -534,6 +595,7 @@ impl PoolBuilder {
                 .collect(),
             allow_builtins: self.allowed_builtins.clone(),
             sandbox: self.sandbox.init(),
+            mounts: self.mounts.iter().map(|m| m.path.clone()).collect(),
             isolation: match self.isolation {
                 Isolation::Run => "run",
                 Isolation::Worker => "worker",

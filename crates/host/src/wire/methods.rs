@@ -50,6 +50,9 @@ pub(crate) struct Init {
     pub(crate) preloads: Vec<Preload>,
     pub(crate) allow_builtins: BTreeSet<String>,
     pub(crate) sandbox: SandboxInit,
+    /// Mount points of the host's file stores, absolute, in the order their
+    /// requests number them.
+    pub(crate) mounts: Vec<String>,
     /// `"run"` (a fresh context per plain run) or `"worker"` (one shared).
     pub(crate) isolation: &'static str,
     /// How often a worker with runs in progress and nothing to write says it

@@ -3,8 +3,8 @@
 // names), and a few kept spare so that a plain run need not wait for one.
 
 import { config } from './02_config.mjs';
-import { ContextState } from './18_contexts.mjs';
-import { importModule, linkerFor } from './23_imports.mjs';
+import { ContextState } from './19_contexts.mjs';
+import { importModule, linkerFor } from './24_imports.mjs';
 
 /** A new context, its preloads on their way in (`state.ready`). */
 export function createContext(project) {

@@ -8,8 +8,8 @@ import { config } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
-import { builtinName } from './20_resolve.mjs';
-import { createContext, addSpare, scheduleRefill } from './24_preloads.mjs';
+import { builtinName } from './21_resolve.mjs';
+import { createContext, addSpare, scheduleRefill } from './25_preloads.mjs';
 
 /** Fills `config` from `init`'s params and answers. */
 export function init(id, params) {
@@ -34,6 +34,7 @@ export function init(id, params) {
   if (Array.isArray(params.allowBuiltins)) {
     config.allowBuiltins = new Set(params.allowBuiltins.map((name) => builtinName(name) ?? name));
   }
+  if (Array.isArray(params.mounts)) config.mounts = params.mounts.filter((p) => typeof p === 'string');
   if (params.sandbox !== undefined && params.sandbox !== null) {
     const sandbox = params.sandbox;
     try {

@@ -11,7 +11,7 @@
 
 import { connect } from './03_channel.mjs';
 import { sendLog } from './07_console.mjs';
-import { handleLine } from './30_dispatch.mjs';
+import { handleLine } from './31_dispatch.mjs';
 
 /** Connects to the host over the inherited channel and serves until it closes. */
 export function serve(fd = 3) {

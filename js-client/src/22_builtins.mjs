@@ -19,7 +19,7 @@
 import { config } from './02_config.mjs';
 import { ImportFailure, deniedIn } from './05_errors.mjs';
 import { PURE, pureView, workerRequire } from './15_pure.mjs';
-import { lazyWebGlobal } from './17_realm.mjs';
+import { lazyWebGlobal } from './18_realm.mjs';
 
 /** Modules of the network: `fetch`, through the allowlist, is the way out. */
 const NETWORK = new Set([

@@ -9,7 +9,8 @@
 // links that model follows. File descriptors are the script's only if its
 // context opened them: the worker's own (its channel to the host among
 // them) are not reachable by number. A refusal is a denial naming the
-// setting that would allow it.
+// setting that would allow it. Paths under a mount of the host's file
+// stores go to 16_mounts.mjs instead, whatever the grants.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { config } from './02_config.mjs';
 import { deniedIn } from './05_errors.mjs';
 import { sendLog } from './07_console.mjs';
+import { mountOf, mountOperation, flushOpenFile } from './16_mounts.mjs';
 
 const READ = 'read';
 const WRITE = 'write';
@@ -102,8 +104,18 @@ function cwdOf(state) {
   return state.project ?? '/';
 }
 
-/** A path argument (string, bytes or `file:` URL) as a string, read once. */
+/** A path argument (string, bytes or `file:` URL) as a string, read once; refused with a NUL byte, as Node does. */
 function pathText(value, name) {
+  const text = pathString(value, name);
+  if (text.includes('\0')) {
+    throw Object.assign(new TypeError(`The argument 'path' must be a string, Uint8Array, or URL without null bytes. Received ${JSON.stringify(text)}`), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+  }
+  return text;
+}
+
+function pathString(value, name) {
   if (typeof value === 'string') return value;
   if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   if (value !== null && typeof value === 'object') {
@@ -218,11 +230,16 @@ export function fileParts(state) {
     }
   }
 
-  /** The arguments of `op` as Node will get them: paths real and checked, options copied. */
+  /**
+   * The arguments of `op` as Node will get them: paths real and checked,
+   * options copied; or, when a path lies under a mount or a descriptor is
+   * of a file opened there, `mounted` with each path's place.
+   */
   function prepare(op, given, called) {
     if (Object.hasOwn(FD_OPS, op)) {
       const args = Array.from(given);
       ownFd(called, args[0], FD_OPS[op]);
+      if (fds.get(args[0]).mounted) return { args, mounted: [{}] };
       return { args, write: FD_OPS[op] };
     }
     const spec = PATH_OPS[op];
@@ -231,7 +248,16 @@ export function fileParts(state) {
     for (let i = 1; i < args.length; i++) args[i] = copiedOptions(args[i]);
     if (spec.fdFirst && typeof args[0] === 'number') {
       ownFd(called, args[0], spec.paths[0][1] === WRITE);
+      if (fds.get(args[0]).mounted) return { args, mounted: [{}] };
       return { args };
+    }
+    if (config.mounts.length > 0) {
+      const places = spec.paths.map(([index]) => {
+        const absolute = path.resolve(cwdOf(state), pathText(args[index], called));
+        args[index] = absolute;
+        return { absolute, ...mountOf(absolute) };
+      });
+      if (places.some((place) => place.index !== undefined)) return { args, mounted: places };
     }
     let openAccess;
     if (spec.flagsAt !== undefined) openAccess = accessOfFlags(args[spec.flagsAt]);
@@ -262,9 +288,14 @@ export function fileParts(state) {
     if (op === 'open' && typeof fd === 'number') fds.set(fd, { write });
   }
 
+  /** Checks a path outside the mounts for an operation that also has one inside. */
+  const realFor = (called) => (file, access) => checkedPath(state, called, file, access, true);
+
   return Object.freeze({
     sync(op, given) {
-      const { args, write } = prepare(op, given, op === 'exists' ? 'existsSync' : `${op}Sync`);
+      const called = op === 'exists' ? 'existsSync' : `${op}Sync`;
+      const { args, write, mounted } = prepare(op, given, called);
+      if (mounted) return mountOperation(op, args, mounted, fds, realFor(called));
       if (op === 'exists') return fs.existsSync(args[0]);
       const result = fs[`${op}Sync`](...args);
       opened(op, result, write);
@@ -279,7 +310,18 @@ export function fileParts(state) {
         queueMicrotask(() => deliver(done, [error]));
         return;
       }
-      const { args, write } = prepared;
+      const { args, write, mounted } = prepared;
+      if (mounted) {
+        // The store answers synchronously; the callback still comes later, as Node's do.
+        let outcome;
+        try {
+          outcome = [null, mountOperation(op, args, mounted, fds, realFor(op))];
+        } catch (error) {
+          outcome = [error];
+        }
+        setImmediate(() => deliver(done, outcome));
+        return;
+      }
       if (op === 'close') fds.delete(args[0]);
       if (op === 'exists') {
         fs.access(args[0], (error) => deliver(done, [null, !error]));
@@ -292,9 +334,10 @@ export function fileParts(state) {
     },
     /** Closes what the context left open. */
     closeAll() {
-      for (const fd of fds.keys()) {
+      for (const [fd, entry] of fds) {
         try {
-          fs.closeSync(fd);
+          if (entry.mounted) flushOpenFile(entry.mounted);
+          else fs.closeSync(fd);
         } catch {
           // Already closed by the kernel's account; nothing to free.
         }

@@ -1,14 +1,14 @@
 // The import graph of a context: every static and dynamic import goes
 // through here. Loading is ours, so that every file runs in the run's own
 // context: ES modules as `SourceTextModule`s, CommonJS files through
-// 22_commonjs.mjs; one instance of each per context.
+// 23_commonjs.mjs; one instance of each per context.
 
 import { config } from './02_config.mjs';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
-import { compileModule, fileOf, ownerOf } from './19_compile.mjs';
-import { resolveImport, readProjectFile } from './20_resolve.mjs';
-import { syntheticModule, requireFile, builtinModuleFor, esmRequiredBy } from './22_commonjs.mjs';
+import { compileModule, fileOf, ownerOf } from './20_compile.mjs';
+import { resolveImport, readProjectFile } from './21_resolve.mjs';
+import { syntheticModule, requireFile, builtinModuleFor, esmRequiredBy } from './23_commonjs.mjs';
 
 /**
  * The module `specifier` names, for this context (made once per context);

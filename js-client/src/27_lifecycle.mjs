@@ -6,7 +6,7 @@ import { CODES } from './00_codes.mjs';
 import { respond } from './03_channel.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
 import { inRun } from './06_current_run.mjs';
-import { Run, beatWhileBusy } from './25_run.mjs';
+import { Run, beatWhileBusy } from './26_run.mjs';
 
 /**
  * Why a plain run's context ends with it: one shared, frozen reason (an

@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config } from './02_config.mjs';
 import { ImportFailure } from './05_errors.mjs';
-import { cacheStats, lruGet, lruSet } from './19_compile.mjs';
+import { cacheStats, lruGet, lruSet } from './20_compile.mjs';
 
 /** Node's built-in modules, by bare name ("fs", "fs/promises"). */
 const BUILTINS = new Set(builtinModules);

@@ -1,5 +1,5 @@
 // The three jobs that execute code, each a thin description for
-// `execute` (26_lifecycle.mjs): run a script, load a module, call an
+// `execute` (27_lifecycle.mjs): run a script, load a module, call an
 // export of a loaded module.
 
 import vm from 'node:vm';
@@ -8,11 +8,11 @@ import { nowMs, nowMicros } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
 import { toJsonText } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
-import { compileScript, compileModule, watchdogFor, noteSyncTime } from './19_compile.mjs';
-import { linkerFor, dynamicImport } from './23_imports.mjs';
-import { createContext } from './24_preloads.mjs';
-import { execute } from './26_lifecycle.mjs';
-import { contextFor, sessionContext, loadedModule, keepLoadedModule } from './27_sessions.mjs';
+import { compileScript, compileModule, watchdogFor, noteSyncTime } from './20_compile.mjs';
+import { linkerFor, dynamicImport } from './24_imports.mjs';
+import { createContext } from './25_preloads.mjs';
+import { execute } from './27_lifecycle.mjs';
+import { contextFor, sessionContext, loadedModule, keepLoadedModule } from './28_sessions.mjs';
 
 /**
  * Whether a request came too late to start: past its `startBy` (µs on the

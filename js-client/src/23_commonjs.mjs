@@ -6,7 +6,7 @@
 // `require()` of an ES module (Node's require(esm)) is synchronous, and
 // loading a module into a context is not: the ES modules a CommonJS file
 // names in literal `require("…")` calls, directly or through other
-// CommonJS files, are loaded ahead (`esmRequiredBy`, then 23_imports.mjs
+// CommonJS files, are loaded ahead (`esmRequiredBy`, then 24_imports.mjs
 // links them) and evaluated when required.
 
 import vm from 'node:vm';
@@ -14,9 +14,9 @@ import path from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
-import { cacheStats, noteFile, noteOwner } from './19_compile.mjs';
-import { builtinName, resolveFile, formatOf, readProjectFile } from './20_resolve.mjs';
-import { builtinFor, denier } from './21_builtins.mjs';
+import { cacheStats, noteFile, noteOwner } from './20_compile.mjs';
+import { builtinName, resolveFile, formatOf, readProjectFile } from './21_resolve.mjs';
+import { builtinFor, denier } from './22_builtins.mjs';
 
 /**
  * The built-in module `name` for this context; `node:module` is made here,

@@ -9,15 +9,15 @@ import { sendLog, sendEvent } from './07_console.mjs';
 import { callHost } from './08_host_calls.mjs';
 import { CODES } from './00_codes.mjs';
 import { processParts } from './12_node.mjs';
-import { fileParts } from './16_files.mjs';
-import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal } from './17_realm.mjs';
+import { fileParts } from './17_files.mjs';
+import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal } from './18_realm.mjs';
 
 let nextTimerId = 1;
 
 /**
  * A context and what belongs to it: its timers, the modules imported into it,
  * and who its logs belong to when no run is current. Made by `createContext`
- * (24_preloads.mjs), which also starts importing the pool's preloads into it.
+ * (25_preloads.mjs), which also starts importing the pool's preloads into it.
  */
 export class ContextState {
   constructor(project = config.project) {
@@ -26,7 +26,7 @@ export class ContextState {
     this.modules = new Map();
     /** CommonJS `module` objects of this context, by file path. */
     this.commonjs = new Map();
-    // CommonJS files searched for ES modules they require (22_commonjs.mjs),
+    // CommonJS files searched for ES modules they require (23_commonjs.mjs),
     // and the ES modules that failed to load ahead for a require().
     this.scanned = new Set();
     this.requireFailures = new Map();
@@ -34,7 +34,7 @@ export class ContextState {
     this.builtins = new Map();
     /** The directory packages and relative imports of string scripts resolve from. */
     this.project = project;
-    /** The guard of the script's `node:fs` (16_files.mjs), once it is used. */
+    /** The guard of the script's `node:fs` (17_files.mjs), once it is used. */
     this.files = undefined;
     /** WebSockets opened here and not closed yet: closed with the context. */
     this.sockets = new Set();

@@ -4,7 +4,7 @@
 import { CODES } from './00_codes.mjs';
 import { config } from './02_config.mjs';
 import { RunEnded } from './05_errors.mjs';
-import { createContext, freshContext } from './24_preloads.mjs';
+import { createContext, freshContext } from './25_preloads.mjs';
 
 const sessions = new Map();
 /** Modules loaded by `module.load`, by handle: { namespace, state, owned, name }. */

@@ -5,12 +5,12 @@
 import { CODES } from './00_codes.mjs';
 import { respond, respondError, closeChannel, channelCounters } from './03_channel.mjs';
 import { onHostResponse } from './08_host_calls.mjs';
-import { cacheStats } from './19_compile.mjs';
-import { spareCount } from './24_preloads.mjs';
-import { runById, runCount } from './25_run.mjs';
-import { openSession, closeSession, unloadModule, openCounts } from './27_sessions.mjs';
-import { runScript, loadModule, callExport } from './28_jobs.mjs';
-import { init } from './29_init.mjs';
+import { cacheStats } from './20_compile.mjs';
+import { spareCount } from './25_preloads.mjs';
+import { runById, runCount } from './26_run.mjs';
+import { openSession, closeSession, unloadModule, openCounts } from './28_sessions.mjs';
+import { runScript, loadModule, callExport } from './29_jobs.mjs';
+import { init } from './30_init.mjs';
 
 function handleRequest(message) {
   const { id, method, params } = message;
