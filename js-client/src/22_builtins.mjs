@@ -18,6 +18,7 @@
 
 import { config } from './02_config.mjs';
 import { ImportFailure, deniedIn } from './05_errors.mjs';
+import { harden } from './10_sharing.mjs';
 import { PURE, pureView, workerRequire } from './15_pure.mjs';
 import { lazyWebGlobal } from './18_realm.mjs';
 
@@ -187,9 +188,27 @@ function osModule(state) {
   };
 }
 
+/** Helpers of `worker_threads` that only mark or read the objects given them. */
+const THREAD_HELPERS = ['markAsUncloneable', 'markAsUntransferable', 'isMarkedAsUntransferable', 'receiveMessageOnPort'];
+
+let threadHelpers;
 function workerThreadsModule(state) {
+  if (threadHelpers === undefined) {
+    const real = workerRequire('node:worker_threads');
+    threadHelpers = Object.fromEntries(THREAD_HELPERS.filter((name) => typeof real[name] === 'function').map((name) => [name, real[name]]));
+    harden(threadHelpers);
+  }
+  const helpers = threadHelpers;
+  // The worker's environment data is one map for the process: each context has its own.
+  const environment = new Map();
   return {
     ...deniedModule(state, 'worker_threads'),
+    ...helpers,
+    getEnvironmentData: (key) => environment.get(key),
+    setEnvironmentData: (key, value) => {
+      if (value === undefined) environment.delete(key);
+      else environment.set(key, value);
+    },
     isMainThread: true,
     parentPort: null,
     workerData: null,
