@@ -40,6 +40,7 @@ export function init(id, params) {
       return respondError(id, CODES.INVALID_PARAMS, `a Sandbox::allow_fetch pattern is not a URL: ${error.message}`);
     }
     if (typeof sandbox.maxConsoleBytes === 'number') config.maxConsoleBytes = sandbox.maxConsoleBytes;
+    if (typeof sandbox.maxMemoryMb === 'number') config.maxMemoryMb = sandbox.maxMemoryMb;
   }
   if (config.preloads.length > 0) return void initWithPreloads(id);
   scheduleRefill();

@@ -182,6 +182,9 @@ impl RunHandle {
                 self.lease.worker().resend(self.id, &request, tx);
             }
             Err(error) => {
+                if wire::is_memory_limit(&error) {
+                    self.counters.memory_limited();
+                }
                 if let Some(resend) = self.resend.as_ref().filter(|r| r.code_sent) {
                     // The source went with this request; a script that failed
                     // to compile is not cached by the worker.

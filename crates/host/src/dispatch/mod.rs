@@ -358,26 +358,38 @@ impl Dispatcher {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// A snapshot of the counters and of every worker's load.
+    /// A snapshot of the counters and of every worker's load and memory.
     pub(crate) fn stats(&self) -> Stats {
-        let table = self.table.lock().unwrap();
-        let members = || table.members.iter().flatten();
-        Stats {
-            workers: members().filter(|m| m.worker.accepts_work()).count(),
-            in_flight: members().map(|m| m.in_flight()).sum(),
-            queued: table.waiters.iter().filter(|w| !w.is_closed()).count(),
-            per_worker: members()
-                .filter(|m| m.worker.is_alive())
-                .map(|m| WorkerCounts {
+        let (mut stats, live) = {
+            let table = self.table.lock().unwrap();
+            let members = || table.members.iter().flatten();
+            let stats = Stats {
+                workers: members().filter(|m| m.worker.accepts_work()).count(),
+                in_flight: members().map(|m| m.in_flight()).sum(),
+                queued: table.waiters.iter().filter(|w| !w.is_closed()).count(),
+                ..self.counters.snapshot()
+            };
+            let live: Vec<Arc<Member>> =
+                members().filter(|m| m.worker.is_alive()).cloned().collect();
+            (stats, live)
+        };
+        // Memory is read from the kernel, outside the table's lock.
+        stats.per_worker = live
+            .iter()
+            .map(|m| {
+                let memory = m.worker.memory();
+                WorkerCounts {
                     pid: m.worker.pid,
                     in_flight: m.in_flight(),
                     runs: m.runs_done(),
                     sessions: m.sessions(),
                     retiring: m.worker.is_retired(),
-                })
-                .collect(),
-            ..self.counters.snapshot()
-        }
+                    memory: memory.resident,
+                    peak_memory: memory.peak,
+                }
+            })
+            .collect();
+        stats
     }
 }
 

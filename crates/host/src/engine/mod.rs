@@ -4,12 +4,14 @@
 //! own means, the runtime program), and to say which versions it accepts.
 //! The rest of this module is what every process engine shares: starting a
 //! process with its channel ([`spawn`]), the channel ([`connection`],
-//! [`outbox`]), the callbacks a worker asks for ([`calls`]), and the worker
-//! itself ([`worker`]) with its [`lifecycle`].
+//! [`outbox`]), the callbacks a worker asks for ([`calls`]), the bound on a
+//! worker's whole memory ([`memory`]), and the worker itself ([`worker`])
+//! with its [`lifecycle`].
 
 mod calls;
 mod connection;
 mod lifecycle;
+mod memory;
 mod node;
 mod outbox;
 mod runtime;
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
+pub(crate) use memory::{default_bound_mb, Layers as MemoryLayers, MemoryPolicy};
 pub(crate) use spawn::EngineCommand;
 pub(crate) use worker::{Exited, Worker};
 
@@ -70,6 +73,9 @@ pub(crate) struct EngineSettings<'a> {
     /// Environment variables from the user (besides the sandbox's passthrough).
     pub(crate) env: &'a [(OsString, OsString)],
     pub(crate) sandbox: &'a Sandbox,
+    /// The bound on a worker's whole memory, in MiB (the sandbox's, or the
+    /// default for the pool's size).
+    pub(crate) memory_mb: u64,
     /// The project directory, readable by workers.
     pub(crate) project: Option<&'a Path>,
 }
@@ -83,6 +89,8 @@ pub(crate) struct Launch {
     pub(crate) command: EngineCommand,
     /// The oldest major version that may serve.
     pub(crate) min_major: u32,
+    /// Whether a line the engine wrote to stderr says it ran out of memory.
+    pub(crate) out_of_memory: fn(&str) -> Option<memory::EngineOutOfMemory>,
 }
 
 impl Launch {
@@ -121,4 +129,5 @@ pub(crate) struct WorkerConfig {
     pub(crate) script_cache_size: NonZeroUsize,
     pub(crate) cancel_grace: Duration,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) memory: Arc<MemoryPolicy>,
 }
