@@ -301,6 +301,31 @@ escape!(
     Expect::Limit("Sandbox::max_heap_mb")
 );
 escape!(
+    exhaust_memory_with_heap_objects,
+    "memory_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_array_buffers,
+    "array_buffer_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_webassembly,
+    "wasm_memory_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_strings,
+    "string_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+
+escape!(
     flood_the_console,
     "console_flood.js",
     one_worker().sandbox(Sandbox::strict().max_console_bytes(1024 * 1024)),
