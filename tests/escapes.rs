@@ -27,8 +27,6 @@ enum Expect {
     NonJson(&'static str),
     /// A limit, named in the message.
     Limit(&'static str),
-    /// The worker died under it (and was replaced).
-    Exited,
     /// The script called `process.exit` with this code: the run ended, not the worker.
     Exit(i32),
 }
@@ -84,7 +82,6 @@ async fn attempt(builder: PoolBuilder, file: &str, globals: Value, expect: Expec
         (Expect::Limit(text), Err(Error::Limit(message))) => {
             assert!(message.contains(text), "{file}: {message}")
         }
-        (Expect::Exited, Err(Error::WorkerExited { .. })) => {}
         (Expect::Exit(expected), Err(Error::Exit { code })) => assert_eq!(code, expected, "{file}"),
         _ => panic!("{file}: expected {expect:?}, got {outcome:?}"),
     }
@@ -327,11 +324,36 @@ escape!(
 
 // Limits.
 escape!(
-    exhaust_memory,
+    exhaust_the_heap,
     "memory_exhaustion.js",
     one_worker().sandbox(Sandbox::strict().max_heap_mb(64)),
-    Expect::Exited
+    Expect::Limit("Sandbox::max_heap_mb")
 );
+escape!(
+    exhaust_memory_with_heap_objects,
+    "memory_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_array_buffers,
+    "array_buffer_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_webassembly,
+    "wasm_memory_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+escape!(
+    exhaust_memory_with_strings,
+    "string_exhaustion.js",
+    one_worker().sandbox(Sandbox::strict().max_memory_mb(256)),
+    Expect::Limit("Sandbox::max_memory_mb")
+);
+
 escape!(
     flood_the_console,
     "console_flood.js",

@@ -313,12 +313,12 @@ async fn running_out_of_heap_ends_the_run_and_the_next_one_succeeds() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, Error::WorkerExited { reason, .. } if reason.contains("heap")),
+        matches!(&error, Error::Limit(message) if message.contains("JavaScript heap reached its limit")),
         "{error:?}"
     );
     assert!(common::eventually(Duration::from_secs(10), || pool.stats().workers == 1).await);
     assert_eq!(pool.eval::<i64>("5").await.unwrap(), 5);
-    assert_eq!(pool.stats().exits.crashed, 1);
+    assert_eq!(pool.stats().exits.memory, 1);
 }
 
 #[tokio::test]

@@ -34,4 +34,6 @@ export const config = {
   mounts: [],
   /** Console output one run may send, in bytes of JSON (Sandbox::max_console_bytes; 0: no limit). */
   maxConsoleBytes: 8 * 1024 * 1024,
+  /** The bound on this worker's whole memory in MiB (Sandbox::max_memory_mb), named by the errors it causes. */
+  maxMemoryMb: undefined,
 };

@@ -3,6 +3,7 @@
 
 import util from 'node:util';
 import { CODES } from './00_codes.mjs';
+import { config } from './02_config.mjs';
 import { respondError } from './03_channel.mjs';
 import { NonJsonError, toJsonText } from './04_json.mjs';
 
@@ -138,6 +139,38 @@ export function locateInFile(stack) {
   return {};
 }
 
+/**
+ * What the engine throws when the system refuses it memory outside the
+ * heap. Under the data limit the host sets for Sandbox::max_memory_mb, an
+ * allocation that does not fit fails where it is made, inside the run that
+ * asked: ArrayBuffers, typed arrays and Buffers ("Array buffer allocation
+ * failed"; resizable ones "...resize: Out of memory"), WebAssembly memories
+ * ("could not allocate memory", "Unable to grow instance memory", "Out of
+ * memory: Cannot allocate Wasm memory..."), structured clones ("Data cannot
+ * be cloned, out of memory."), strings kept outside the heap ("Failed to
+ * allocate memory"). A script that throws such a message itself gets the
+ * limit error for its own run, which is all it can get.
+ */
+const ALLOCATION_FAILED = /^(?:Array buffer allocation failed|Failed to allocate memory)$|out of memory|could not allocate memory|unable to grow instance memory/i;
+
+/** Whether a run ended with an allocation the system refused. */
+export function isAllocationFailure(thrown) {
+  if (thrown === null || typeof thrown !== 'object') return false;
+  const message = safeGet(thrown, 'message');
+  return message !== undefined && ALLOCATION_FAILED.test(message);
+}
+
+/** The LIMIT error for a run whose allocation was refused. */
+function memoryLimitError(thrown) {
+  const bound = config.maxMemoryMb === undefined ? '' : ` of ${config.maxMemoryMb} MiB`;
+  const what = `${safeGet(thrown, 'name') ?? 'Error'}: ${safeGet(thrown, 'message')}`;
+  return {
+    code: CODES.LIMIT,
+    message: `the run asked for memory past its worker's bound${bound} (Sandbox::max_memory_mb) and was refused: ${what}`,
+    data: { limit: 'memory' },
+  };
+}
+
 /** The JSON-RPC error for something a run threw. */
 export function errorFor(thrown, filename) {
   if (thrown instanceof NonJsonError) {
@@ -163,6 +196,7 @@ export function errorFor(thrown, filename) {
   if (thrown && thrown.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
     return { code: CODES.TIMEOUT, message: thrown.message };
   }
+  if (isAllocationFailure(thrown)) return memoryLimitError(thrown);
   const isError = util.types.isNativeError(thrown)
     || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
   if (isError) {

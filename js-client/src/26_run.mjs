@@ -32,6 +32,8 @@ export class Run {
     this.maxCallbacks = maxCallbacks;
     this.calls = new Set();
     this.finished = false;
+    /** Its answer, when it ended with an allocation the system refused (sent once the memory is back). */
+    this.refusal = undefined;
     /** Why the run ended early (timeout, cancel, limit), once it has. */
     this.endReason = undefined;
     // The signal and the `ended` promise cost allocations most runs never

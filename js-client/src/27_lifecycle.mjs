@@ -2,9 +2,11 @@
 // script run, a module load, a call of an export): make the run, execute
 // the job's body as part of it, answer, finish.
 
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
-import { respond } from './03_channel.mjs';
-import { RunEnded, respondThrown } from './05_errors.mjs';
+import { notify, respond, respondError } from './03_channel.mjs';
+import { RunEnded, errorFor, isAllocationFailure, respondThrown } from './05_errors.mjs';
 import { inRun } from './06_current_run.mjs';
 import { Run, beatWhileBusy } from './26_run.mjs';
 
@@ -47,14 +49,39 @@ export function execute(id, job) {
       return undefined;
     });
   } catch (thrown) {
-    fail(id, job, thrown);
+    fail(run, id, job, thrown);
   }
   if (pending === undefined) {
     end(run, job);
   } else {
     beatWhileBusy();
+    park(run);
     finish(id, run, job, pending);
   }
+}
+
+/**
+ * Runs whose synchronous part ended with a promise, to be reported as
+ * waiting once the event loop turns. When the worker runs out of memory
+ * the host names the run that took it by this: a run reported waiting was
+ * parked at an await, not the one allocating in a synchronous loop (which
+ * holds the loop, so no report follows it). Reported once per turn, for
+ * the runs still unfinished then; a run that finishes in microtasks is
+ * never reported.
+ */
+const parked = [];
+
+function park(run) {
+  if (parked.push(run) === 1) setImmediate(reportParked);
+}
+
+function reportParked() {
+  let ids = '';
+  for (const run of parked) {
+    if (!run.finished) ids += (ids === '' ? '' : ',') + run.id;
+  }
+  parked.length = 0;
+  if (ids !== '') notify('waiting', '{"runs":[' + ids + ']}');
 }
 
 /** Waits for a job's asynchronous part and answers. */
@@ -64,7 +91,7 @@ async function finish(id, run, job, pending) {
     // Under the run: a value's toJSON may log.
     inRun(run, () => answer(id, run, job, value));
   } catch (thrown) {
-    fail(id, job, thrown);
+    fail(run, id, job, thrown);
   } finally {
     end(run, job);
   }
@@ -79,9 +106,44 @@ function answer(id, run, job, value) {
   respond(id, text);
 }
 
-function fail(id, job, thrown) {
+function fail(run, id, job, thrown) {
   job.failed?.();
-  respondThrown(id, thrown, job.name);
+  if (!isAllocationFailure(thrown)) return respondThrown(id, thrown, job.name);
+  // Answered once what the run held is back (`end`). The error goes to text
+  // now: the error object would keep the run's realm, and its memory, alive.
+  const { code, message, data } = errorFor(thrown, job.name);
+  run.refusal = () => respondError(id, code, message, data);
+}
+
+/**
+ * The engine's full collection, for the runtime alone. V8 gives `gc` to
+ * contexts made while `--expose-gc` is on: one is made at start-up and the
+ * flag goes off again, so no script's context has it.
+ */
+const collectGarbage = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    return vm.runInNewContext('gc');
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+})();
+
+/**
+ * Answers a run whose allocation the system refused (Sandbox::max_memory_mb)
+ * once its memory is back. The worker's room is full of what the run held,
+ * garbage once its context is gone, and the engine does not always wait for
+ * its collector before it needs memory itself (a young generation it cannot
+ * commit ends the process): so the garbage goes first (~25 ms for 300 MB),
+ * from a later turn, where no frame of the run still holds any of it. Should
+ * the engine end while collecting, this run is still the one in flight, and
+ * the host names it.
+ */
+function answerRefusal(answer) {
+  setImmediate(() => {
+    collectGarbage();
+    answer();
+  });
 }
 
 function end(run, job) {
@@ -92,6 +154,8 @@ function end(run, job) {
     run.abortController?.abort(run.abortReason());
     job.state.dispose();
   }
+  // The run (and through it, its context) is not kept for the answer.
+  if (run.refusal !== undefined) answerRefusal(run.refusal);
 }
 
 function isThenable(value) {

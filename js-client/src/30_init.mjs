@@ -45,6 +45,7 @@ export function init(id, params) {
     if (typeof sandbox.maxConsoleBytes === 'number') config.maxConsoleBytes = sandbox.maxConsoleBytes;
     if (Array.isArray(sandbox.readPaths)) config.readPaths = sandbox.readPaths.filter((p) => typeof p === 'string');
     if (Array.isArray(sandbox.writePaths)) config.writePaths = sandbox.writePaths.filter((p) => typeof p === 'string');
+    if (typeof sandbox.maxMemoryMb === 'number') config.maxMemoryMb = sandbox.maxMemoryMb;
   }
   if (config.preloads.length > 0) return void initWithPreloads(id);
   scheduleRefill();

@@ -145,4 +145,21 @@ describe('errorFor', () => {
     const failure = new ImportFailure('./a.js', 'script.mjs', 'Access to this API has been restricted');
     assert.match(failure.message, /Sandbox::allow_read, or PoolBuilder::project\)$/);
   });
+  it('gives a refused allocation the memory limit, naming the setting', () => {
+    for (const thrown of [
+      "new RangeError('Array buffer allocation failed')",
+      "new RangeError('WebAssembly.Memory.grow(): Unable to grow instance memory')",
+      "new RangeError('WebAssembly.Memory(): could not allocate memory')",
+      "new RangeError('ArrayBuffer.prototype.resize: Out of memory')",
+      "new Error('Failed to allocate memory')",
+    ]) {
+      const error = errorFor(thrownBy(`throw ${thrown}`), 'script.js');
+      assert.equal(error.code, CODES.LIMIT, thrown);
+      assert.match(error.message, /\(Sandbox::max_memory_mb\) and was refused: \w*Error: /);
+      assert.deepEqual(error.data, { limit: 'memory' });
+    }
+    for (const thrown of ["new RangeError('Invalid array buffer length')", "new RangeError('Invalid string length')", "'out of memory'"]) {
+      assert.equal(errorFor(thrownBy(`throw ${thrown}`), 'script.js').code, CODES.SCRIPT_ERROR, thrown);
+    }
+  });
 });

@@ -69,6 +69,7 @@ export function errorOf(response, code) {
  *   (`{jsonrpc, id, result}` or `{jsonrpc, id, error}`).
  * - `log` / `event` notifications are kept in `logs` / `events`, with
  *   `logsFor(runId)` / `eventsFor(runId)` to pick one run's.
+ * - `waiting` notifications add their runs to `waiting`.
  * - Worker→host callback requests go to `onCallback(method, params, message)`;
  *   what it returns (or resolves to) is the result, what it throws is the
  *   error (`{code, message, data}` when it throws such an object).
@@ -85,6 +86,8 @@ export class Worker {
     this.received = [];
     this.logs = [];
     this.events = [];
+    /** Runs the worker reported waiting at an await (see `park` in 18_lifecycle.mjs). */
+    this.waiting = [];
     this.callbackRequests = [];
     this.orphans = []; // responses whose id matches no pending request (e.g. id null)
     this.waiters = [];
@@ -162,6 +165,8 @@ export class Worker {
       this.logs.push(message.params);
     } else if (message.method === 'event') {
       this.events.push(message.params);
+    } else if (message.method === 'waiting') {
+      this.waiting.push(...message.params.runs);
     } else if ('result' in message || 'error' in message) {
       const pending = this.pending.get(message.id);
       if (pending !== undefined) {

@@ -162,3 +162,55 @@ describe('timeouts of calls', () => {
       }
     });
 });
+
+describe('runs waiting at an await', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start();
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('are reported once the event loop turns; runs that finish first are not', async () => {
+    const sync = w.requestWithId('run', expr('1'));
+    const microtasks = w.requestWithId('run', expr('Promise.resolve().then(() => 2)'));
+    const timer = w.requestWithId('run', mod('await new Promise((r) => setTimeout(r, 50));\nexport default 3;'));
+    assert.deepEqual(
+      [valueOf(await sync.response), valueOf(await microtasks.response), valueOf(await timer.response)],
+      [1, 2, 3],
+    );
+    assert.deepEqual(w.waiting, [timer.id]);
+  });
+
+  it('are not reported while a synchronous loop holds the worker', async () => {
+    w.waiting.length = 0;
+    const looping = w.requestWithId('run', expr('const end = Date.now() + 200; while (Date.now() < end) {} 4'));
+    const behind = w.requestWithId('run', mod('await new Promise((r) => setTimeout(r, 10));\nexport default 5;'));
+    assert.equal(valueOf(await looping.response), 4);
+    assert.equal(valueOf(await behind.response), 5);
+    assert.deepEqual(w.waiting, [behind.id], 'reported only once the loop let go');
+  });
+});
+
+describe('a refused allocation', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start();
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('ends its run with the memory limit, answered once what the run held is collected', async () => {
+    // The engine refuses allocations only under the host's data limit; the
+    // error it throws then is thrown here by hand, with memory held.
+    const code = "const held = new Uint8Array(64 * 1024 * 1024).fill(1);\nif (held.length) throw new RangeError('Array buffer allocation failed');\nexport default 1;";
+    const error = errorOf(await w.run(mod(code)), CODES.LIMIT);
+    assert.match(error.message, /Sandbox::max_memory_mb\) and was refused: RangeError: Array buffer allocation failed$/);
+    assert.deepEqual(error.data, { limit: 'memory' });
+    const sync = errorOf(await w.run(expr("throw new RangeError('Array buffer allocation failed')")), CODES.LIMIT);
+    assert.deepEqual(sync.data, { limit: 'memory' });
+    assert.equal(valueOf(await w.run(expr('new Uint8Array(1024).length'))), 1024);
+  });
+});

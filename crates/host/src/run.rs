@@ -164,6 +164,9 @@ impl RunHandle {
                 self.move_on()
             }
             Err(error) => {
+                if wire::is_memory_limit(&error) {
+                    self.dispatcher.counters().memory_limited();
+                }
                 self.outgoing.failed(self.lease.worker());
                 self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
             }

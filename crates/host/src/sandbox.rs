@@ -1,8 +1,9 @@
 //! What scripts may reach: the [`Sandbox`] setting of a pool. Each engine
 //! maps it onto its own means (for Node, `engine/node.rs`: the permission
-//! model's flags and the heap size); the environment workers see and the
-//! limits the worker enforces itself (fetch allowlist, console output per
-//! run) are the same everywhere. See SECURITY.md for the threat model.
+//! model's flags and the heap size); the environment workers see, the bound
+//! on a worker's whole memory (`engine/memory`) and the limits the worker
+//! enforces itself (fetch allowlist, console output per run) are the same
+//! everywhere. See SECURITY.md for the threat model.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::wire::methods::SandboxInit;
 ///     .allow_fetch("https://*.example.org/v1/")     // subdomains, a path prefix
 ///     .allow_read("/srv/data")
 ///     .env_passthrough(["TZ"])
-///     .max_heap_mb(512)
+///     .max_memory_mb(1024)
 ///     .max_console_bytes(1024 * 1024);
 /// # let _ = sandbox;
 /// ```
@@ -33,6 +34,7 @@ pub struct Sandbox {
     write: Vec<PathBuf>,
     env_passthrough: Vec<String>,
     max_heap_mb: Option<u64>,
+    max_memory_mb: Option<u64>,
     max_console_bytes: usize,
 }
 
@@ -45,6 +47,7 @@ impl Default for Sandbox {
             write: Vec::new(),
             env_passthrough: Vec::new(),
             max_heap_mb: None,
+            max_memory_mb: None,
             max_console_bytes: 8 * 1024 * 1024,
         }
     }
@@ -106,10 +109,43 @@ impl Sandbox {
     }
 
     /// The JavaScript heap of each worker, in MiB (`--max-old-space-size`;
-    /// default: Node's own). A worker that runs out is replaced; its runs end
-    /// with [`Error::WorkerExited`](crate::Error::WorkerExited).
+    /// default: the whole memory's bound, [`max_memory_mb`](Self::max_memory_mb)).
+    /// A worker whose heap runs out is replaced, as for
+    /// [`max_memory_mb`](Self::max_memory_mb): the run that took the memory
+    /// ends with [`Error::Limit`](crate::Error::Limit) naming this setting,
+    /// the others with [`Error::WorkerExited`](crate::Error::WorkerExited).
     pub fn max_heap_mb(mut self, mib: u64) -> Self {
         self.max_heap_mb = Some(mib);
+        self
+    }
+
+    /// The whole memory of each worker, in MiB: its JavaScript heap and
+    /// everything outside it (ArrayBuffers, `Buffer`s, WebAssembly memories,
+    /// strings kept outside the heap, the engine's own allocations).
+    ///
+    /// Default: a share of the machine's memory (physical memory, or the
+    /// host's cgroup limit when lower) divided by one more than the pool's
+    /// most workers, so that the workers at their bound leave the host a
+    /// share as large; at least 256 MiB, at most 4 GiB.
+    ///
+    /// How it holds (on Linux; elsewhere only the heap's limit does): an
+    /// allocation that would take a worker past the bound is refused by the
+    /// kernel where it is made, and the run that asked ends with
+    /// [`Error::Limit`](crate::Error::Limit) naming this setting while the
+    /// worker goes on. A heap that cannot grow, or resident memory a quarter
+    /// past the bound (what that count misses), ends the worker instead: the
+    /// run that took the memory ends with `Error::Limit` where the host can
+    /// tell which it was (the only run on the worker, or the one holding it
+    /// in a synchronous loop), the others with
+    /// [`Error::WorkerExited`](crate::Error::WorkerExited), and a
+    /// replacement starts. The kernel's OOM killer takes workers before the
+    /// host. SECURITY.md has the layers, the rule for naming the run, and how
+    /// far past the bound each layer lets a worker get.
+    ///
+    /// A bound below what a worker uses once started (Node.js: 40-80 MiB)
+    /// plus 32 MiB makes `build()` fail with [`Error::Spawn`](crate::Error::Spawn).
+    pub fn max_memory_mb(mut self, mib: u64) -> Self {
+        self.max_memory_mb = Some(mib);
         self
     }
 
@@ -166,6 +202,11 @@ impl Sandbox {
         self.max_heap_mb
     }
 
+    /// The bound on a worker's whole memory, in MiB, when it is set.
+    pub(crate) fn memory_mb(&self) -> Option<u64> {
+        self.max_memory_mb
+    }
+
     /// The host variables passed through, with their values now.
     pub(crate) fn env(&self) -> Vec<(OsString, OsString)> {
         self.env_passthrough
@@ -174,14 +215,16 @@ impl Sandbox {
             .collect()
     }
 
-    /// What the worker enforces itself, for `init`.
-    pub(crate) fn init(&self) -> SandboxInit {
+    /// What the worker enforces itself, for `init`; `memory_mb` is the
+    /// bound in force (this one's or the pool's default).
+    pub(crate) fn init(&self, memory_mb: u64) -> SandboxInit {
         SandboxInit {
             fetch_allow: self.fetch.clone(),
             read_paths: self.read.iter().map(|p| absolute_file(p)).collect(),
             write_paths: self.write.iter().map(|p| absolute_file(p)).collect(),
             max_console_bytes: self.max_console_bytes,
             permission_model: self.permission_model,
+            max_memory_mb: memory_mb,
         }
     }
 }

@@ -405,17 +405,32 @@ impl Dispatcher {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// A snapshot of the counters and of every worker's load.
+    /// A snapshot of the counters and of every worker's load and memory.
     pub(crate) fn stats(&self) -> Stats {
-        let table = self.table.lock().unwrap();
-        let members = || table.members.iter().flatten();
-        let mut stats = Stats {
-            workers: members().filter(|m| m.worker.accepts_work()).count(),
-            in_flight: members().map(|m| m.in_flight()).sum(),
-            queued: table.waiters.iter().filter(|w| !w.is_closed()).count(),
-            per_worker: members()
-                .filter(|m| m.worker.is_alive())
-                .map(|m| WorkerCounts {
+        let (mut stats, live) = {
+            let table = self.table.lock().unwrap();
+            let members = || table.members.iter().flatten();
+            let mut stats = Stats {
+                workers: members().filter(|m| m.worker.accepts_work()).count(),
+                in_flight: members().map(|m| m.in_flight()).sum(),
+                queued: table.waiters.iter().filter(|w| !w.is_closed()).count(),
+                ..self.counters.snapshot()
+            };
+            // Episodes still going on count too.
+            let now = crate::engine::monotonic_micros();
+            stats.blocked += members()
+                .map(|m| Duration::from_micros(m.blocked_for(now)))
+                .sum::<Duration>();
+            let live: Vec<Arc<Member>> =
+                members().filter(|m| m.worker.is_alive()).cloned().collect();
+            (stats, live)
+        };
+        // Memory is read from the kernel, outside the table's lock.
+        stats.per_worker = live
+            .iter()
+            .map(|m| {
+                let memory = m.worker.memory();
+                WorkerCounts {
                     pid: m.worker.pid,
                     in_flight: m.in_flight(),
                     runs: m.runs_done(),
@@ -423,18 +438,11 @@ impl Dispatcher {
                     retiring: m.worker.is_retired(),
                     blocked: m.is_blocked(),
                     blocked_time: m.blocked_time(),
-                })
-                .collect(),
-            ..self.counters.snapshot()
-        };
-        // Episodes still going on count too.
-        let now = crate::engine::monotonic_micros();
-        stats.blocked += table
-            .members
-            .iter()
-            .flatten()
-            .map(|m| Duration::from_micros(m.blocked_for(now)))
-            .sum::<Duration>();
+                    memory: memory.resident,
+                    peak_memory: memory.peak,
+                }
+            })
+            .collect();
         stats
     }
 }

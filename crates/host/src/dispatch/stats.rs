@@ -20,6 +20,10 @@ pub struct Stats {
     pub completed: u64,
     /// Runs that ended with an error (timeouts and cancellations included).
     pub failed: u64,
+    /// Runs that ended with [`Error::Limit`](crate::Error::Limit) for their
+    /// worker's memory bound ([`Sandbox::max_memory_mb`](crate::Sandbox::max_memory_mb)),
+    /// counted in `failed` too.
+    pub memory_limited: u64,
     /// Workers started to replace one that died.
     pub restarts: u64,
     /// Why replaced workers ended (recycles included).
@@ -57,14 +61,24 @@ pub struct WorkerCounts {
     pub blocked: bool,
     /// Time it spent blocked so far.
     pub blocked_time: Duration,
+    /// Its resident memory, in bytes (0 where the host cannot read it).
+    pub memory: u64,
+    /// The most memory it has held resident, in bytes, as the kernel
+    /// keeps it (exact, not sampled).
+    pub peak_memory: u64,
 }
 
 /// Workers replaced, by why the old one ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ExitCauses {
-    /// Died by themselves: a crash, running out of memory, a kill from outside.
+    /// Died by themselves: a crash, a kill from outside.
     pub crashed: u64,
+    /// Went past their memory bound
+    /// ([`Sandbox::max_memory_mb`](crate::Sandbox::max_memory_mb), or a heap
+    /// limit): killed by the host or the kernel, or their engine could not
+    /// get more memory.
+    pub memory: u64,
     /// Did not stop a cancelled or timed-out run (stuck in synchronous code).
     pub stuck: u64,
     /// Did not answer a health ping in time.
@@ -88,8 +102,10 @@ pub(crate) struct Counters {
     pub(crate) queue_wait: Recorder,
     completed: AtomicU64,
     failed: AtomicU64,
+    memory_limited: AtomicU64,
     restarts: AtomicU64,
     crashed: AtomicU64,
+    memory: AtomicU64,
     stuck: AtomicU64,
     unhealthy: AtomicU64,
     protocol: AtomicU64,
@@ -105,6 +121,7 @@ impl Counters {
     pub(crate) fn count_exit(&self, cause: Cause) {
         let counter = match cause {
             Cause::Crashed => &self.crashed,
+            Cause::Memory => &self.memory,
             Cause::Stuck => &self.stuck,
             Cause::Unhealthy => &self.unhealthy,
             Cause::Protocol => &self.protocol,
@@ -136,15 +153,22 @@ impl Counters {
         self.blocked_us.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// Counts a run that ended on its worker's memory bound.
+    pub(crate) fn memory_limited(&self) {
+        self.memory_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The pool-wide part of a [`Stats`] snapshot.
     pub(crate) fn snapshot(&self) -> Stats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
             completed: load(&self.completed),
             failed: load(&self.failed),
+            memory_limited: load(&self.memory_limited),
             restarts: load(&self.restarts),
             exits: ExitCauses {
                 crashed: load(&self.crashed),
+                memory: load(&self.memory),
                 stuck: load(&self.stuck),
                 unhealthy: load(&self.unhealthy),
                 protocol: load(&self.protocol),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
 use tokio::io::AsyncReadExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::calls::{Caller, Calls};
 use super::clock::monotonic_micros;
@@ -54,6 +54,8 @@ pub(crate) struct Connection {
     /// not read yet (`FIONREAD`) tells which requests it never started.
     peer: Mutex<Option<OwnedFd>>,
     calls: Calls,
+    /// Told when a request is sent to a worker that had none waiting.
+    busy: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +73,10 @@ struct Waiter {
     end: u64,
     /// Its start deadline, if the worker may refuse to start it late.
     start_by: Option<u64>,
+    /// It executes the user's code (see [`Request::RUNS_CODE`]).
+    runs_code: bool,
+    /// The worker reported it parked at an await while its event loop turned.
+    parked: bool,
 }
 
 impl Connection {
@@ -91,6 +97,7 @@ impl Connection {
             last_heard: AtomicU64::new(monotonic_micros()),
             peer: Mutex::new(peer),
             calls: Calls::new(registry),
+            busy: Notify::new(),
         }
     }
 
@@ -165,8 +172,13 @@ impl Connection {
                 replies,
                 end,
                 start_by: request.start_by(),
+                runs_code: R::RUNS_CODE,
+                parked: false,
             },
         );
+        if pending.waiting.len() == 1 {
+            self.busy.notify_one();
+        }
         self.outstanding
             .store(pending.waiting.len(), Ordering::Relaxed);
         self.sent.fetch_add(1, Ordering::Relaxed);
@@ -249,6 +261,17 @@ impl Connection {
         (status == 0).then_some(unread as u64)
     }
 
+    /// Whether any request waits for an answer.
+    pub(crate) fn is_busy(&self) -> bool {
+        !self.pending.lock().unwrap().waiting.is_empty()
+    }
+
+    /// Resolves once a request is sent to an idle channel (at once if one
+    /// was sent since the last call).
+    pub(crate) async fn became_busy(&self) {
+        self.busy.notified().await;
+    }
+
     /// Why the channel closed, or a generic reason while it is open.
     pub(crate) fn closed_reason(&self) -> String {
         self.pending
@@ -267,6 +290,18 @@ impl Connection {
     /// Closes the channel: every request waiting is told `reason`, and so is
     /// every later one; callbacks in progress are dropped.
     pub(crate) fn close(&self, reason: &str) {
+        self.close_blaming(reason, None);
+    }
+
+    /// Closes the channel of a worker that went past its memory bound
+    /// (`why`), naming the run that took the memory where the host can tell,
+    /// with a `LIMIT` error; the other requests are told `reason`, as for a
+    /// crash. See [`blamed`] for the rule.
+    pub(crate) fn close_for_memory(&self, reason: &str, why: &str) {
+        self.close_blaming(reason, Some(why));
+    }
+
+    fn close_blaming(&self, reason: &str, memory: Option<&str>) {
         let waiting = {
             let mut pending = self.pending.lock().unwrap();
             pending.closed = Some(reason.to_owned());
@@ -275,11 +310,25 @@ impl Connection {
         };
         // The worker is gone: its end of the channel may close for good.
         self.peer.lock().unwrap().take();
-        for (_, waiter) in waiting {
-            let _ = waiter.replies.send(Reply::Exited {
-                pid: self.pid,
-                reason: reason.to_owned(),
-            });
+        let runs: Vec<(u64, bool)> = waiting
+            .iter()
+            .filter(|(_, w)| w.runs_code)
+            .map(|(&id, w)| (id, w.parked))
+            .collect();
+        let blamed = memory.and_then(|why| Some((blamed(&runs)?, why)));
+        for (id, waiter) in waiting {
+            let reply = match blamed {
+                Some((blamed, why)) if id == blamed => Reply::Done(Err(RpcError {
+                    code: codes::LIMIT,
+                    message: out_of_memory_message(self.pid, why, runs.len()),
+                    data: Some(serde_json::json!({ "limit": "memory" })),
+                })),
+                _ => Reply::Exited {
+                    pid: self.pid,
+                    reason: reason.to_owned(),
+                },
+            };
+            let _ = waiter.replies.send(reply);
         }
         self.outbox.close();
         self.calls.end_all();
@@ -331,6 +380,14 @@ impl Connection {
             Incoming::Beat => {}
             Incoming::Log { run, entry } => self.deliver(run, Reply::Log(entry)),
             Incoming::Event { run, event } => self.deliver(run, Reply::Event(event)),
+            Incoming::Waiting { runs } => {
+                let mut pending = self.pending.lock().unwrap();
+                for run in runs {
+                    if let Some(waiter) = pending.waiting.get_mut(&run) {
+                        waiter.parked = true;
+                    }
+                }
+            }
             Incoming::Request { id, method, params } => {
                 self.calls.dispatch(self, id, method, params.as_deref());
             }
@@ -361,6 +418,41 @@ impl Connection {
     }
 }
 
+/// The run to name for a worker that ran out of memory, among the runs in
+/// flight on it (request id, and whether the worker reported it parked at
+/// an await). The host cannot see which run holds what; it can see which
+/// were waiting:
+///
+/// - the only run in flight took the memory;
+/// - else the oldest run not reported parked: a synchronous loop holds the
+///   worker, so the run running it was never reported, and runs sent while
+///   it ran are younger than it;
+/// - else none: every run had been parked, so the memory was taken by code
+///   resumed after an await, and which run's cannot be told.
+///
+/// Its blind spot: code that resumes after an await and then loops while
+/// newer runs queue behind it; the oldest of those is named.
+fn blamed(runs: &[(u64, bool)]) -> Option<u64> {
+    if let [(only, _)] = runs {
+        return Some(*only);
+    }
+    runs.iter()
+        .filter(|(_, parked)| !parked)
+        .map(|&(id, _)| id)
+        .min()
+}
+
+/// What the run named for a worker's memory is told.
+fn out_of_memory_message(pid: u32, why: &str, runs: usize) -> String {
+    let which = match runs {
+        1 => "this run was the one on it".to_owned(),
+        n => format!(
+            "of the {n} runs on it, this one was the oldest not waiting at an await (the one that held it)"
+        ),
+    };
+    format!("worker {pid} ran out of memory: {why}; {which}")
+}
+
 impl Caller for Connection {
     fn answer(&self, line: String) {
         self.outbox.send(line);
@@ -374,5 +466,20 @@ impl Caller for Connection {
 impl EventSink for Connection {
     fn emit(&self, run: Option<u64>, event: Event) {
         self.deliver(run, Reply::Event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blamed;
+
+    #[test]
+    fn names_the_only_run_or_the_oldest_not_parked_or_none() {
+        assert_eq!(blamed(&[(7, true)]), Some(7));
+        // A loop in run 5 while 3 waited on a timer and 8 queued behind.
+        assert_eq!(blamed(&[(8, false), (3, true), (5, false)]), Some(5));
+        // Everything had been parked: resumed code took it; nobody can tell.
+        assert_eq!(blamed(&[(3, true), (5, true)]), None);
+        assert_eq!(blamed(&[]), None);
     }
 }

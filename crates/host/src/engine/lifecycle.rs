@@ -3,8 +3,11 @@
 /// Why a worker process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
-    /// It died by itself (crash, out of memory, killed from outside).
+    /// It died by itself (a crash, a kill from outside).
     Crashed,
+    /// It went past its memory bound: killed by the host or the kernel, or
+    /// its engine could not get more memory.
+    Memory,
     /// It did not stop a cancelled or timed-out run: stuck in synchronous code.
     Stuck,
     /// It did not answer a health ping in time.
@@ -117,13 +120,15 @@ impl Lifecycle {
         }
     }
 
-    /// Marks the process as ended; returns why it ended.
-    pub(crate) fn exit(&mut self) -> Cause {
+    /// Marks the process as ended; returns why it ended. `died_of` is what
+    /// the host found out about an end it did not cause (`Crashed` when
+    /// nothing more is known).
+    pub(crate) fn exit(&mut self, died_of: Cause) -> Cause {
         let (cause, retired) = match self {
             Lifecycle::Exited { cause, .. } => return *cause,
-            Lifecycle::Serving | Lifecycle::Replacing => (Cause::Crashed, false),
+            Lifecycle::Serving | Lifecycle::Replacing => (died_of, false),
             // Drained but not yet stopped: it died by itself.
-            Lifecycle::Draining { .. } => (Cause::Crashed, true),
+            Lifecycle::Draining { .. } => (died_of, true),
             Lifecycle::Stopping { cause } => (*cause, true),
             Lifecycle::Killing { cause, .. } => (*cause, false),
         };
@@ -144,7 +149,7 @@ mod tests {
         assert!(life.drain(Cause::Recycled));
         assert!(!life.accepts_work() && life.serves_sessions() && life.is_retired());
         assert!(life.stop() && !life.stop());
-        assert_eq!(life.exit(), Cause::Recycled);
+        assert_eq!(life.exit(Cause::Crashed), Cause::Recycled);
         assert!(life.is_retired() && !life.serves_sessions());
     }
 
@@ -155,22 +160,35 @@ mod tests {
         assert!(life.kill(Cause::Requested, "did not stop"));
         assert_eq!(life.kill_reason(), Some("did not stop"));
         assert!(!life.kill(Cause::Unhealthy, "again"));
-        assert_eq!(life.exit(), Cause::Idle);
+        assert_eq!(life.exit(Cause::Crashed), Cause::Idle);
     }
 
     #[test]
     fn a_worker_that_dies_by_itself_crashed() {
         let mut serving = Lifecycle::Serving;
-        assert_eq!(serving.exit(), Cause::Crashed);
+        assert_eq!(serving.exit(Cause::Crashed), Cause::Crashed);
         assert!(!serving.is_retired());
         let mut draining = Lifecycle::Draining {
             cause: Cause::Recycled,
         };
-        assert_eq!(draining.exit(), Cause::Crashed);
+        assert_eq!(draining.exit(Cause::Crashed), Cause::Crashed);
         assert!(draining.is_retired(), "its replacement already serves");
         let mut killed = Lifecycle::Serving;
         killed.kill(Cause::Stuck, "stuck");
         assert!(!killed.accepts_work() && !killed.serves_sessions());
-        assert_eq!(killed.exit(), Cause::Stuck);
+        assert_eq!(killed.exit(Cause::Crashed), Cause::Stuck);
+    }
+
+    #[test]
+    fn an_end_found_to_be_memory_counts_as_memory_unless_the_host_caused_it() {
+        let mut serving = Lifecycle::Serving;
+        assert_eq!(serving.exit(Cause::Memory), Cause::Memory);
+        let mut stopping = Lifecycle::Stopping {
+            cause: Cause::Recycled,
+        };
+        assert_eq!(stopping.exit(Cause::Memory), Cause::Recycled);
+        let mut killed = Lifecycle::Serving;
+        killed.kill(Cause::Memory, "past the ceiling");
+        assert_eq!(killed.exit(Cause::Crashed), Cause::Memory);
     }
 }

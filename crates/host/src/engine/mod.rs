@@ -5,13 +5,15 @@
 //! The rest of this module is what every process engine shares: starting a
 //! process with its channel ([`spawn`]), the channel ([`connection`],
 //! [`outbox`]), the callbacks a worker asks for ([`calls`]), the file
-//! stores it reads and writes under its mounts ([`mounts`]), and the worker
-//! itself ([`worker`]) with its [`lifecycle`].
+//! stores it reads and writes under its mounts ([`mounts`]), the bound on a
+//! worker's whole memory ([`memory`]), and the worker itself ([`worker`])
+//! with its [`lifecycle`].
 
 mod calls;
 mod clock;
 mod connection;
 mod lifecycle;
+mod memory;
 mod mounts;
 mod node;
 mod outbox;
@@ -29,6 +31,7 @@ use std::time::Duration;
 pub(crate) use clock::monotonic_micros;
 pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
+pub(crate) use memory::{default_bound_mb, Layers as MemoryLayers, MemoryPolicy};
 pub(crate) use mounts::Mount;
 pub(crate) use spawn::EngineCommand;
 pub(crate) use worker::{Exited, Worker};
@@ -75,6 +78,9 @@ pub(crate) struct EngineSettings<'a> {
     /// Environment variables from the user (besides the sandbox's passthrough).
     pub(crate) env: &'a [(OsString, OsString)],
     pub(crate) sandbox: &'a Sandbox,
+    /// The bound on a worker's whole memory, in MiB (the sandbox's, or the
+    /// default for the pool's size).
+    pub(crate) memory_mb: u64,
     /// The project directory, readable by workers.
     pub(crate) project: Option<&'a Path>,
 }
@@ -88,6 +94,8 @@ pub(crate) struct Launch {
     pub(crate) command: EngineCommand,
     /// The oldest major version that may serve.
     pub(crate) min_major: u32,
+    /// Whether a line the engine wrote to stderr says it ran out of memory.
+    pub(crate) out_of_memory: fn(&str) -> Option<memory::EngineOutOfMemory>,
 }
 
 impl Launch {
@@ -128,4 +136,5 @@ pub(crate) struct WorkerConfig {
     pub(crate) registry: Arc<Registry>,
     /// The host's file stores, by mount point (`PoolBuilder::mount`).
     pub(crate) mounts: Arc<[Mount]>,
+    pub(crate) memory: Arc<MemoryPolicy>,
 }

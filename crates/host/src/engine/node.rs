@@ -1,11 +1,13 @@
-//! The Node.js engine: finding `node`, its command line, and the sandbox
-//! mapped onto Node's permission model.
+//! The Node.js engine: finding `node`, its command line, the sandbox
+//! mapped onto Node's permission model, and what it says when it runs out
+//! of memory.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::memory::EngineOutOfMemory;
 use super::{runtime, spawn, EngineCommand, EngineSettings, Launch};
 use crate::error::Result;
 use crate::paths::absolute_file;
@@ -22,7 +24,13 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         settings.program.unwrap_or(Path::new("node")),
         "install Node.js 20 or newer, or set the engine path with PoolBuilder::node",
     )?;
-    let mut args = settings.args.to_vec();
+    // A heap size from the bound goes first, so that one the user passes
+    // with `node_arg` wins; `Sandbox::max_heap_mb` comes after, and wins over both.
+    let mut args = Vec::new();
+    if settings.sandbox.heap_mb().is_none() {
+        args.push(heap_flag(settings.memory_mb));
+    }
+    args.extend(settings.args.iter().cloned());
     args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
     args.extend(runtime_flags().iter().map(OsString::from));
     args.extend(["--input-type=module", "-"].map(OsString::from));
@@ -41,6 +49,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
             stdin: Some(runtime::program_arc()),
         },
         min_major: MIN_MAJOR,
+        out_of_memory,
     })
 }
 
@@ -85,9 +94,34 @@ async fn sandbox_flags(sandbox: &Sandbox, program: &Path, project: Option<&Path>
         }
     }
     if let Some(mib) = sandbox.heap_mb() {
-        args.push(format!("--max-old-space-size={mib}").into());
+        args.push(heap_flag(mib));
     }
     args
+}
+
+/// The heap's limit. Without `Sandbox::max_heap_mb` it is the bound on the
+/// whole memory, so that V8 collects garbage against the bound rather than
+/// against its own default (up to 4 GiB).
+fn heap_flag(mib: u64) -> OsString {
+    format!("--max-old-space-size={mib}").into()
+}
+
+/// Node.js out of memory: V8's fatal error through Node's handler (`FATAL
+/// ERROR: Reached heap limit Allocation failed - JavaScript heap out of
+/// memory` at the heap's limit; `CALL_AND_RETRY_LAST`, `Committing semi
+/// space failed` and the like when the system refused a page), V8's own
+/// `Fatal process out of memory`, or a C++ allocation that threw
+/// `std::bad_alloc`. Scripts cannot write to a worker's stderr, so these
+/// lines are the engine's.
+fn out_of_memory(line: &str) -> Option<EngineOutOfMemory> {
+    let lower = line.to_ascii_lowercase();
+    if !lower.contains("out of memory") && !lower.contains("std::bad_alloc") {
+        return None;
+    }
+    Some(EngineOutOfMemory {
+        heap_limit: line.contains("Reached heap limit"),
+        line: line.trim().to_owned(),
+    })
 }
 
 fn grant(flag: &str, path: &Path) -> OsString {
@@ -141,4 +175,27 @@ async fn ask_node_major(program: &Path) -> Option<u32> {
         .next()?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_node_running_out_of_memory() {
+        let at_limit =
+            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory";
+        assert_eq!(
+            out_of_memory(at_limit),
+            Some(EngineOutOfMemory {
+                heap_limit: true,
+                line: "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory".into(),
+            })
+        );
+        let refused = "FATAL ERROR: Committing semi space failed. Allocation failed - JavaScript heap out of memory";
+        assert!(out_of_memory(refused).is_some_and(|oom| !oom.heap_limit));
+        assert!(out_of_memory("# Fatal process out of memory: Zone").is_some());
+        assert_eq!(out_of_memory("<--- Last few GCs --->"), None);
+        assert_eq!(out_of_memory("Segmentation fault"), None);
+    }
 }

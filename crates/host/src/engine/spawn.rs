@@ -134,22 +134,37 @@ pub(crate) struct Process {
     pub(crate) stderr: Option<tokio::net::unix::pipe::Receiver>,
     exit: tokio::sync::oneshot::Receiver<std::io::Result<ExitStatus>>,
     status: Option<ExitStatus>,
-    /// Set once the process has exited, before it is reaped: until then its
-    /// pid cannot name another process, so signalling it is safe.
+    liveness: Liveness,
+}
+
+/// Whether a process may still be acted on by its pid: set to ended once it
+/// has exited, before it is reaped. Until then its pid cannot name another
+/// process, so signalling it, limiting it or reading its `/proc` entry is safe.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Liveness {
     exited: Arc<Mutex<bool>>,
+}
+
+impl Liveness {
+    /// Runs `act` unless the process has exited; it cannot be reaped meanwhile.
+    pub(crate) fn while_alive<T>(&self, act: impl FnOnce() -> T) -> Option<T> {
+        let exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
+        (!*exited).then(act)
+    }
 }
 
 impl Process {
     /// Watches `pid` from a small thread of its own that waits for its exit.
     fn watch(pid: u32, stderr: OwnedFd) -> std::io::Result<Process> {
         let (tx, exit) = tokio::sync::oneshot::channel();
-        let exited = Arc::new(Mutex::new(false));
+        let liveness = Liveness::default();
+        let exited = liveness.exited.clone();
         let mut process = Process {
             pid,
             stderr: None,
             exit,
             status: None,
-            exited: exited.clone(),
+            liveness,
         };
         // From here on a failure drops `process`, which kills the child.
         process.stderr = Some(tokio::net::unix::pipe::Receiver::from_owned_fd(stderr)?);
@@ -164,6 +179,11 @@ impl Process {
 
     pub(crate) fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// A guard for acting on the process by its pid.
+    pub(crate) fn liveness(&self) -> Liveness {
+        self.liveness.clone()
     }
 
     /// Waits for the process to exit.
@@ -182,14 +202,13 @@ impl Process {
 
     /// Sends SIGKILL, unless the process has already exited.
     pub(crate) fn start_kill(&self) {
-        let exited = self.exited.lock().unwrap_or_else(|e| e.into_inner());
-        if !*exited {
+        self.liveness.while_alive(|| {
             // SAFETY: kill has no memory-safety preconditions; the pid is
             // still this process's (it has not been reaped).
             unsafe {
                 libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
             }
-        }
+        });
     }
 }
 

@@ -16,6 +16,7 @@ use super::calls::Caller;
 use super::clock::monotonic_micros;
 use super::connection::{Connection, Reply};
 use super::lifecycle::{Cause, Lifecycle};
+use super::memory::{EngineOutOfMemory, Usage, WorkerMemory, SAMPLE_EVERY};
 use super::mounts;
 use super::outbox::Outbox;
 use super::script_cache::ScriptCache;
@@ -52,6 +53,12 @@ pub(crate) struct Worker {
     stderr_tail: Mutex<VecDeque<String>>,
     scripts: ScriptCache,
     cancel_grace: Duration,
+    memory: WorkerMemory,
+    /// The engine's reading of a stderr line.
+    out_of_memory: fn(&str) -> Option<EngineOutOfMemory>,
+    /// The first line that said the engine ran out of memory, kept apart
+    /// from the tail: a native stack trace follows it and can push it out.
+    ran_out: Mutex<Option<EngineOutOfMemory>>,
 }
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -108,6 +115,16 @@ impl Worker {
                 config.max_message_bytes,
             ));
         }
+        // While the engine boots, which takes longer than this.
+        let memory = {
+            let (policy, liveness) = (config.memory.clone(), child.liveness());
+            tokio::task::spawn_blocking(move || WorkerMemory::new(pid, policy, liveness))
+                .await
+                .map_err(|e| Error::Spawn {
+                    program: program.clone(),
+                    message: format!("setting up the worker's memory failed: {e}"),
+                })?
+        };
         let (read_half, write_half) = stream.into_split();
         let (outbox, write_task) = Outbox::new(write_half);
         tokio::spawn(write_task);
@@ -130,8 +147,15 @@ impl Worker {
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
             scripts: ScriptCache::new(config.script_cache_size),
             cancel_grace: config.cancel_grace,
+            memory,
+            out_of_memory: launch.out_of_memory,
+            ran_out: Mutex::new(None),
         });
         tokio::spawn(read_loop(worker.clone(), read_half));
+        // In a cgroup the kernel holds the ceiling itself, at every page.
+        if !worker.memory.has_cgroup() {
+            tokio::spawn(memory_loop(worker.clone()));
+        }
         let stderr = child
             .stderr
             .take()
@@ -181,10 +205,15 @@ impl Worker {
             }
         };
         let _ = worker.version.set(version);
+        if let Err(message) = worker.memory.limit_from_now() {
+            worker.kill("its memory bound leaves it no room");
+            return Err(Error::Spawn { program, message });
+        }
         tracing::info!(
             pid,
             engine = launch.name,
             version = worker.version.get().map(String::as_str),
+            cgroup = worker.memory.has_cgroup(),
             "worker ready"
         );
         Ok(worker)
@@ -410,6 +439,11 @@ impl Worker {
         self.scripts.forget(key);
     }
 
+    /// Its memory now and its peak (what was last read once it has ended).
+    pub(crate) fn memory(&self) -> Usage {
+        self.memory.usage()
+    }
+
     /// Kills the process on request; the pool replaces it.
     pub(crate) fn kill(&self, reason: &str) {
         self.kill_for(Cause::Requested, reason);
@@ -440,10 +474,37 @@ async fn read_loop(worker: Arc<Worker>, socket: tokio::net::unix::OwnedReadHalf)
     }
 }
 
+/// Reads the worker's resident memory every [`SAMPLE_EVERY`] while it has
+/// requests in flight, and kills it past its ceiling: the backstop for a
+/// worker without a cgroup. Idle, it waits for the next request.
+async fn memory_loop(worker: Arc<Worker>) {
+    loop {
+        while !worker.connection.is_busy() {
+            // Once a burst of work is over, its peak as the kernel kept it.
+            worker.memory.usage();
+            tokio::select! {
+                () = worker.connection.became_busy() => {}
+                () = worker.exited() => return,
+            }
+        }
+        if !worker.is_alive() {
+            return;
+        }
+        if let Some(reason) = worker.memory.check() {
+            worker.kill_for(Cause::Memory, &reason);
+            return;
+        }
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+}
+
 async fn stderr_loop(worker: Arc<Worker>, stderr: tokio::net::unix::pipe::Receiver) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         tracing::warn!(target: "outrigger::worker_stderr", pid = worker.pid, "{line}");
+        if let Some(oom) = (worker.out_of_memory)(&line) {
+            worker.ran_out.lock().unwrap().get_or_insert(oom);
+        }
         let mut tail = worker.stderr_tail.lock().unwrap();
         if tail.len() == STDERR_TAIL_LINES {
             tail.pop_front();
@@ -472,26 +533,45 @@ async fn wait_loop(
         Ok(status) => describe_status(status),
         Err(e) => format!("could not be waited for: {e}"),
     };
-    let (cause, retired, reason) = {
+    let tail: Vec<String> = worker.stderr_tail.lock().unwrap().iter().cloned().collect();
+    let (cause, retired, reason, memory) = {
         let mut lifecycle = worker.lifecycle.lock().unwrap();
-        let mut reason = match lifecycle.kill_reason() {
+        let killed = lifecycle.kill_reason().map(str::to_owned);
+        // An end the host did not cause may be the kernel's or the engine's
+        // answer to the memory bound.
+        let memory_end = match killed {
+            Some(_) => None,
+            None => worker.memory.end_of(worker.ran_out.lock().unwrap().take()),
+        };
+        let mut reason = match killed.as_deref().or(memory_end.as_deref()) {
             Some(why) => format!("{why} ({status})"),
             None => status,
         };
-        let tail: Vec<String> = worker.stderr_tail.lock().unwrap().iter().cloned().collect();
         if !tail.is_empty() {
             reason.push_str("; stderr: ");
             reason.push_str(&tail.join("\n"));
         }
-        let cause = lifecycle.exit();
-        (cause, lifecycle.is_retired(), reason)
+        let cause = lifecycle.exit(match memory_end {
+            Some(_) => Cause::Memory,
+            None => Cause::Crashed,
+        });
+        let memory = (cause == Cause::Memory).then(|| {
+            memory_end
+                .or(killed)
+                .unwrap_or_else(|| "it went past its memory bound".into())
+        });
+        (cause, lifecycle.is_retired(), reason, memory)
     };
     if matches!(cause, Cause::Recycled | Cause::Requested | Cause::Idle) {
         tracing::info!(pid = worker.pid, %reason, ?cause, "worker exited");
     } else {
         tracing::warn!(pid = worker.pid, %reason, ?cause, "worker exited");
     }
-    worker.connection.close(&reason);
+    match memory {
+        Some(why) => worker.connection.close_for_memory(&reason, &why),
+        None => worker.connection.close(&reason),
+    }
+    worker.memory.release();
     worker.ended.notify_waiters();
     let _ = exits.send(Exited {
         pid: worker.pid,

@@ -16,7 +16,9 @@ use super::{Pool, PoolInner};
 use crate::callbacks::{CallbackSet, Registry};
 use crate::declarations::Declarations;
 use crate::dispatch::{Counters, Dispatcher, Limits};
-use crate::engine::{Engine, EngineSettings, Mount, WorkerConfig};
+use crate::engine::{
+    default_bound_mb, Engine, EngineSettings, MemoryLayers, MemoryPolicy, Mount, WorkerConfig,
+};
 use crate::error::{Error, Result};
 use crate::module::ModuleRegistry;
 use crate::paths::absolute_dir;
@@ -46,6 +48,8 @@ pub struct PoolBuilder {
     queue_timeout: Option<Duration>,
     recycle_after_runs: u64,
     recycle_above_heap: u64,
+    recycle_above_memory: Option<u64>,
+    memory_layers: MemoryLayers,
     health_interval: Duration,
     health_timeout: Option<Duration>,
     blocked_after: Duration,
@@ -100,6 +104,8 @@ impl Default for PoolBuilder {
             queue_timeout: None,
             recycle_after_runs: 0,
             recycle_above_heap: 1024 * 1024 * 1024,
+            recycle_above_memory: None,
+            memory_layers: MemoryLayers::default(),
             health_interval: Duration::from_secs(2),
             health_timeout: None,
             blocked_after: Duration::from_millis(50),
@@ -229,6 +235,25 @@ impl PoolBuilder {
     /// many bytes (default 1 GiB; 0: never). Checked with the health pings.
     pub fn recycle_above_heap(mut self, bytes: u64) -> Self {
         self.recycle_above_heap = bytes;
+        self
+    }
+
+    /// Replaces a worker, the same way, once its whole resident memory
+    /// passes this many bytes (default: three quarters of
+    /// [`Sandbox::max_memory_mb`]; 0: never), so that a worker whose runs
+    /// leave memory behind is replaced before it reaches its bound. Checked
+    /// with the health pings, from what the host reads of the worker.
+    pub fn recycle_above_memory(mut self, bytes: u64) -> Self {
+        self.recycle_above_memory = Some(bytes);
+        self
+    }
+
+    /// Which layers hold [`Sandbox::max_memory_mb`], where the host can have
+    /// them (default: all): the kernel's data limit, a cgroup per worker;
+    /// sampling always runs. Turning one off is for measuring the others.
+    #[doc(hidden)]
+    pub fn memory_layers(mut self, data_limit: bool, cgroup: bool) -> Self {
+        self.memory_layers = MemoryLayers { data_limit, cgroup };
         self
     }
 
@@ -454,6 +479,11 @@ impl PoolBuilder {
         let typescript = declarations
             .typescript()
             .map_err(|e| Error::Registration(e.to_string()))?;
+        let max_workers = self.max_workers.unwrap_or(self.workers).max(self.workers);
+        let memory_mb = self
+            .sandbox
+            .memory_mb()
+            .unwrap_or_else(|| default_bound_mb(max_workers));
         let launch = self
             .engine
             .prepare(&EngineSettings {
@@ -461,19 +491,22 @@ impl PoolBuilder {
                 args: &self.engine_args,
                 env: &self.env,
                 sandbox: &self.sandbox,
+                memory_mb,
                 project: self.project.as_deref(),
             })
             .await?;
         let program = launch.command.program.display().to_string();
+        let memory = MemoryPolicy::new(memory_mb, self.sandbox.heap_mb(), self.memory_layers);
         let config = Arc::new(WorkerConfig {
             launch,
-            init: self.init(),
+            init: self.init(memory_mb),
             startup_timeout: self.startup_timeout,
             max_message_bytes: self.max_message_bytes,
             script_cache_size: self.script_cache_size,
             cancel_grace: self.cancel_grace,
             registry: Arc::new(self.registry.clone()),
             mounts: self.mounts.clone().into(),
+            memory: Arc::new(memory),
         });
         let counters = Arc::new(Counters::default());
         let (dispatcher, signals) = Dispatcher::new(
@@ -499,9 +532,12 @@ impl PoolBuilder {
             counters,
             module_timeout: self.timeout,
             min_workers: self.workers,
-            max_workers: self.max_workers.unwrap_or(self.workers).max(self.workers),
+            max_workers,
             idle_timeout: self.idle_timeout,
             recycle_above_heap: self.recycle_above_heap,
+            recycle_above_memory: self
+                .recycle_above_memory
+                .unwrap_or(memory_mb * 1024 * 1024 / 4 * 3),
             starting: Default::default(),
         });
         let started = Instant::now();
@@ -565,8 +601,8 @@ impl PoolBuilder {
         })
     }
 
-    /// What each worker is told at start-up.
-    fn init(&self) -> Init {
+    /// What each worker is told at start-up; `memory_mb` is the bound in force.
+    fn init(&self, memory_mb: u64) -> Init {
         Init {
             modules: self
                 .modules
@@ -594,7 +630,7 @@ impl PoolBuilder {
                 })
                 .collect(),
             allow_builtins: self.allowed_builtins.clone(),
-            sandbox: self.sandbox.init(),
+            sandbox: self.sandbox.init(memory_mb),
             mounts: self.mounts.iter().map(|m| m.path.clone()).collect(),
             isolation: match self.isolation {
                 Isolation::Run => "run",

@@ -40,6 +40,8 @@ pub(crate) struct Supervisor {
     pub(crate) idle_timeout: Duration,
     /// Heap size past which a worker is recycled (0: never).
     pub(crate) recycle_above_heap: u64,
+    /// Resident memory past which a worker is recycled (0: never).
+    pub(crate) recycle_above_memory: u64,
     /// Workers being started to grow the pool.
     pub(crate) starting: AtomicUsize,
 }
@@ -257,7 +259,8 @@ impl Supervisor {
 
     /// Now and then: retires idle workers beyond the minimum, reports the
     /// pool's metrics, pings every worker (one that does not answer is
-    /// replaced) and recycles those whose heap has grown past the limit.
+    /// replaced) and recycles those whose memory or heap has grown past its
+    /// limit.
     async fn check_health(self: Arc<Self>, health: Health) {
         loop {
             tokio::time::sleep(health.interval).await;
@@ -284,8 +287,18 @@ impl Supervisor {
             for member in members {
                 let supervisor = self.clone();
                 tokio::spawn(async move {
+                    if !member.worker.check_health(health.deadline).await {
+                        return;
+                    }
+                    let memory = member.worker.memory().resident;
+                    let limit = supervisor.recycle_above_memory;
+                    if limit > 0 && memory > limit {
+                        let why = format!("its resident memory reached {memory} bytes");
+                        supervisor.retire(&member, &why);
+                        return;
+                    }
                     let limit = supervisor.recycle_above_heap;
-                    if !member.worker.check_health(health.deadline).await || limit == 0 {
+                    if limit == 0 {
                         return;
                     }
                     if let Ok(stats) = member.worker.stats(health.deadline).await {

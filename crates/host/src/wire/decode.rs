@@ -50,6 +50,9 @@ pub(crate) enum Incoming {
     Log { run: Option<u64>, entry: LogEntry },
     /// An event a run emitted.
     Event { run: Option<u64>, event: Event },
+    /// Runs parked at an await while the worker's event loop turned (so not
+    /// running a synchronous loop then).
+    Waiting { runs: Vec<u64> },
     /// A request from the worker to the host (a callback call).
     Request {
         id: u64,
@@ -68,6 +71,11 @@ struct LogParams {
     run: Option<u64>,
     level: LogLevel,
     args: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WaitingParams {
+    runs: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +115,11 @@ pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
                 })
             }
             (None, "beat") => Ok(Incoming::Beat),
+            (None, "waiting") => {
+                let p: WaitingParams = serde_json::from_str(params)
+                    .map_err(|e| Error::Protocol(format!("malformed waiting notification: {e}")))?;
+                Ok(Incoming::Waiting { runs: p.runs })
+            }
             (None, other) => Err(Error::Protocol(format!(
                 "unknown notification `{other}` from worker"
             ))),
@@ -202,6 +215,11 @@ mod tests {
                 assert_eq!(event.name, "p");
                 assert_eq!(event.data["n"], 1);
             }
+            other => panic!("unexpected {other:?}"),
+        }
+        let waiting = r#"{"jsonrpc":"2.0","method":"waiting","params":{"runs":[4,9]}}"#;
+        match parse_incoming(waiting).unwrap() {
+            Incoming::Waiting { runs } => assert_eq!(runs, [4, 9]),
             other => panic!("unexpected {other:?}"),
         }
     }

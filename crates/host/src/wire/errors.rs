@@ -39,6 +39,18 @@ struct ScriptErrorData {
     setting: Option<String>,
 }
 
+/// Whether a `LIMIT` error is about the worker's memory bound (its `data`
+/// says `{"limit": "memory"}`), from the worker or from the host.
+pub(crate) fn is_memory_limit(error: &RpcError) -> bool {
+    error.code == codes::LIMIT
+        && error
+            .data
+            .as_ref()
+            .and_then(|data| data.get("limit"))
+            .and_then(|limit| limit.as_str())
+            == Some("memory")
+}
+
 /// Turns an error object from a worker into the error a caller sees:
 /// `script` names the script (or module) the request ran, `timeout` is the
 /// limit a `TIMEOUT` reached.

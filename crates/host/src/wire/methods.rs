@@ -13,6 +13,9 @@ use super::encode::json_string;
 pub(crate) trait Request {
     /// The method's name on the wire.
     const METHOD: &'static str;
+    /// Whether it executes the user's code (a run, a call, a module load),
+    /// rather than asking the runtime something.
+    const RUNS_CODE: bool = false;
     /// The params object, as JSON text.
     fn params(&self) -> String;
     /// The value that follows the request on an attachment line, if any.
@@ -100,6 +103,9 @@ pub(crate) struct SandboxInit {
     pub(crate) write_paths: Vec<String>,
     pub(crate) max_console_bytes: usize,
     pub(crate) permission_model: bool,
+    /// The bound on the worker's whole memory, in MiB, for the errors that
+    /// name it.
+    pub(crate) max_memory_mb: u64,
 }
 
 /// `run`: a script, by key alone when the worker has it compiled.
@@ -132,6 +138,7 @@ impl Run<'_> {
 
 impl Request for Run<'_> {
     const METHOD: &'static str = "run";
+    const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
         let mut params = String::with_capacity(128 + self.code.map_or(0, str::len));
@@ -202,6 +209,7 @@ pub(crate) struct Call<'a> {
 
 impl Request for Call<'_> {
     const METHOD: &'static str = "call";
+    const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
         let mut params = format!(
@@ -245,6 +253,7 @@ fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S:
 
 impl Request for ModuleLoad<'_> {
     const METHOD: &'static str = "module.load";
+    const RUNS_CODE: bool = true;
     fn params(&self) -> String {
         serde_json::to_string(self).expect("module.load params serialize")
     }

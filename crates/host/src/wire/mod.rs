@@ -23,7 +23,7 @@ pub use answers::WorkerStats;
 pub(crate) use answers::{Hello, Loaded};
 pub(crate) use decode::{CallbackCall, Incoming, RpcError};
 pub(crate) use encode::{attachable, error_response, json_string, notification, request, response};
-pub(crate) use errors::into_error;
+pub(crate) use errors::{into_error, is_memory_limit};
 pub use frame::decode_stream;
 pub(crate) use frame::{line_limit, split_messages};
 
