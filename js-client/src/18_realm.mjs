@@ -41,7 +41,16 @@ const LAZY_WEB_GLOBALS = [
 /** The script-facing globals, built inside the context's own realm. */
 function contextBootstrap(bridge, shared, make) {
   'use strict';
-  make.bindInstanceChecks(shared.intrinsicNames, shared.workerIntrinsics);
+  // The cross-realm `instanceof` net (10_sharing.mjs) costs a context a
+  // property per intrinsic: it is put in place when the script first gets
+  // something of the worker's realm (a lent web API, a built-in module, the
+  // run's signal, what fetch and callbacks answer), not for every run.
+  let checked = false;
+  const ensureChecks = () => {
+    if (checked) return;
+    checked = true;
+    make.bindInstanceChecks(shared.intrinsicNames, shared.workerIntrinsics);
+  };
   // The API lives on an object put in the global object's prototype chain:
   // defining properties on the global itself goes through node's
   // interceptors. It is one object literal (V8 builds those from a
@@ -143,53 +152,40 @@ function contextBootstrap(bridge, shared, make) {
       Promise.resolve().then(() => callback());
     },
     fetch: async function fetch(input, init) {
+      ensureChecks();
       return fetchClasses().adoptResponse(await bridge.fetch(input, init));
     },
     get signal() {
+      ensureChecks();
       return bridge.signal();
     },
-    global: globalThis,
-    // Made on first use: see `made`.
-    get process() { return own(this, 'process', made('process')); },
-    set process(value) { own(this, 'process', value); },
-    get Buffer() { return own(this, 'Buffer', made('buffer').Buffer); },
-    set Buffer(value) { own(this, 'Buffer', value); },
-    get TextEncoder() { return own(this, 'TextEncoder', made('encoding').TextEncoder); },
-    set TextEncoder(value) { own(this, 'TextEncoder', value); },
-    get TextDecoder() { return own(this, 'TextDecoder', made('encoding').TextDecoder); },
-    set TextDecoder(value) { own(this, 'TextDecoder', value); },
-    get structuredClone() { return own(this, 'structuredClone', made('encoding').structuredClone); },
-    set structuredClone(value) { own(this, 'structuredClone', value); },
-    get Blob() { return own(this, 'Blob', made('blobs').Blob); },
-    set Blob(value) { own(this, 'Blob', value); },
-    get File() { return own(this, 'File', made('blobs').File); },
-    set File(value) { own(this, 'File', value); },
-    get Response() { return own(this, 'Response', fetchClasses().Response); },
-    set Response(value) { own(this, 'Response', value); },
-    get Request() { return own(this, 'Request', fetchClasses().Request); },
-    set Request(value) { own(this, 'Request', value); },
-    get crypto() { return own(this, 'crypto', made('crypto')); },
-    set crypto(value) { own(this, 'crypto', value); },
-    get performance() { return own(this, 'performance', made('perf').performance); },
-    set performance(value) { own(this, 'performance', value); },
-    get navigator() { return own(this, 'navigator', made('navigator')); },
-    set navigator(value) { own(this, 'navigator', value); },
   };
+  // Made on first use (see `made`), and not enumerable, as node's own are
+  // not: only timers, fetch, console and queueMicrotask show in
+  // `Object.keys(globalThis)` there. One `defineProperties` for them all.
+  const lazy = (name, value) => ({
+    get() { return own(this, name, value()); },
+    set(next) { own(this, name, next); },
+    configurable: true,
+    enumerable: false,
+  });
+  Object.defineProperties(g, {
+    global: { value: globalThis, writable: true, configurable: true, enumerable: false },
+    process: lazy('process', () => made('process')),
+    Buffer: lazy('Buffer', () => made('buffer').Buffer),
+    TextEncoder: lazy('TextEncoder', () => made('encoding').TextEncoder),
+    TextDecoder: lazy('TextDecoder', () => made('encoding').TextDecoder),
+    structuredClone: lazy('structuredClone', () => made('encoding').structuredClone),
+    Blob: lazy('Blob', () => made('blobs').Blob),
+    File: lazy('File', () => made('blobs').File),
+    Response: lazy('Response', () => fetchClasses().Response),
+    Request: lazy('Request', () => fetchClasses().Request),
+    crypto: lazy('crypto', () => made('crypto')),
+    performance: lazy('performance', () => made('perf').performance),
+    navigator: lazy('navigator', () => made('navigator')),
+  });
   Object.defineProperties(g, shared.webDescriptors);
-  if (shared.hasWebSocket) {
-    Object.defineProperty(g, 'WebSocket', {
-      get() { return own(this, 'WebSocket', made('webSocket')); },
-      set(value) { own(this, 'WebSocket', value); },
-      configurable: true,
-      enumerable: false,
-    });
-  }
-  // Not enumerable, as node's own are not: only timers, fetch, console and
-  // queueMicrotask show in `Object.keys(globalThis)` there.
-  for (const name of ['global', 'process', 'Buffer', 'TextEncoder', 'TextDecoder', 'structuredClone', 'Blob', 'File',
-    'Response', 'Request', 'crypto', 'performance', 'navigator']) {
-    Object.defineProperty(g, name, { enumerable: false });
-  }
+  if (shared.hasWebSocket) Object.defineProperty(g, 'WebSocket', lazy('WebSocket', () => made('webSocket')));
 
   const host = {};
   Object.defineProperty(host, 'emit', {
@@ -219,7 +215,12 @@ function contextBootstrap(bridge, shared, make) {
     }
     const method = callback.name;
     const jsName = callback.path[callback.path.length - 1];
-    target[jsName] = { [jsName](params) { return bridge.call(method, params); } }[jsName];
+    target[jsName] = {
+      [jsName](params) {
+        ensureChecks();
+        return bridge.call(method, params);
+      },
+    }[jsName];
   }
   for (const [name, members] of namespaces) host[name] = strict(members, `host.${name}`);
   Object.defineProperty(g, 'host', { value: strict(host, 'host'), writable: true, configurable: true, enumerable: false });
@@ -239,7 +240,7 @@ function contextBootstrap(bridge, shared, make) {
     require.cache = Object.create(null);
     return require;
   };
-  return { parse: JSON.parse, Error, makeRequire, made, globals: g };
+  return { parse: JSON.parse, Error, makeRequire, made, globals: g, global: globalThis, ensureChecks };
 }
 
 /**
@@ -265,9 +266,19 @@ export const bootstrapScript = new vm.Script(`(function (bridge, shared) {
   };
   return (${contextBootstrap})(bridge, shared, make);
 })`, { filename: 'outrigger:bootstrap' });
-const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined).map((name) => [name, globalThis[name]]);
+const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined);
 
-for (const [, value] of webGlobals) harden(value);
+/**
+ * Freezes the lent web APIs whose objects reach scripts without the script
+ * naming them (the run's `signal`, its abort reasons and events), once per
+ * worker, before the first of them is handed out.
+ */
+let eventClassesLent = false;
+export function lendEventClasses() {
+  if (eventClassesLent) return;
+  for (const name of webGlobals) lazyWebGlobal(name);
+  eventClassesLent = true;
+}
 
 /** Lazily loaded web APIs lent so far, frozen. */
 const lent = new Map();
@@ -285,32 +296,50 @@ export function lazyWebGlobal(name) {
 
 /**
  * How every context gets the lent web APIs: one `Object.defineProperties`
- * with these descriptors, made once (non-enumerable, as node's own are).
- * The lazily loaded ones are accessors that lend the API on first touch and
- * then leave it as a plain value on the object read through (the global).
- * Their functions belong to this realm, so they are frozen like the APIs.
+ * with these descriptors, made once (non-enumerable, as node's own are):
+ * accessors that lend the API on first touch (loading it then, for the
+ * lazily loaded ones) and then leave it as a plain value on the object read
+ * through (the global). Their functions belong to this realm, so they are
+ * frozen like the APIs.
  */
 export const webDescriptors = Object.freeze(Object.fromEntries([
-  ...webGlobals.map(([name, value]) => [name, Object.freeze({ value, writable: true, configurable: true, enumerable: false })]),
-  ...LAZY_WEB_GLOBALS.map((name) => {
-    const own = (target, value) =>
-      Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
-    const { get, set } = {
-      get() {
-        const value = lazyWebGlobal(name);
-        own(this, value);
-        return value;
-      },
-      set(value) {
-        own(this, value);
-      },
-    };
-    return [name, Object.freeze({ get: Object.freeze(get), set: Object.freeze(set), configurable: true, enumerable: false })];
-  }),
+  ...[...webGlobals, ...LAZY_WEB_GLOBALS].map((name) => [name, lentDescriptor(name, () => lazyWebGlobal(name))]),
 ]));
 
-for (const descriptor of Object.values(bufferParts.prototype)) harden(descriptor.value ?? descriptor.get);
-harden(bufferParts);
+/**
+ * The global object of each context, with what puts its instance checks in
+ * place (`ensureChecks` of its bootstrap): a lent API's first touch does.
+ */
+export const instanceChecksOf = new WeakMap();
+
+/** An accessor lending the web API `name` on first touch, then a plain value of the global read through. */
+function lentDescriptor(name, lend) {
+  const own = (target, value) =>
+    Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+  const { get, set } = {
+    get() {
+      const value = lend();
+      instanceChecksOf.get(this)?.();
+      own(this, value);
+      return value;
+    },
+    set(value) {
+      own(this, value);
+    },
+  };
+  return Object.freeze({ get: Object.freeze(get), set: Object.freeze(set), configurable: true, enumerable: false });
+}
+
+let bufferHardened = false;
+/** What the script's `Buffer` borrows, frozen when a context first makes one. */
+function hardenedBufferParts() {
+  if (!bufferHardened) {
+    for (const descriptor of Object.values(bufferParts.prototype)) harden(descriptor.value ?? descriptor.get);
+    harden(bufferParts);
+    bufferHardened = true;
+  }
+  return bufferParts;
+}
 
 /** What every context shares: made once, frozen. */
 export const sharedParts = Object.freeze({
@@ -320,7 +349,9 @@ export const sharedParts = Object.freeze({
   intrinsicNames: INTRINSIC_NAMES,
   workerIntrinsics,
   web: webParts(lazyWebGlobal),
-  buffer: bufferParts,
+  get buffer() {
+    return hardenedBufferParts();
+  },
   get streamConsumers() {
     return pureView('stream/consumers');
   },
@@ -342,6 +373,7 @@ let fetchLoaded = false;
 /** A context's `fetch`: the run's signal by default, the allowlist always. */
 export function runFetch(input, init, state) {
   if (!fetchLoaded) {
+    lendEventClasses();
     // What fetch hands back (Response, Headers) is frozen like every lent API.
     for (const name of [...LAZY_WEB_GLOBALS, 'Response', 'Request', 'Blob', 'File']) lazyWebGlobal(name);
     harden(fetch);

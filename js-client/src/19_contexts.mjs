@@ -10,7 +10,7 @@ import { callHost } from './08_host_calls.mjs';
 import { CODES } from './00_codes.mjs';
 import { processParts } from './12_node.mjs';
 import { fileParts } from './17_files.mjs';
-import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal } from './18_realm.mjs';
+import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal, instanceChecksOf, lendEventClasses } from './18_realm.mjs';
 
 let nextTimerId = 1;
 
@@ -52,7 +52,10 @@ export class ContextState {
       },
       emit: (name, data) => sendEvent(name, data, state),
       call: (method, params) => callHost(method, params, state),
-      signal: () => currentRun(state)?.controller.signal,
+      signal: () => {
+        lendEventClasses();
+        return currentRun(state)?.controller.signal;
+      },
       fetch: (input, init) => runFetch(input, init, state),
       get webSocketClass() {
         return lazyWebGlobal('WebSocket');
@@ -80,6 +83,9 @@ export class ContextState {
     };
     const intrinsics = bootstrapScript.runInContext(this.context)(bridge, sharedParts);
     this.jsonParse = intrinsics.parse;
+    /** Puts the context's cross-realm instance checks in place (once). */
+    this.ensureChecks = intrinsics.ensureChecks;
+    instanceChecksOf.set(intrinsics.global, intrinsics.ensureChecks);
     this.Error = intrinsics.Error;
     this.makeRequire = intrinsics.makeRequire;
     /** Builds (once) what the context makes on first use: `made('process')`, `made('buffer')`. */

@@ -36,6 +36,8 @@ const NOT_LOADED = new Set(['test', 'test/reporters', 'sea', 'sqlite', 'inspecto
  * context of `state`. `specifier` and `referrer` name the import in errors.
  */
 export function builtinFor(state, name, specifier, referrer) {
+  // Built-in modules hand out objects of the worker's realm.
+  state.ensureChecks();
   if (config.allowBuiltins.has(name)) return allowedView(name);
   const cached = state.builtins.get(name);
   if (cached !== undefined) return cached;

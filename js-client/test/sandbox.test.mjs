@@ -16,6 +16,24 @@ describe('sandbox', () => {
     await w?.kill();
   });
 
+  it('keeps instanceof true for what the worker realm hands a script, as in plain Node', async () => {
+    const code = `import assert from 'node:assert';
+import { once, EventEmitter } from 'node:events';
+import zlib from 'node:zlib';
+const out = [];
+try { new URL('not a url'); } catch (e) { out.push(e instanceof TypeError, e instanceof Error); }
+try { assert.equal(1, 2); } catch (e) { out.push(e instanceof Error); }
+const emitter = new EventEmitter();
+const waiting = once(emitter, 'go');
+out.push(waiting instanceof Promise);
+emitter.emit('go', 1);
+const got = await waiting;
+out.push(got instanceof Array, zlib.gzipSync('x') instanceof Uint8Array, signal instanceof Object);
+export default out;`;
+    const expected = [true, true, true, true, true, true, true];
+    assert.deepEqual(valueOf(await w.run(mod(code))), expected);
+  });
+
   it('has a process and a Buffer of its own, and no require, module or __dirname', async () => {
     const code = '[typeof process, typeof require, typeof Buffer, typeof module, typeof __dirname, global === globalThis, typeof process.binding, typeof process.dlopen, typeof process.kill, typeof process.chdir, process.mainModule]';
     assert.deepEqual(valueOf(await w.run(expr(code))), ['object', 'undefined', 'function', 'undefined', 'undefined', true, 'undefined', 'undefined', 'undefined', 'undefined', null]);
