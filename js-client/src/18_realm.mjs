@@ -38,8 +38,20 @@ const LAZY_WEB_GLOBALS = [
   'MessageChannel', 'MessagePort', 'MessageEvent', 'CryptoKey',
 ];
 
-/** The script-facing globals, built inside the context's own realm. */
-function contextBootstrap(bridge, shared, make) {
+/**
+ * The script-facing globals, built inside the context's own realm. Every
+ * fresh context runs this, so it makes little: the timers, `fetch` and the
+ * run's `signal` on one object literal put in the global object's prototype
+ * chain (defining properties on the global itself goes through node's
+ * interceptors), and one `defineProperties` of accessors shared by every
+ * context (`globalDescriptors`) for the rest, each made on first touch:
+ * `console`, `host`, `process`, `Buffer`, the encoders, the fetch classes,
+ * `crypto`, the lent web APIs. The makers of what is built in the realm are
+ * compiled once per worker and brought into a context when first needed
+ * (`bridge.maker`). Like node's own, the timer functions and fetch are
+ * enumerable; the rest is not.
+ */
+function contextBootstrap(bridge, shared) {
   'use strict';
   // The cross-realm `instanceof` net (10_sharing.mjs) costs a context a
   // property per intrinsic: it is put in place when the script first gets
@@ -49,17 +61,118 @@ function contextBootstrap(bridge, shared, make) {
   const ensureChecks = () => {
     if (checked) return;
     checked = true;
-    make.bindInstanceChecks(shared.intrinsicNames, shared.workerIntrinsics);
+    bridge.maker('bindInstanceChecks')(shared.intrinsicNames, shared.workerIntrinsics);
   };
-  // The API lives on an object put in the global object's prototype chain:
-  // defining properties on the global itself goes through node's
-  // interceptors. It is one object literal (V8 builds those from a
-  // template) rather than a defineProperty per member, as every fresh
-  // context builds it. Like node's own, the timer functions and fetch are
-  // enumerable; the lent web APIs are not (bridge.webDescriptors).
+  const built = {};
+  const made = (name) => built[name] ??= create(name);
+  const make = (name, ...args) => bridge.maker(name)(...args);
+  function create(name) {
+    switch (name) {
+      case 'console': return make('makeConsole', bridge);
+      case 'host': return make('makeHost', bridge, ensureChecks);
+      case 'realmCopy': return make('makeRealmCopy');
+      case 'encoding': return make('makeEncoding', shared.web, made('realmCopy'));
+      case 'blobs': return make('makeBlobs', shared.web, made('realmCopy'));
+      case 'fetchClasses': return make('makeFetchClasses', shared.web, made('blobs'));
+      case 'crypto': return make('makeCrypto', shared.web, made('realmCopy'));
+      case 'perf': return make('makePerformance', shared.web);
+      case 'timerPromises': return make('makeTimerPromises', g);
+      case 'diagnosticsChannel': return make('makeDiagnosticsChannel');
+      case 'streamConsumers':
+        return make('makeStreamConsumers', shared.streamConsumers, made('buffer').Buffer, made('blobs'));
+      case 'navigator': return { ...shared.navigator, languages: [...shared.navigator.languages] };
+      case 'buffer':
+        return make('makeBufferModule', shared.buffer, { Blob: made('blobs').Blob, File: made('blobs').File, atob, btoa });
+      case 'process': return make('makeProcess', bridge.processParts, bridge);
+      case 'fs': return make('makeFs', bridge.fileParts, made('buffer').Buffer, shared.streams);
+      case 'webSocket': return make('makeWebSocket', bridge);
+      default: throw new TypeError(`nothing named ${name} is made here`);
+    }
+  }
+  /** The value of the global `name` that `globalDescriptors` makes on first touch. */
+  function globalValue(name) {
+    switch (name) {
+      case 'global': return globalThis;
+      case 'console': return made('console');
+      case 'host': return made('host');
+      case 'process': return made('process');
+      case 'Buffer': return made('buffer').Buffer;
+      case 'TextEncoder': return made('encoding').TextEncoder;
+      case 'TextDecoder': return made('encoding').TextDecoder;
+      case 'structuredClone': return made('encoding').structuredClone;
+      case 'Blob': return made('blobs').Blob;
+      case 'File': return made('blobs').File;
+      case 'Response': return made('fetchClasses').Response;
+      case 'Request': return made('fetchClasses').Request;
+      case 'crypto': return made('crypto');
+      case 'performance': return made('perf').performance;
+      case 'navigator': return made('navigator');
+      case 'WebSocket': return made('webSocket');
+      default:
+        // A lent web API: of the worker's realm.
+        ensureChecks();
+        return bridge.lent(name);
+    }
+  }
+  const clear = function (id) {
+    bridge.clearTimer(id);
+  };
+  const g = {
+    __proto__: Object.getPrototypeOf(globalThis),
+    setTimeout: function setTimeout(callback, delay, ...args) {
+      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+      return bridge.setTimer(callback, Number(delay) || 0, args, false);
+    },
+    setInterval: function setInterval(callback, delay, ...args) {
+      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+      return bridge.setTimer(callback, Number(delay) || 0, args, true);
+    },
+    setImmediate: function setImmediate(callback, ...args) {
+      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+      return bridge.setTimer(callback, 0, args, false);
+    },
+    clearTimeout: clear,
+    clearInterval: clear,
+    clearImmediate: clear,
+    queueMicrotask: function queueMicrotask(callback) {
+      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
+      Promise.resolve().then(() => callback());
+    },
+    fetch: async function fetch(input, init) {
+      ensureChecks();
+      return made('fetchClasses').adoptResponse(await bridge.fetch(input, init));
+    },
+    get signal() {
+      ensureChecks();
+      return bridge.signal();
+    },
+  };
+  Object.defineProperties(g, shared.globalDescriptors);
+  Object.setPrototypeOf(globalThis, g);
+  // V8 gives every context a `console` of its own, which would shadow ours.
+  Object.defineProperty(globalThis, 'console', shared.globalDescriptors.console);
+  // `require` for CommonJS files, as a function of this realm.
+  const makeRequire = (load, resolve) => {
+    const require = function require(id) {
+      if (typeof id !== 'string') throw new TypeError('require(id): id must be a string');
+      return load(id);
+    };
+    require.resolve = function resolveId(id) {
+      if (typeof id !== 'string') throw new TypeError('require.resolve(id): id must be a string');
+      return resolve(id);
+    };
+    require.cache = Object.create(null);
+    return require;
+  };
+  return { parse: JSON.parse, Error, makeRequire, made, globals: g, global: globalThis, ensureChecks, globalValue };
+}
+
+/** Runs inside a context: the script's `console`, its output going to the run's logs. */
+function makeConsole(bridge) {
+  'use strict';
   let counts;
   let timers;
-  const consoleObject = {
+  return {
     log(...args) { bridge.log('log', args); },
     info(...args) { bridge.log('info', args); },
     warn(...args) { bridge.log('warn', args); },
@@ -88,105 +201,15 @@ function contextBootstrap(bridge, shared, make) {
       bridge.log('info', [`${label}: ${(bridge.now() - start).toFixed(3)}ms`]);
     },
   };
-  // What is built on first use, once per context.
-  const built = {};
-  const makers = {
-    realmCopy: () => make.makeRealmCopy(),
-    encoding: () => make.makeEncoding(shared.web, made('realmCopy')),
-    blobs: () => make.makeBlobs(shared.web, made('realmCopy')),
-    fetchClasses: () => make.makeFetchClasses(shared.web, made('blobs')),
-    crypto: () => make.makeCrypto(shared.web, made('realmCopy')),
-    perf: () => make.makePerformance(shared.web),
-    timerPromises: () => make.makeTimerPromises(g),
-    diagnosticsChannel: () => make.makeDiagnosticsChannel(),
-    streamConsumers: () => make.makeStreamConsumers(shared.streamConsumers, made('buffer').Buffer, made('blobs')),
-    navigator: () => ({ ...shared.navigator, languages: [...shared.navigator.languages] }),
-    buffer: () => make.makeBufferModule(shared.buffer, { Blob: made('blobs').Blob, File: made('blobs').File, atob, btoa }),
-    process: () => make.makeProcess(bridge.processParts, bridge),
-    fs: () => make.makeFs(bridge.fileParts, made('buffer').Buffer, shared.streams),
-    webSocket: () => {
-      // The engine's WebSocket, each one opened through the fetch allowlist.
-      const Native = bridge.webSocketClass;
-      const WebSocket = function WebSocket(url, protocols) {
-        if (new.target === undefined) throw new TypeError("Class constructor WebSocket cannot be invoked without 'new'");
-        return bridge.openWebSocket(url, protocols);
-      };
-      WebSocket.prototype = Native.prototype;
-      for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) WebSocket[name] = Native[name];
-      return WebSocket;
-    },
-  };
-  function made(name) {
-    return built[name] ??= makers[name]();
-  }
-  const fetchClasses = () => made('fetchClasses');
-  // A global made on first use becomes a plain property of the object read
-  // through, as assigning it would make it.
-  const own = (target, name, value) => {
-    Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
-    return value;
-  };
-  const clear = function (id) {
-    bridge.clearTimer(id);
-  };
-  const g = {
-    __proto__: Object.getPrototypeOf(globalThis),
-    console: consoleObject,
-    setTimeout: function setTimeout(callback, delay, ...args) {
-      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
-      return bridge.setTimer(callback, Number(delay) || 0, args, false);
-    },
-    setInterval: function setInterval(callback, delay, ...args) {
-      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
-      return bridge.setTimer(callback, Number(delay) || 0, args, true);
-    },
-    setImmediate: function setImmediate(callback, ...args) {
-      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
-      return bridge.setTimer(callback, 0, args, false);
-    },
-    clearTimeout: clear,
-    clearInterval: clear,
-    clearImmediate: clear,
-    queueMicrotask: function queueMicrotask(callback) {
-      if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
-      Promise.resolve().then(() => callback());
-    },
-    fetch: async function fetch(input, init) {
-      ensureChecks();
-      return fetchClasses().adoptResponse(await bridge.fetch(input, init));
-    },
-    get signal() {
-      ensureChecks();
-      return bridge.signal();
-    },
-  };
-  // Made on first use (see `made`), and not enumerable, as node's own are
-  // not: only timers, fetch, console and queueMicrotask show in
-  // `Object.keys(globalThis)` there. One `defineProperties` for them all.
-  const lazy = (name, value) => ({
-    get() { return own(this, name, value()); },
-    set(next) { own(this, name, next); },
-    configurable: true,
-    enumerable: false,
-  });
-  Object.defineProperties(g, {
-    global: { value: globalThis, writable: true, configurable: true, enumerable: false },
-    process: lazy('process', () => made('process')),
-    Buffer: lazy('Buffer', () => made('buffer').Buffer),
-    TextEncoder: lazy('TextEncoder', () => made('encoding').TextEncoder),
-    TextDecoder: lazy('TextDecoder', () => made('encoding').TextDecoder),
-    structuredClone: lazy('structuredClone', () => made('encoding').structuredClone),
-    Blob: lazy('Blob', () => made('blobs').Blob),
-    File: lazy('File', () => made('blobs').File),
-    Response: lazy('Response', () => fetchClasses().Response),
-    Request: lazy('Request', () => fetchClasses().Request),
-    crypto: lazy('crypto', () => made('crypto')),
-    performance: lazy('performance', () => made('perf').performance),
-    navigator: lazy('navigator', () => made('navigator')),
-  });
-  Object.defineProperties(g, shared.webDescriptors);
-  if (shared.hasWebSocket) Object.defineProperty(g, 'WebSocket', lazy('WebSocket', () => made('webSocket')));
+}
 
+/**
+ * Runs inside a context: the script's `host`, the pool's callbacks by their
+ * names (and namespaces) and `emit`. A name that is not a callback throws at
+ * once, saying what exists.
+ */
+function makeHost(bridge, ensureChecks) {
+  'use strict';
   const host = {};
   Object.defineProperty(host, 'emit', {
     value: function emit(name, data) {
@@ -195,9 +218,7 @@ function contextBootstrap(bridge, shared, make) {
     },
     enumerable: true,
   });
-  const names = bridge.callbacks.map((callback) => callback.name);
-  const listing = names.length > 0 ? names.join(', ') : 'none are registered';
-  // A name that is not a callback throws at once, saying what exists.
+  const listing = bridge.callbacks.length > 0 ? bridge.callbacks.map((callback) => callback.name).join(', ') : 'none are registered';
   const strict = (target, where) => new Proxy(Object.freeze(target), {
     get(object, key, receiver) {
       if (typeof key === 'symbol' || key in object || key === 'then' || key === 'toJSON') {
@@ -223,49 +244,43 @@ function contextBootstrap(bridge, shared, make) {
     }[jsName];
   }
   for (const [name, members] of namespaces) host[name] = strict(members, `host.${name}`);
-  Object.defineProperty(g, 'host', { value: strict(host, 'host'), writable: true, configurable: true, enumerable: false });
-  Object.setPrototypeOf(globalThis, g);
-  // V8 gives every context a `console` of its own, which would shadow ours.
-  Object.defineProperty(globalThis, 'console', { value: g.console, writable: true, configurable: true, enumerable: false });
-  // `require` for CommonJS files, as a function of this realm.
-  const makeRequire = (load, resolve) => {
-    const require = function require(id) {
-      if (typeof id !== 'string') throw new TypeError('require(id): id must be a string');
-      return load(id);
-    };
-    require.resolve = function resolveId(id) {
-      if (typeof id !== 'string') throw new TypeError('require.resolve(id): id must be a string');
-      return resolve(id);
-    };
-    require.cache = Object.create(null);
-    return require;
-  };
-  return { parse: JSON.parse, Error, makeRequire, made, globals: g, global: globalThis, ensureChecks };
+  return strict(host, 'host');
 }
 
-/**
- * Compiled once; run in each new context, it returns the function that
- * builds the context's API. The makers of the APIs built in the context are
- * part of its source.
- */
-export const bootstrapScript = new vm.Script(`(function (bridge, shared) {
-  const make = {
-    bindInstanceChecks: (${bindInstanceChecks}),
-    makeRealmCopy: (${makeRealmCopy}),
-    makeEncoding: (${makeEncoding}),
-    makeBlobs: (${makeBlobs}),
-    makeFetchClasses: (${makeFetchClasses}),
-    makeCrypto: (${makeCrypto}),
-    makePerformance: (${makePerformance}),
-    makeBufferModule: (${makeBufferModule}),
-    makeProcess: (${makeProcess}),
-    makeTimerPromises: (${makeTimerPromises}),
-    makeDiagnosticsChannel: (${makeDiagnosticsChannel}),
-    makeStreamConsumers: (${makeStreamConsumers}),
-    makeFs: (${makeFs}),
+/** Runs inside a context: the engine's `WebSocket`, each one opened through the fetch allowlist. */
+function makeWebSocket(bridge) {
+  'use strict';
+  const Native = bridge.webSocketClass;
+  const WebSocket = function WebSocket(url, protocols) {
+    if (new.target === undefined) throw new TypeError("Class constructor WebSocket cannot be invoked without 'new'");
+    return bridge.openWebSocket(url, protocols);
   };
-  return (${contextBootstrap})(bridge, shared, make);
-})`, { filename: 'outrigger:bootstrap' });
+  WebSocket.prototype = Native.prototype;
+  for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) WebSocket[name] = Native[name];
+  return WebSocket;
+}
+
+/** Compiled once; run in each new context, it builds the context's globals. */
+export const bootstrapScript = new vm.Script(`(${contextBootstrap})`, { filename: 'outrigger:bootstrap' });
+
+/** What runs inside contexts besides the bootstrap, each compiled once per worker when first needed. */
+const MAKERS = {
+  bindInstanceChecks, makeConsole, makeHost, makeWebSocket, makeRealmCopy, makeEncoding, makeBlobs,
+  makeFetchClasses, makeCrypto, makePerformance, makeBufferModule, makeProcess, makeTimerPromises,
+  makeDiagnosticsChannel, makeStreamConsumers, makeFs,
+};
+const makerScripts = new Map();
+
+/** The maker `name` as a function of the realm of `context`. */
+export function makerIn(context, name) {
+  let script = makerScripts.get(name);
+  if (script === undefined) {
+    if (!Object.hasOwn(MAKERS, name)) throw new TypeError(`no maker ${name}`);
+    script = new vm.Script(`(${MAKERS[name]})`, { filename: `outrigger:${name}` });
+    makerScripts.set(name, script);
+  }
+  return script.runInContext(context);
+}
 const webGlobals = WEB_GLOBALS.filter((name) => globalThis[name] !== undefined);
 
 /**
@@ -294,32 +309,36 @@ export function lazyWebGlobal(name) {
   return value;
 }
 
-/**
- * How every context gets the lent web APIs: one `Object.defineProperties`
- * with these descriptors, made once (non-enumerable, as node's own are):
- * accessors that lend the API on first touch (loading it then, for the
- * lazily loaded ones) and then leave it as a plain value on the object read
- * through (the global). Their functions belong to this realm, so they are
- * frozen like the APIs.
- */
-export const webDescriptors = Object.freeze(Object.fromEntries([
-  ...[...webGlobals, ...LAZY_WEB_GLOBALS].map((name) => [name, lentDescriptor(name, () => lazyWebGlobal(name))]),
-]));
+/** What each context's bootstrap returned, by the context's global object: its `globalValue`. */
+export const contextGlobals = new WeakMap();
+
+/** The globals made or lent on first touch (see `contextBootstrap`), and the lent web APIs. */
+const MADE_GLOBALS = [
+  'global', 'console', 'host', 'process', 'Buffer', 'TextEncoder', 'TextDecoder', 'structuredClone', 'Blob', 'File',
+  'Response', 'Request', 'crypto', 'performance', 'navigator',
+  ...(typeof globalThis.WebSocket === 'function' ? ['WebSocket'] : []),
+];
 
 /**
- * The global object of each context, with what puts its instance checks in
- * place (`ensureChecks` of its bootstrap): a lent API's first touch does.
+ * How every context gets its globals made on first touch: one
+ * `Object.defineProperties` with these descriptors, made once per worker.
+ * Each is an accessor that asks the context (found by the global object
+ * read through) for the value, then leaves it as a plain, writable,
+ * non-enumerable property of that object, as assigning it would. The
+ * accessors belong to this realm, so they are frozen.
  */
-export const instanceChecksOf = new WeakMap();
+export const globalDescriptors = Object.freeze(Object.fromEntries(
+  [...MADE_GLOBALS, ...webGlobals, ...LAZY_WEB_GLOBALS].map((name) => [name, globalDescriptor(name)]),
+));
 
-/** An accessor lending the web API `name` on first touch, then a plain value of the global read through. */
-function lentDescriptor(name, lend) {
+function globalDescriptor(name) {
   const own = (target, value) =>
     Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
   const { get, set } = {
     get() {
-      const value = lend();
-      instanceChecksOf.get(this)?.();
+      const globalValue = contextGlobals.get(this);
+      if (globalValue === undefined) return undefined;
+      const value = globalValue(name);
       own(this, value);
       return value;
     },
@@ -345,13 +364,13 @@ function hardenedBufferParts() {
 export const sharedParts = Object.freeze({
   /** Whether the engine has `WebSocket` (Node.js 22 and later). */
   hasWebSocket: typeof globalThis.WebSocket === 'function',
-  webDescriptors,
   intrinsicNames: INTRINSIC_NAMES,
   workerIntrinsics,
   web: webParts(lazyWebGlobal),
   get buffer() {
     return hardenedBufferParts();
   },
+  globalDescriptors,
   get streamConsumers() {
     return pureView('stream/consumers');
   },

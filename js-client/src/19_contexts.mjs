@@ -10,7 +10,7 @@ import { callHost } from './08_host_calls.mjs';
 import { CODES } from './00_codes.mjs';
 import { processParts } from './12_node.mjs';
 import { fileParts } from './17_files.mjs';
-import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal, instanceChecksOf, lendEventClasses } from './18_realm.mjs';
+import { bootstrapScript, sharedParts, runFetch, openWebSocket, lazyWebGlobal, contextGlobals, lendEventClasses, makerIn } from './18_realm.mjs';
 
 let nextTimerId = 1;
 
@@ -57,6 +57,9 @@ export class ContextState {
         return currentRun(state)?.controller.signal;
       },
       fetch: (input, init) => runFetch(input, init, state),
+      // What runs in the realm besides the bootstrap, brought in when first needed.
+      maker: (name) => (state.makers ??= {})[name] ??= makerIn(state.context, name),
+      lent: (name) => lazyWebGlobal(name),
       get webSocketClass() {
         return lazyWebGlobal('WebSocket');
       },
@@ -85,7 +88,10 @@ export class ContextState {
     this.jsonParse = intrinsics.parse;
     /** Puts the context's cross-realm instance checks in place (once). */
     this.ensureChecks = intrinsics.ensureChecks;
-    instanceChecksOf.set(intrinsics.global, intrinsics.ensureChecks);
+    // Read through the global object, or, for what is defined on it itself
+    // (`console`), through the object node keeps its properties on.
+    contextGlobals.set(intrinsics.global, intrinsics.globalValue);
+    contextGlobals.set(this.context, intrinsics.globalValue);
     this.Error = intrinsics.Error;
     this.makeRequire = intrinsics.makeRequire;
     /** Builds (once) what the context makes on first use: `made('process')`, `made('buffer')`. */

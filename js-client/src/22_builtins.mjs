@@ -102,7 +102,7 @@ function contextModule(state, name) {
 }
 
 function consoleModule(state) {
-  const console = state.globals.console;
+  const console = state.made('console');
   return { ...console, Console: function Console() { return console; }, default: undefined };
 }
 
