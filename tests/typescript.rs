@@ -246,6 +246,7 @@ fn decl<P: JsonSchema, R: JsonSchema>(js_name: &str) -> CallbackDecl {
         description: None,
         params: schema_for!(P).to_value(),
         result: schema_for!(R).to_value(),
+        approval: false,
     }
 }
 
@@ -256,6 +257,7 @@ fn raw(js_name: &str, params: Value, result: Value) -> CallbackDecl {
         description: None,
         params,
         result,
+        approval: false,
     }
 }
 

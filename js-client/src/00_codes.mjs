@@ -25,4 +25,5 @@ export const CODES = Object.freeze({
   NOT_STARTED: -32011,
   EXIT: -32012,
   DENIED: -32013,
+  APPROVAL_DENIED: -32014,
 });

@@ -209,7 +209,7 @@ export function errorFor(thrown, filename) {
     }
     const data = {
       name: safeGet(thrown, 'name') ?? 'Error',
-      message: safeGet(thrown, 'message') ?? '',
+      message: callbackHint(safeGet(thrown, 'message') ?? ''),
       stack: rawStack === undefined ? null : cleanStack(rawStack),
       line: line ?? null,
       column: column ?? null,
@@ -229,6 +229,17 @@ export function errorFor(thrown, filename) {
     message: `uncaught ${name}: ${message}`,
     data: { name, message, stack: null, line: null, column: null },
   };
+}
+
+/**
+ * `host.x` reads as `undefined` when no callback has that name (so that
+ * scripts can detect optional tools); calling it anyway says which exist.
+ */
+function callbackHint(message) {
+  const call = /^(host(?:\.[\w$]+)+) is not a function$/.exec(message);
+  if (call === null) return message;
+  const names = config.callbacks.map((callback) => callback.name);
+  return `${call[1]} is not a callback (callbacks: ${names.length > 0 ? names.join(', ') : 'none are registered'})`;
 }
 
 /** Answers request `id` with the error for what was thrown (located in `filename`). */

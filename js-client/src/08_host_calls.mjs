@@ -2,6 +2,7 @@
 // in a script, and the host's answers to them.
 
 import { CODES } from './00_codes.mjs';
+import { config } from './02_config.mjs';
 import { send } from './03_channel.mjs';
 import { toJsonText } from './04_json.mjs';
 import { currentRun } from './06_current_run.mjs';
@@ -10,8 +11,36 @@ let nextCallId = 1;
 /** Calls not yet answered, by request id: { resolve, reject, run, state }. */
 const pendingCalls = new Map();
 
+/** The callbacks whose calls wait for approval, by wire name (from `init`). */
+let needingApproval;
+function needsApproval(method) {
+  needingApproval ??= new Set(config.callbacks.filter((callback) => callback.approval).map((callback) => callback.name));
+  return needingApproval.has(method);
+}
+
+const FRAME = /^\s+at (?:.*? \()?(.*?):(\d+):(\d+)\)?$/;
+
+/** The frames of a captured call site (`Error.captureStackTrace`), as stack text; '' when unreadable. */
+function framesOf(site) {
+  let stack;
+  try {
+    stack = site?.stack;
+  } catch {
+    return '';
+  }
+  if (typeof stack !== 'string') return '';
+  const newline = stack.indexOf('\n');
+  return newline < 0 ? '' : stack.slice(newline + 1);
+}
+
+/** Where a call was made: the first frame of its site. */
+function positionOf(site) {
+  const frame = FRAME.exec(framesOf(site).split('\n')[0] ?? '');
+  return frame ? { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) } : null;
+}
+
 /** A request to the host (a callback), answered by a response line. */
-export function callHost(method, params, state) {
+export function callHost(method, params, state, site) {
   const run = currentRun(state);
   const ErrorType = state?.Error ?? Error;
   if (run !== undefined) {
@@ -25,11 +54,12 @@ export function callHost(method, params, state) {
   }
   const id = nextCallId++;
   const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
+  const where = needsApproval(method) ? ',"site":' + JSON.stringify(positionOf(site)) : '';
   return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject, run, state });
+    pendingCalls.set(id, { resolve, reject, run, state, site });
     run?.calls.add(id);
     send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
-      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + '}}');
+      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + where + '}}');
   });
 }
 
@@ -43,8 +73,11 @@ export function onHostResponse(message) {
   const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
   if (message.error) {
     const error = new (state?.Error ?? Error)(String(message.error.message));
-    error.code = message.error.code;
+    error.code = message.error.code === CODES.APPROVAL_DENIED ? 'APPROVAL_DENIED' : message.error.code;
     if (message.error.data !== undefined) error.data = inRealm(message.error.data);
+    // The stack of the call in the script: a failed call is reported where it was made.
+    const frames = framesOf(call.site);
+    if (frames !== '') error.stack = `${error.name}: ${error.message}\n${frames}`;
     call.reject(error);
   } else {
     call.resolve(inRealm(message.result));

@@ -205,8 +205,7 @@ function makeConsole(bridge) {
 
 /**
  * Runs inside a context: the script's `host`, the pool's callbacks by their
- * names (and namespaces) and `emit`. A name that is not a callback throws at
- * once, saying what exists.
+ * names (and namespaces) and `emit`.
  */
 function makeHost(bridge, ensureChecks) {
   'use strict';
@@ -218,15 +217,11 @@ function makeHost(bridge, ensureChecks) {
     },
     enumerable: true,
   });
-  const listing = bridge.callbacks.length > 0 ? bridge.callbacks.map((callback) => callback.name).join(', ') : 'none are registered';
-  const strict = (target, where) => new Proxy(Object.freeze(target), {
-    get(object, key, receiver) {
-      if (typeof key === 'symbol' || key in object || key === 'then' || key === 'toJSON') {
-        return Reflect.get(object, key, receiver);
-      }
-      throw new TypeError(`${where}.${key} is not a callback (callbacks: ${listing})`);
-    },
-  });
+  // Frozen: no run can add or change a callback. A name that is not there
+  // reads as `undefined`, so that `typeof host.x`, `'x' in host` and
+  // `host.x?.()` detect an optional tool; calling it anyway fails with the
+  // names that exist (the worker adds them to the TypeError, 05_errors.mjs).
+  const strict = (target) => Object.freeze(target);
   const namespaces = new Map();
   for (const callback of bridge.callbacks) {
     let target = host;
@@ -236,15 +231,21 @@ function makeHost(bridge, ensureChecks) {
     }
     const method = callback.name;
     const jsName = callback.path[callback.path.length - 1];
-    target[jsName] = {
+    const call = {
       [jsName](params) {
         ensureChecks();
-        return bridge.call(method, params);
+        // Where the script made the call (the frame below this one), for the
+        // error of a failed call and for an approver: captured now, the
+        // stack text made only if it is read.
+        const site = {};
+        Error.captureStackTrace(site, call);
+        return bridge.call(method, params, site);
       },
     }[jsName];
+    target[jsName] = call;
   }
-  for (const [name, members] of namespaces) host[name] = strict(members, `host.${name}`);
-  return strict(host, 'host');
+  for (const [name, members] of namespaces) host[name] = strict(members);
+  return strict(host);
 }
 
 /** Runs inside a context: the engine's `WebSocket`, each one opened through the fetch allowlist. */

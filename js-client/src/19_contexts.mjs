@@ -51,7 +51,7 @@ export class ContextState {
         if (!sendLog(level, args, state)) throw currentRun(state).endReason;
       },
       emit: (name, data) => sendEvent(name, data, state),
-      call: (method, params) => callHost(method, params, state),
+      call: (method, params, site) => callHost(method, params, state, site),
       signal: () => {
         lendEventClasses();
         return currentRun(state)?.controller.signal;

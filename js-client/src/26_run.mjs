@@ -80,6 +80,26 @@ export class Run {
     this.abortController?.abort(this.abortReason());
   }
 
+  /**
+   * A call of the run waits for approval (`hold`) or no longer does
+   * (`release`): its deadline stands still while any waits.
+   */
+  hold() {
+    this.holds = (this.holds ?? 0) + 1;
+    if (this.holds === 1 && deadlines.delete(this)) this.remaining = this.deadline - nowMs();
+  }
+
+  release() {
+    if (!(this.holds > 0)) return;
+    this.holds--;
+    if (this.holds === 0 && this.remaining !== undefined && !this.finished) {
+      this.deadline = nowMs() + this.remaining;
+      this.remaining = undefined;
+      deadlines.add(this);
+      startDeadlineTimer();
+    }
+  }
+
   /** The run has answered: it leaves the registry and the deadlines, and its unanswered callbacks reject. */
   finish() {
     this.finished = true;
@@ -102,6 +122,10 @@ function watchDeadline(run, timeout) {
   run.deadline = nowMs() + timeout;
   run.timeout = timeout;
   deadlines.add(run);
+  startDeadlineTimer();
+}
+
+function startDeadlineTimer() {
   if (deadlineTimer === null) {
     deadlineTimer = setInterval(checkDeadlines, DEADLINE_TICK_MS);
     deadlineTimer.unref();

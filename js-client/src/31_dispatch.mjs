@@ -58,6 +58,10 @@ function handleNotification(message) {
       }
       return;
     }
+    case 'hold':
+      return runById(params.run)?.hold();
+    case 'release':
+      return runById(params.run)?.release();
     case 'session.close':
       return closeSession(params.session);
     case 'module.unload':
@@ -77,6 +81,8 @@ const REQUIRED_PARAMS = {
   'module.load': ['handle', 'name'],
   'session.open': ['session'],
   cancel: ['id'],
+  hold: ['run'],
+  release: ['run'],
   'session.close': ['session'],
   'module.unload': ['handle'],
 };

@@ -150,3 +150,57 @@ describe('callbacks not declared', () => {
     assert.equal(w.callbackRequests.length, 0);
   });
 });
+
+describe('callbacks as an agent uses them', () => {
+  let w;
+  before(async () => {
+    w = await Worker.start({
+      callbacks: [...CALLBACKS, { name: 'send', path: ['send'], approval: true }],
+      onCallback: async (method, params, message) => {
+        if (method === 'x') throw { code: 4242, message: 'the host said no' };
+        if (method === 'send') {
+          if (params.args?.deny) throw { code: CODES.APPROVAL_DENIED, message: '`send` was not approved: not now' };
+          // As the host does while an approver decides: the run's clock stops.
+          w.notify('hold', { run: params.run });
+          await sleep(params.args?.wait ?? 0);
+          w.notify('release', { run: params.run });
+          return { sent: true, site: params.site };
+        }
+        return null;
+      },
+    });
+  });
+  after(async () => {
+    await w?.kill();
+  });
+
+  it('lets a script detect an optional tool: a missing name reads as undefined', async () => {
+    const code = '[typeof host.nope, "nope" in host, host.nope?.({}) ?? "skipped", typeof host.db.nope, host.db.nope?.() ?? "skipped"]';
+    assert.deepEqual(valueOf(await w.run(expr(code))), ['undefined', false, 'skipped', 'undefined', 'skipped']);
+  });
+
+  it('reports a failed call at the line and column of the call in the script', async () => {
+    const code = 'const a = 1;\nconst b = 2;\n  await host.x({ fail: true });\nexport default a + b;';
+    const error = errorOf(await w.run(mod(code)), CODES.SCRIPT_ERROR);
+    assert.equal(error.message, 'Error: the host said no');
+    assert.deepEqual([error.data.line, error.data.column], [3, 14]);
+    assert.match(error.data.stack, /^Error: the host said no\n\s+at script\.mjs:3:14/);
+  });
+
+  it('sends where a call that needs approval was made', async () => {
+    const out = valueOf(await w.run(mod('\nexport default await   host.send({});')));
+    assert.deepEqual(out, { sent: true, site: { file: 'script.mjs', line: 2, column: 29 } });
+  });
+
+  it('stops the run\'s clock while a call waits for approval', async () => {
+    const code = 'export default await host.send({ wait: 600 });';
+    assert.equal(valueOf(await w.run(mod(code, { timeout: 300 }))).sent, true);
+    // The same wait without a hold is past the timeout.
+    errorOf(await w.run(mod('export default await new Promise((r) => setTimeout(r, 600));', { timeout: 300 })), CODES.TIMEOUT);
+  });
+
+  it('rejects a denied call with code APPROVAL_DENIED and the reason', async () => {
+    const code = 'try { await host.send({ deny: true }); } catch (e) { globalThis.caught = [e instanceof Error, e.code, e.message]; }\nexport default caught;';
+    assert.deepEqual(valueOf(await w.run(mod(code))), [true, 'APPROVAL_DENIED', '`send` was not approved: not now']);
+  });
+});

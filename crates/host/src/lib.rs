@@ -43,14 +43,17 @@ mod store;
 pub mod typescript;
 pub mod wire;
 
-pub use callbacks::{CallContext, CallbackDecl, CallbackError, CallbackSet, Handler};
+pub use callbacks::{
+    Approval, ApprovalFuture, ApprovalRequest, Approver, CallContext, CallbackDecl, CallbackError,
+    CallbackSet, Handler,
+};
 pub use declarations::{Declarations, ToolFormat};
 pub use dispatch::{ExitCauses, Stats, WorkerCounts};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use metrics::Histogram;
 pub use module::JsModule;
-pub use output::{Event, LogEntry, LogLevel, Output};
+pub use output::{CallSite, Event, LogEntry, LogLevel, Output};
 pub use pool::{Isolation, Pool, PoolBuilder};
 pub use run::RunHandle;
 pub use sandbox::Sandbox;

@@ -15,6 +15,9 @@ pub struct Output {
     pub logs: Vec<LogEntry>,
     /// Every event the run emitted with `host.emit`, in order.
     pub events: Vec<Event>,
+    /// How long the run waited for approvals of its callback calls, its
+    /// timeout clock paused meanwhile (see [`Approver`](crate::Approver)).
+    pub approval_wait: std::time::Duration,
 }
 
 /// The level of a console call.
@@ -68,6 +71,18 @@ impl fmt::Display for LogEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{:?}] {}", self.level, self.message())
     }
+}
+
+/// Where in the script a call was made: the innermost frame of the user's
+/// code (the script, or a file it imported).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    /// The script's name or the file's path.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
 }
 
 /// A one-way message a script sent with `host.emit(name, data)`.

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use crate::callbacks::{ApprovalRequest, Approver};
 use crate::dispatch::{Dispatcher, Lease};
 use crate::engine::Reply;
 use crate::error::{Error, Result};
@@ -61,6 +62,13 @@ pub struct RunHandle {
     settled: bool,
     started: std::time::Instant,
     span: tracing::Span,
+    /// The run's own approver, if it has one.
+    approver: Option<Approver>,
+    /// Calls waiting for approval now, since when, and the time the run has
+    /// spent with one waiting (its timeout clock paused).
+    held: u32,
+    held_since: Option<std::time::Instant>,
+    approval_wait: Duration,
 }
 
 impl RunHandle {
@@ -72,9 +80,13 @@ impl RunHandle {
         dispatcher: Arc<Dispatcher>,
         timeout: Duration,
         script: String,
+        approver: Option<Approver>,
     ) -> Self {
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("outrigger.run", run = id, worker = lease.worker().pid, method = outgoing.method(), script = %script);
+        if approver.is_some() {
+            lease.worker().begin_run(id, id, approver.clone());
+        }
         let replies = outgoing.send(lease.worker(), id, dispatcher.limits().blocked_after);
         RunHandle {
             id,
@@ -94,12 +106,36 @@ impl RunHandle {
             outcome: None,
             settled: false,
             span,
+            approver,
+            held: 0,
+            held_since: None,
+            approval_wait: Duration::ZERO,
         }
     }
 
-    /// The run's id, as it appears in tracing spans.
+    /// The run's id, as it appears in tracing spans, in
+    /// [`ApprovalRequest::run`](crate::ApprovalRequest::run) and in
+    /// [`CallContext::run_id`](crate::CallContext::run_id).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The run's calls of callbacks waiting for an approver's decision now
+    /// (for a UI). They end with the run when it is cancelled or times out.
+    pub fn pending_approvals(&self) -> Vec<ApprovalRequest> {
+        if self.settled || self.moving.is_some() {
+            return Vec::new();
+        }
+        self.lease.worker().pending_approvals(self.request)
+    }
+
+    /// How long the run has waited for approvals so far (its timeout clock
+    /// paused meanwhile).
+    pub fn approval_wait(&self) -> Duration {
+        match self.held_since {
+            Some(since) => self.approval_wait + since.elapsed(),
+            None => self.approval_wait,
+        }
     }
 
     /// The next event the script emitted, or `None` once the run has ended.
@@ -116,6 +152,7 @@ impl RunHandle {
             value,
             logs: std::mem::take(&mut self.logs),
             events: std::mem::take(&mut self.events),
+            approval_wait: self.approval_wait,
         })
     }
 
@@ -173,6 +210,29 @@ impl RunHandle {
         }
     }
 
+    /// A call of the run started (`held`) or stopped waiting for approval
+    /// at `at`: the timeout clock stops while any waits, and the deadline
+    /// moves by the time it stood still.
+    fn on_held(&mut self, held: bool, at: std::time::Instant) {
+        if held {
+            if self.held == 0 {
+                self.held_since = Some(at);
+            }
+            self.held += 1;
+            return;
+        }
+        self.held = self.held.saturating_sub(1);
+        if self.held == 0 {
+            if let Some(since) = self.held_since.take() {
+                self.approval_wait += at.saturating_duration_since(since);
+            }
+            let deadline = self.started + self.timeout + self.approval_wait;
+            self.deadline
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
+        }
+    }
+
     /// The worker never started the request and never will (it was
     /// blocked): find another one. The first that takes runs gets it.
     fn move_on(&mut self) {
@@ -198,6 +258,10 @@ impl RunHandle {
     /// under a fresh request id.
     fn send_to(&mut self, lease: Lease) {
         self.request = self.ids.fetch_add(1, Ordering::Relaxed);
+        // Its callbacks ask for approval under the run's own id.
+        lease
+            .worker()
+            .begin_run(self.request, self.id, self.approver.clone());
         self.replies = self.outgoing.send(
             lease.worker(),
             self.request,
@@ -248,6 +312,7 @@ impl Stream for RunHandle {
                 }
                 Poll::Ready(Some(Reply::Done(result))) => this.on_done(result),
                 Poll::Ready(Some(Reply::Withdrawn)) => this.move_on(),
+                Poll::Ready(Some(Reply::Held(held, at))) => this.on_held(held, at),
                 Poll::Ready(Some(Reply::Exited { pid, reason })) => {
                     this.settle(Err(Error::WorkerExited { pid, reason }));
                 }
@@ -259,7 +324,7 @@ impl Stream for RunHandle {
                     }));
                 }
                 Poll::Pending => {
-                    if this.deadline.as_mut().poll(cx).is_ready() {
+                    if this.held == 0 && this.deadline.as_mut().poll(cx).is_ready() {
                         this.lease
                             .worker()
                             .cancel(this.request, CancelReason::Timeout);

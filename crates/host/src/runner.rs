@@ -60,6 +60,7 @@ impl Runner {
                 .unwrap_or(self.defaults.max_callback_calls),
         };
         let name = script.name.clone();
+        let approver = script.approver.clone();
         let outgoing = Outgoing::script(script, session, limits);
         RunHandle::start(
             self.ids.clone(),
@@ -68,6 +69,7 @@ impl Runner {
             self.dispatcher.clone(),
             timeout,
             name,
+            approver,
         )
     }
 
@@ -94,6 +96,7 @@ impl Runner {
             self.dispatcher.clone(),
             limits.timeout,
             name,
+            None,
         )
     }
 }

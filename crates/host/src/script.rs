@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::callbacks::{Approval, ApprovalRequest, Approver};
 use crate::error::{Error, Result};
 
 /// How a script's source is evaluated.
@@ -57,6 +58,7 @@ pub struct Script {
     max_callbacks: Option<u32>,
     retries: u32,
     key: Arc<OnceLock<String>>,
+    approver: Option<Approver>,
 }
 
 impl Script {
@@ -69,6 +71,7 @@ impl Script {
             timeout: None,
             max_callbacks: None,
             retries: 0,
+            approver: None,
             key: Arc::default(),
         }
     }
@@ -121,6 +124,30 @@ impl Script {
     /// [`Error::Limit`].
     pub fn max_callback_calls(mut self, max: u32) -> Self {
         self.max_callbacks = Some(max);
+        self
+    }
+
+    /// Who decides on this run's calls of callbacks that need approval,
+    /// instead of the pool's [`approver`](crate::PoolBuilder::approver).
+    /// While a call waits, the run's timeout clock is paused; the time is
+    /// reported in [`Output::approval_wait`](crate::Output::approval_wait).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+    /// use outrigger_host::{Approval, Script};
+    /// let out = pool.run(Script::module("export default await host.sendEmail({ to: 'a@b.c' });")
+    ///     .approver(|request| async move {
+    ///         println!("{} wants {} at {:?}", request.run, request.callback, request.position);
+    ///         Approval::Approve
+    ///     })).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn approver<F, Fut>(mut self, decide: F) -> Self
+    where
+        F: Fn(ApprovalRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Approval> + Send + 'static,
+    {
+        self.approver = Some(Approver::new(decide));
         self
     }
 
@@ -194,6 +221,7 @@ impl Script {
             file,
             globals,
             max_callbacks: self.max_callbacks,
+            approver: self.approver.clone(),
         })
     }
 
@@ -229,6 +257,7 @@ pub(crate) struct LoadedScript {
     pub(crate) file: Option<String>,
     pub(crate) globals: Option<Arc<str>>,
     pub(crate) max_callbacks: Option<u32>,
+    pub(crate) approver: Option<Approver>,
 }
 
 /// The content address of a script: a hash of its kind, name and source.

@@ -176,6 +176,7 @@ fn declaration(callback: &Callback, params: &Ident, namespace: &TokenStream) -> 
         Some(ty) => quote_spanned!(span_of(ty)=> #private::schema::<#ty>()),
         None => quote!(#private::schema::<()>()),
     };
+    let approval = callback.approval;
     quote! {
         #(#cfgs)*
         declarations.push(#private::CallbackDecl {
@@ -184,6 +185,7 @@ fn declaration(callback: &Callback, params: &Ident, namespace: &TokenStream) -> 
             description: #description,
             params: #private::schema::<#params>(),
             result: #result_schema,
+            approval: #approval,
         });
     }
 }
@@ -318,7 +320,7 @@ mod tests {
                         todo!()
                     }
 
-                    #[outrigger(rename = "findAll")]
+                    #[outrigger(rename = "findAll", approval)]
                     async fn list(&self) -> Vec<User> {
                         todo!()
                     }
@@ -352,7 +354,7 @@ mod tests {
                 "unknown argument `prefix`, expected one of: `namespace`",
                 "callback methods must be `async fn` (or mark helpers with #[outrigger(skip)])",
                 "callbacks take `&self`",
-                "unknown argument `bogus`, expected one of: `rename`, `skip`",
+                "unknown argument `bogus`, expected one of: `rename`, `skip`, `approval`",
             ]
         );
     }

@@ -48,6 +48,8 @@ pub(crate) struct Callback {
     pub(crate) ret: Return,
     /// The method's name: where a future that is not `Send` is reported.
     pub(crate) span: Span,
+    /// Whether each call waits for the pool's approver (`#[outrigger(approval)]`).
+    pub(crate) approval: bool,
 }
 
 /// One argument scripts pass, a property of the params object.
@@ -129,7 +131,8 @@ impl Set {
                 continue;
             }
             match Callback::from_method(method, method_args.rename) {
-                Ok(callback) => {
+                Ok(mut callback) => {
+                    callback.approval = method_args.approval.is_some();
                     if !names.insert(callback.js_name.value.clone()) {
                         let message =
                             format!("duplicate callback name `{}`", callback.js_name.value);
@@ -289,6 +292,7 @@ impl Callback {
             context,
             ret,
             span: sig.ident.span(),
+            approval: false,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! Attribute parsing: `#[outrigger::callbacks(namespace = "..")]` on the impl
-//! block and `#[outrigger(rename = "..", skip)]` on its methods.
+//! block and `#[outrigger(rename = "..", skip, approval)]` on its methods.
 //!
 //! Both go through [`known_keys`], so an unknown or repeated key is reported
 //! the same way at both levels, spanned at the key.
@@ -31,6 +31,8 @@ pub(crate) struct SetArgs {
 pub(crate) struct MethodArgs {
     pub(crate) rename: Option<Named>,
     pub(crate) skip: Option<Span>,
+    /// `approval`: each call waits for the pool's approver.
+    pub(crate) approval: Option<Span>,
 }
 
 /// Parses the arguments of the impl-level attribute.
@@ -56,18 +58,27 @@ pub(crate) fn take_method_args(attrs: &mut Vec<Attribute>) -> Result<MethodArgs>
         if !attr.path().is_ident(METHOD_ATTR) {
             return true;
         }
-        let parsed =
-            attr.parse_nested_meta(known_keys(&["rename", "skip"], &mut seen, |key, meta| {
+        let parsed = attr.parse_nested_meta(known_keys(
+            &["rename", "skip", "approval"],
+            &mut seen,
+            |key, meta| {
                 if key == "rename" {
                     args.rename = Some(js_identifier(&meta.value()?.parse()?, "callback name")?);
                 } else {
                     if meta.input.peek(Token![=]) {
-                        return Err(meta.error("`skip` takes no value: write `#[outrigger(skip)]`"));
+                        return Err(meta.error(format!(
+                            "`{key}` takes no value: write `#[outrigger({key})]`"
+                        )));
                     }
-                    args.skip = Some(meta.path.span());
+                    if key == "skip" {
+                        args.skip = Some(meta.path.span());
+                    } else {
+                        args.approval = Some(meta.path.span());
+                    }
                 }
                 Ok(())
-            }));
+            },
+        ));
         if let Err(error) = parsed {
             combine(&mut result, error);
         }
@@ -78,6 +89,12 @@ pub(crate) fn take_method_args(attrs: &mut Vec<Attribute>) -> Result<MethodArgs>
         return Err(syn::Error::new(
             skip,
             "a skipped method is not a callback, so it cannot be renamed",
+        ));
+    }
+    if let (Some(skip), Some(_)) = (args.skip, args.approval) {
+        return Err(syn::Error::new(
+            skip,
+            "a skipped method is not a callback, so it cannot need approval",
         ));
     }
     Ok(args)

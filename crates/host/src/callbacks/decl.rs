@@ -17,6 +17,9 @@ pub struct CallbackDecl {
     pub params: Value,
     /// JSON Schema of the result value, including its `$defs`.
     pub result: Value,
+    /// Whether each call waits for a decision of the pool's (or the run's)
+    /// approver before it runs (`#[outrigger(approval)]`).
+    pub approval: bool,
 }
 
 /// The wire name of a declaration: `jsName`, or `namespace.jsName`.

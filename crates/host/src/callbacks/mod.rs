@@ -9,6 +9,7 @@
 //! future (`engine/calls.rs`), which is dropped when the run that asked for
 //! it ends.
 
+mod approval;
 mod context;
 mod decl;
 mod error;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+pub use approval::{Approval, ApprovalFuture, ApprovalRequest, Approver};
 pub use context::CallContext;
 pub(crate) use context::EventSink;
 pub(crate) use decl::wire_name;

@@ -4,13 +4,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{wire_name, CallbackDecl, CallbackSet, Handler};
+use super::{wire_name, Approver, CallbackDecl, CallbackSet, Handler};
 use crate::wire::methods::CallbackPath;
 
 /// Every callback a pool offers, by wire name.
 #[derive(Default, Clone)]
 pub(crate) struct Registry {
     entries: BTreeMap<String, Entry>,
+    /// Who decides on calls that need approval, unless a run has its own.
+    approver: Option<Approver>,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,34 @@ impl Registry {
         self.entries.get(name).map(|e| &e.handler)
     }
 
+    /// Whether calls of `name` wait for an approver's decision.
+    pub(crate) fn needs_approval(&self, name: &str) -> bool {
+        self.entries.get(name).is_some_and(|e| e.decl.approval)
+    }
+
+    /// Makes calls of `name` wait for an approver's decision.
+    pub(crate) fn require_approval(&mut self, name: &str) -> Result<(), String> {
+        match self.entries.get_mut(name) {
+            Some(entry) => {
+                entry.decl.approval = true;
+                Ok(())
+            }
+            None => Err(format!(
+                "require_approval(\"{name}\"): no callback has that name (callbacks: {})",
+                self.names()
+            )),
+        }
+    }
+
+    pub(crate) fn set_approver(&mut self, approver: Approver) {
+        self.approver = Some(approver);
+    }
+
+    /// The pool's approver, if one is set.
+    pub(crate) fn approver(&self) -> Option<&Approver> {
+        self.approver.as_ref()
+    }
+
     /// The names, for an error message.
     pub(crate) fn names(&self) -> String {
         if self.entries.is_empty() {
@@ -89,6 +119,7 @@ impl Registry {
                     .chain(std::iter::once(&entry.decl.js_name))
                     .cloned()
                     .collect(),
+                approval: entry.decl.approval,
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use crate::callbacks::{CallContext, EventSink, Registry};
+use crate::callbacks::{Approval, ApprovalRequest, Approver, CallContext, EventSink, Registry};
 use crate::wire::{self, codes, CallbackCall};
 
 /// The side of a channel a callback's call came in on: where its answer
@@ -18,6 +18,10 @@ pub(crate) trait Caller: EventSink + 'static {
     fn answer(&self, line: String);
     /// Whether run `run` is still waiting for its own answer.
     fn is_waiting(&self, run: u64) -> bool;
+    /// Tells run `run` (the worker and its handle) that a call of it waits
+    /// for approval (`held`), or no longer does: its timeout clock pauses
+    /// while any does.
+    fn hold(&self, run: u64, held: bool);
 }
 
 /// The callbacks in progress on one worker, by the run that asked for them.
@@ -32,6 +36,12 @@ pub(crate) struct Calls {
 struct RunCalls {
     token: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::AbortHandle>,
+    /// The run's id as its handle knows it (its first request's), and its
+    /// own approver, when `begin` said so.
+    public: Option<u64>,
+    approver: Option<Approver>,
+    /// Its calls waiting for approval, by callback request id.
+    pending: Arc<Mutex<Vec<(u64, ApprovalRequest)>>>,
 }
 
 impl RunCalls {
@@ -100,9 +110,31 @@ impl Calls {
         );
         let args = call.args();
         let answers = connection.clone();
+        let approval = self.registry.needs_approval(&method).then(|| {
+            let runs = self.runs.lock().unwrap();
+            let calls = runs.get(&run);
+            let request = ApprovalRequest {
+                run: calls.and_then(|c| c.public).unwrap_or(run),
+                callback: method.clone(),
+                params: serde_json::from_str(args.get()).unwrap_or_default(),
+                position: call.site.clone(),
+            };
+            let approver = calls
+                .and_then(|c| c.approver.clone())
+                .or_else(|| self.registry.approver().cloned());
+            let pending = calls.map(|c| c.pending.clone()).unwrap_or_default();
+            (request, approver, pending)
+        });
         let span = tracing::info_span!("outrigger.callback", callback = %method, run, id);
         let task = tokio::spawn(
             async move {
+                if let Some((request, approver, pending)) = approval {
+                    if let Err(line) = approve(&*answers, run, id, request, approver, pending).await
+                    {
+                        answers.answer(line);
+                        return;
+                    }
+                }
                 let outcome = std::panic::AssertUnwindSafe(async move { handler(ctx, args).await })
                     .catch_unwind()
                     .await;
@@ -140,6 +172,29 @@ impl Calls {
         }
     }
 
+    /// Notes what a run brings besides its request: its id as its handle
+    /// knows it, and its own approver.
+    pub(crate) fn begin(&self, run: u64, public: u64, approver: Option<Approver>) {
+        let mut runs = self.runs.lock().unwrap();
+        let calls = runs.entry(run).or_default();
+        calls.public = Some(public);
+        calls.approver = approver;
+    }
+
+    /// The calls of run `run` waiting for approval.
+    pub(crate) fn pending_approvals(&self, run: u64) -> Vec<ApprovalRequest> {
+        let runs = self.runs.lock().unwrap();
+        runs.get(&run).map_or_else(Vec::new, |calls| {
+            calls
+                .pending
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, request)| request.clone())
+                .collect()
+        })
+    }
+
     /// Drops the callback futures of a run that has ended.
     pub(crate) fn end(&self, run: u64) {
         let calls = self.runs.lock().unwrap().remove(&run);
@@ -154,5 +209,64 @@ impl Calls {
         for (_, calls) in runs {
             calls.end();
         }
+    }
+}
+
+/// Waits for a decision on a call that needs approval, the run's clock held
+/// meanwhile. `Err` is the line that answers a denied call.
+async fn approve<C: Caller>(
+    caller: &C,
+    run: u64,
+    id: u64,
+    request: ApprovalRequest,
+    approver: Option<Approver>,
+    pending: Arc<Mutex<Vec<(u64, ApprovalRequest)>>>,
+) -> Result<(), String> {
+    let callback = request.callback.clone();
+    let Some(approver) = approver else {
+        return Err(wire::error_response(
+            Some(id),
+            codes::APPROVAL_DENIED,
+            &format!("`{callback}` needs approval, and no approver is set (PoolBuilder::approver or Script::approver)"),
+            None,
+        ));
+    };
+    pending.lock().unwrap().push((id, request.clone()));
+    caller.hold(run, true);
+    // Whatever ends this (a decision, or the run's end dropping the task),
+    // the call stops waiting.
+    struct Waiting<'a, C: Caller> {
+        caller: &'a C,
+        run: u64,
+        id: u64,
+        pending: &'a Mutex<Vec<(u64, ApprovalRequest)>>,
+    }
+    impl<C: Caller> Drop for Waiting<'_, C> {
+        fn drop(&mut self) {
+            self.pending
+                .lock()
+                .unwrap()
+                .retain(|(id, _)| *id != self.id);
+            self.caller.hold(self.run, false);
+        }
+    }
+    let waiting = Waiting {
+        caller,
+        run,
+        id,
+        pending: &pending,
+    };
+    let started = std::time::Instant::now();
+    let decision = approver.decide(request).await;
+    drop(waiting);
+    tracing::debug!(callback = %callback, waited_ms = started.elapsed().as_millis() as u64, ?decision, "approval decided");
+    match decision {
+        Approval::Approve => Ok(()),
+        Approval::Deny(reason) => Err(wire::error_response(
+            Some(id),
+            codes::APPROVAL_DENIED,
+            &format!("`{callback}` was not approved: {reason}"),
+            Some(&serde_json::json!({ "reason": reason })),
+        )),
     }
 }

@@ -33,6 +33,9 @@ pub(crate) enum Reply {
     /// The worker was blocked and never read the request, and now never
     /// will: it may be sent to another worker.
     Withdrawn,
+    /// A call of the run waits for approval (`true`) or no longer does,
+    /// since `at`: its timeout clock pauses while any does.
+    Held(bool, std::time::Instant),
 }
 
 /// One worker's channel, as the host sees it.
@@ -460,6 +463,30 @@ impl Caller for Connection {
 
     fn is_waiting(&self, id: u64) -> bool {
         self.pending.lock().unwrap().waiting.contains_key(&id)
+    }
+
+    fn hold(&self, run: u64, held: bool) {
+        let method = if held { "hold" } else { "release" };
+        self.outbox
+            .send(wire::notification(method, &format!(r#"{{"run":{run}}}"#)));
+        self.deliver(Some(run), Reply::Held(held, std::time::Instant::now()));
+    }
+}
+
+impl Connection {
+    /// Notes what run `run` brings besides its request (see `Calls::begin`).
+    pub(crate) fn begin_run(
+        &self,
+        run: u64,
+        public: u64,
+        approver: Option<crate::callbacks::Approver>,
+    ) {
+        self.calls.begin(run, public, approver);
+    }
+
+    /// The calls of run `run` waiting for approval.
+    pub(crate) fn pending_approvals(&self, run: u64) -> Vec<crate::callbacks::ApprovalRequest> {
+        self.calls.pending_approvals(run)
     }
 }
 

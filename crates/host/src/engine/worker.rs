@@ -351,7 +351,7 @@ impl Worker {
                     Some(Reply::Log(entry)) => {
                         tracing::debug!(target: "outrigger::console", pid = self.pid, method = R::METHOD, "{entry}");
                     }
-                    Some(Reply::Event(_) | Reply::Withdrawn) => {}
+                    Some(Reply::Event(_) | Reply::Withdrawn | Reply::Held(..)) => {}
                     None => {
                         return Err(Error::WorkerExited {
                             pid: self.pid,
@@ -410,6 +410,22 @@ impl Worker {
 
     /// Asks the worker to stop a run, and replaces the worker if it does not
     /// answer within the grace period (it is stuck in synchronous code).
+    /// Notes what run `request` brings besides its request: its id as its
+    /// handle knows it, and its own approver.
+    pub(crate) fn begin_run(
+        &self,
+        request: u64,
+        public: u64,
+        approver: Option<crate::callbacks::Approver>,
+    ) {
+        self.connection.begin_run(request, public, approver);
+    }
+
+    /// The calls of run `request` waiting for approval.
+    pub(crate) fn pending_approvals(&self, request: u64) -> Vec<crate::callbacks::ApprovalRequest> {
+        self.connection.pending_approvals(request)
+    }
+
     pub(crate) fn cancel(self: &Arc<Self>, id: u64, reason: CancelReason) {
         self.notify(&Cancel { id, reason });
         self.connection.end_calls(id);

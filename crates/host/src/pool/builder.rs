@@ -68,6 +68,8 @@ pub struct PoolBuilder {
     registration_errors: Vec<String>,
     sandbox: Sandbox,
     mounts: Vec<Mount>,
+    /// Callbacks named in `require_approval`, checked at `build()`.
+    approvals: Vec<String>,
 }
 
 /// How plain runs (not in a session) are kept apart.
@@ -124,6 +126,7 @@ impl Default for PoolBuilder {
             registration_errors: Vec::new(),
             sandbox: Sandbox::default(),
             mounts: Vec::new(),
+            approvals: Vec::new(),
         }
     }
 }
@@ -373,6 +376,34 @@ impl PoolBuilder {
         self
     }
 
+    /// Who decides on calls of callbacks that need approval
+    /// (`#[outrigger(approval)]`, [`require_approval`](Self::require_approval)):
+    /// an async function of an [`ApprovalRequest`](crate::ApprovalRequest)
+    /// (the run, the callback, its params, where the script called it)
+    /// returning [`Approval`](crate::Approval). While a call waits, its run's
+    /// timeout clock is paused and its other work goes on; a denial rejects
+    /// the call in the script with an `Error` whose `code` is
+    /// `"APPROVAL_DENIED"`. Without an approver, such calls are denied.
+    /// [`Script::approver`] sets one for a run.
+    pub fn approver<F, Fut>(mut self, decide: F) -> Self
+    where
+        F: Fn(crate::ApprovalRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = crate::Approval> + Send + 'static,
+    {
+        self.registry.set_approver(crate::Approver::new(decide));
+        self
+    }
+
+    /// Makes calls of the callback `name` (its wire name: `sendEmail`,
+    /// `mail.send`) wait for the [`approver`](Self::approver), as
+    /// `#[outrigger(approval)]` does for a method; for callbacks registered
+    /// without the attribute, or tools added with [`tool`](Self::tool). A
+    /// name no callback has makes [`build`](Self::build) fail.
+    pub fn require_approval(mut self, name: impl Into<String>) -> Self {
+        self.approvals.push(name.into());
+        self
+    }
+
     /// How many callback calls one run may make (default 10,000); the call
     /// past the limit ends the run with [`Error::Limit`]. `0` means no limit.
     /// [`Script::max_callback_calls`] overrides it per run.
@@ -469,9 +500,14 @@ impl PoolBuilder {
     }
 
     /// Starts the workers (in parallel) and returns once all have answered.
-    pub async fn build(self) -> Result<Pool> {
+    pub async fn build(mut self) -> Result<Pool> {
         if let Some(error) = self.registration_errors.first() {
             return Err(Error::Registration(error.clone()));
+        }
+        for name in std::mem::take(&mut self.approvals) {
+            self.registry
+                .require_approval(&name)
+                .map_err(Error::Registration)?;
         }
         self.sandbox.check()?;
         self.check_mounts()?;

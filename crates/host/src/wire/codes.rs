@@ -41,10 +41,12 @@ pub const NOT_STARTED: i64 = -32011;
 pub const EXIT: i64 = -32012;
 /// The script used a capability the sandbox withholds.
 pub const DENIED: i64 = -32013;
+/// A callback call that needs approval was denied (or no approver is set).
+pub const APPROVAL_DENIED: i64 = -32014;
 
 /// Every code with its name, for checking the worker's table.
 #[cfg(test)]
-pub(crate) const ALL: [(&str, i64); 19] = [
+pub(crate) const ALL: [(&str, i64); 20] = [
     ("PARSE_ERROR", PARSE_ERROR),
     ("INVALID_REQUEST", INVALID_REQUEST),
     ("METHOD_NOT_FOUND", METHOD_NOT_FOUND),
@@ -64,6 +66,7 @@ pub(crate) const ALL: [(&str, i64); 19] = [
     ("NOT_STARTED", NOT_STARTED),
     ("EXIT", EXIT),
     ("DENIED", DENIED),
+    ("APPROVAL_DENIED", APPROVAL_DENIED),
 ];
 
 #[cfg(test)]

@@ -156,6 +156,9 @@ pub(crate) struct CallbackCall<'a> {
     pub(crate) session: Option<u64>,
     #[serde(borrow)]
     pub(crate) args: Option<&'a RawValue>,
+    /// Where the script made the call (sent for calls that need approval).
+    #[serde(default)]
+    pub(crate) site: Option<crate::output::CallSite>,
 }
 
 impl<'a> CallbackCall<'a> {

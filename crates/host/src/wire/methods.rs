@@ -83,6 +83,9 @@ pub(crate) struct RegisteredModule {
 pub(crate) struct CallbackPath {
     pub(crate) name: String,
     pub(crate) path: Vec<String>,
+    /// Its calls wait for an approver: the worker sends where each was made.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) approval: bool,
 }
 
 /// A module imported into every context as a global.
