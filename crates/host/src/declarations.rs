@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::callbacks::{wire_name, CallbackDecl, CallbackSet};
+use crate::discovery::{self, ToolDescription, ToolSummary};
 use crate::error::{Error, Result};
 use crate::typescript;
 
@@ -53,10 +54,71 @@ impl Declarations {
         &self.decls
     }
 
-    /// The `.d.ts` that declares `host` with every callback.
+    /// The `.d.ts` that declares `host` with every callback, and with
+    /// `host.$tools` (tool discovery), which every pool's scripts have.
     pub fn typescript(&self) -> Result<String> {
-        typescript::generate(&self.decls)
+        let mut decls = self.decls.clone();
+        if !decls.iter().any(discovery::is_builtin) {
+            decls.extend(discovery::builtin_decls());
+        }
+        typescript::generate(&decls)
             .map_err(|e| Error::InvalidInput(format!("cannot generate TypeScript: {e}")))
+    }
+
+    /// A compact index of the tools, a line each: `name: summary` (the first
+    /// sentence of its doc), for a prompt that cannot hold every
+    /// declaration. Scripts find the same in `host.$tools.search(query)`.
+    ///
+    /// ```
+    /// # use outrigger_host::Declarations;
+    /// assert_eq!(Declarations::new().index(), "");
+    /// ```
+    pub fn index(&self) -> String {
+        self.tools()
+            .map(|decl| format!("{}: {}\n", wire_name(decl), discovery::summary_of(decl)))
+            .collect()
+    }
+
+    /// The declarations of the tools named (`sendEmail`, `mail.send`) alone,
+    /// e.g. for their [`typescript`](Self::typescript) in a prompt; a name no
+    /// tool has is an [`Error::NotFound`] listing those that exist.
+    pub fn only(&self, names: &[&str]) -> Result<Declarations> {
+        let mut decls = Vec::with_capacity(names.len());
+        for name in names {
+            let decl = self
+                .tools()
+                .find(|decl| wire_name(decl) == *name)
+                .ok_or_else(|| {
+                    let known: Vec<String> = self.tools().map(wire_name).collect();
+                    Error::NotFound(format!(
+                        "no tool named `{name}` (tools: {})",
+                        known.join(", ")
+                    ))
+                })?;
+            decls.push(decl.clone());
+        }
+        Ok(Declarations { decls })
+    }
+
+    /// The tools that best match `query` (words of their names count more
+    /// than words of their docs), best first, at most `limit`: what
+    /// `host.$tools.search(query)` answers in scripts.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<ToolSummary> {
+        discovery::search(&self.decls, query, limit)
+    }
+
+    /// Everything about the tool `name` (doc, TypeScript, whether it needs
+    /// approval), or `None`: what `host.$tools.describe(name)` answers.
+    pub fn describe(&self, name: &str) -> Option<ToolDescription> {
+        discovery::describe(&self.decls, name)
+    }
+
+    /// The declarations that are tools of the user's (not the discovery
+    /// callbacks themselves).
+    fn tools(&self) -> impl Iterator<Item = &CallbackDecl> {
+        self.decls
+            .iter()
+            .filter(|decl| !discovery::is_builtin(decl))
     }
 
     /// LLM tool definitions: one per callback, with its description and the
@@ -64,8 +126,7 @@ impl Declarations {
     /// (`kv_get`), as function-calling APIs allow only `[a-zA-Z0-9_-]`.
     pub fn tool_definitions(&self, format: ToolFormat) -> Value {
         Value::Array(
-            self.decls
-                .iter()
+            self.tools()
                 .map(|decl| {
                     let name = wire_name(decl).replace('.', "_");
                     let description = decl.description.clone().unwrap_or_default();

@@ -25,9 +25,11 @@
 
 mod callbacks;
 mod declarations;
+mod discovery;
 mod dispatch;
 mod engine;
 mod error;
+mod for_model;
 mod metrics;
 mod module;
 mod outgoing;
@@ -48,6 +50,7 @@ pub use callbacks::{
     CallbackSet, Handler,
 };
 pub use declarations::{Declarations, ToolFormat};
+pub use discovery::{ToolDescription, ToolSummary};
 pub use dispatch::{ExitCauses, Stats, WorkerCounts};
 pub use engine::Engine;
 pub use error::{Error, Result};
@@ -55,7 +58,7 @@ pub use metrics::Histogram;
 pub use module::JsModule;
 pub use output::{CallSite, Event, LogEntry, LogLevel, Output};
 pub use pool::{Isolation, Pool, PoolBuilder};
-pub use run::RunHandle;
+pub use run::{Progress, RunHandle};
 pub use sandbox::Sandbox;
 pub use script::{Script, ScriptKind};
 pub use session::Session;

@@ -46,7 +46,8 @@ pub struct RunHandle {
     /// send can never pass for the answer to the second).
     request: u64,
     ids: Arc<AtomicU64>,
-    lease: Lease,
+    /// The worker's capacity it holds, given back when it settles.
+    lease: Option<Lease>,
     replies: mpsc::UnboundedReceiver<Reply>,
     /// What was sent, to send it again.
     outgoing: Outgoing,
@@ -69,19 +70,25 @@ pub struct RunHandle {
     held: u32,
     held_since: Option<std::time::Instant>,
     approval_wait: Duration,
+    /// Where a detached handle waits to be taken back (`Pool::run_handle`).
+    detached: Arc<DetachedRuns>,
 }
 
 impl RunHandle {
     /// Sends `outgoing` as request `id` to the worker of `lease`.
     pub(crate) fn start(
-        ids: Arc<AtomicU64>,
+        home: &RunHome,
         lease: Lease,
         mut outgoing: Outgoing,
-        dispatcher: Arc<Dispatcher>,
         timeout: Duration,
         script: String,
         approver: Option<Approver>,
     ) -> Self {
+        let RunHome {
+            ids,
+            dispatcher,
+            detached,
+        } = home.clone();
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("outrigger.run", run = id, worker = lease.worker().pid, method = outgoing.method(), script = %script);
         if approver.is_some() {
@@ -92,7 +99,7 @@ impl RunHandle {
             id,
             request: id,
             ids,
-            lease,
+            lease: Some(lease),
             replies,
             outgoing,
             dispatcher,
@@ -110,7 +117,16 @@ impl RunHandle {
             held: 0,
             held_since: None,
             approval_wait: Duration::ZERO,
+            detached,
         }
+    }
+
+    /// The worker the run is on (only while it has not settled).
+    fn worker(&self) -> &Arc<crate::engine::Worker> {
+        self.lease
+            .as_ref()
+            .expect("a run in flight holds its lease")
+            .worker()
     }
 
     /// The run's id, as it appears in tracing spans, in
@@ -126,7 +142,7 @@ impl RunHandle {
         if self.settled || self.moving.is_some() {
             return Vec::new();
         }
-        self.lease.worker().pending_approvals(self.request)
+        self.worker().pending_approvals(self.request)
     }
 
     /// How long the run has waited for approvals so far (its timeout clock
@@ -136,6 +152,40 @@ impl RunHandle {
             Some(since) => self.approval_wait + since.elapsed(),
             None => self.approval_wait,
         }
+    }
+
+    /// Waits for the run at most `timeout`, without ending it, and says
+    /// what it has produced so far: its logs and events, the calls waiting
+    /// for approval, whether it has finished (then [`output`](Self::output)
+    /// gives its result at once). For runs that outlive a turn of an agent:
+    /// look now, come back later.
+    pub async fn wait_for(&mut self, timeout: Duration) -> Progress {
+        let until = tokio::time::Instant::now() + timeout;
+        while !self.settled {
+            match tokio::time::timeout_at(until, poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)))
+                .await
+            {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Progress {
+            logs: self.logs.clone(),
+            events: self.events.clone(),
+            pending_approvals: self.pending_approvals(),
+            approval_wait: self.approval_wait(),
+            finished: self.settled,
+        }
+    }
+
+    /// Lets go of the run without ending it: it goes on in the pool (its
+    /// output kept for later), and [`Pool::run_handle`](crate::Pool::run_handle)
+    /// with the id returned gives a handle on it back, from anywhere in the
+    /// process. Dropping a handle, by contrast, cancels its run.
+    pub fn detach(self) -> u64 {
+        let id = self.id;
+        self.detached.clone().keep(self);
+        id
     }
 
     /// The next event the script emitted, or `None` once the run has ended.
@@ -181,6 +231,8 @@ impl RunHandle {
         }
         self.outcome = Some(outcome);
         self.settled = true;
+        // Its worker may take other runs now, whoever holds the handle.
+        self.lease = None;
     }
 
     fn on_done(&mut self, result: Result<Box<RawValue>, wire::RpcError>) {
@@ -188,10 +240,8 @@ impl RunHandle {
             Ok(value) => self.settle(Ok(value)),
             Err(error) if error.code == codes::UNKNOWN_SCRIPT => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                if self
-                    .outgoing
-                    .resend_with_code(self.lease.worker(), self.request, tx)
-                {
+                let worker = self.worker().clone();
+                if self.outgoing.resend_with_code(&worker, self.request, tx) {
                     self.replies = rx;
                 } else {
                     self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
@@ -204,7 +254,7 @@ impl RunHandle {
                 if wire::is_memory_limit(&error) {
                     self.dispatcher.counters().memory_limited();
                 }
-                self.outgoing.failed(self.lease.worker());
+                self.outgoing.failed(self.worker());
                 self.settle(Err(wire::into_error(error, &self.script, self.timeout)));
             }
         }
@@ -237,11 +287,11 @@ impl RunHandle {
     /// blocked): find another one. The first that takes runs gets it.
     fn move_on(&mut self) {
         // The worker did not compile what it never started.
-        self.outgoing.failed(self.lease.worker());
+        self.outgoing.failed(self.worker());
         let _entered = self.span.enter();
         tracing::debug!(
             run = self.id,
-            from = self.lease.worker().pid,
+            from = self.worker().pid,
             "moving a run a blocked worker never started"
         );
         self.dispatcher.counters().moved();
@@ -267,7 +317,7 @@ impl RunHandle {
             self.request,
             self.dispatcher.limits().blocked_after,
         );
-        self.lease = lease;
+        self.lease = Some(lease);
     }
 }
 
@@ -317,7 +367,7 @@ impl Stream for RunHandle {
                     this.settle(Err(Error::WorkerExited { pid, reason }));
                 }
                 Poll::Ready(None) => {
-                    let pid = this.lease.worker().pid;
+                    let pid = this.worker().pid;
                     this.settle(Err(Error::WorkerExited {
                         pid,
                         reason: "the worker dropped the request".into(),
@@ -325,9 +375,7 @@ impl Stream for RunHandle {
                 }
                 Poll::Pending => {
                     if this.held == 0 && this.deadline.as_mut().poll(cx).is_ready() {
-                        this.lease
-                            .worker()
-                            .cancel(this.request, CancelReason::Timeout);
+                        this.worker().cancel(this.request, CancelReason::Timeout);
                         let after = this.timeout;
                         this.settle(Err(Error::Timeout { after }));
                         continue;
@@ -343,13 +391,83 @@ impl Drop for RunHandle {
     fn drop(&mut self) {
         if !self.settled {
             if self.moving.is_none() {
-                self.lease
-                    .worker()
-                    .cancel(self.request, CancelReason::Cancelled);
+                self.worker().cancel(self.request, CancelReason::Cancelled);
             }
             let _entered = self.span.enter();
             self.dispatcher.counters().failed();
             tracing::debug!(run = self.id, "run cancelled");
         }
+    }
+}
+
+/// What a run has produced so far (see [`RunHandle::wait_for`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Every console call so far.
+    pub logs: Vec<LogEntry>,
+    /// Every event so far.
+    pub events: Vec<Event>,
+    /// Its calls waiting for an approver's decision now.
+    pub pending_approvals: Vec<ApprovalRequest>,
+    /// How long it has waited for approvals so far.
+    pub approval_wait: Duration,
+    /// Whether it has ended (its result is ready).
+    pub finished: bool,
+}
+
+/// What every run of a pool shares: request ids, the dispatcher, the
+/// detached runs.
+#[derive(Debug, Clone)]
+pub(crate) struct RunHome {
+    pub(crate) ids: Arc<AtomicU64>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) detached: Arc<DetachedRuns>,
+}
+
+/// Detached runs, by id, each driven by a task of its own until its handle
+/// is taken back: a run goes on whether or not anyone holds its handle.
+#[derive(Debug, Default)]
+pub(crate) struct DetachedRuns {
+    runs: std::sync::Mutex<
+        std::collections::HashMap<u64, oneshot::Sender<oneshot::Sender<RunHandle>>>,
+    >,
+}
+
+impl DetachedRuns {
+    /// Keeps `handle`'s run going until someone takes it back.
+    fn keep(self: Arc<Self>, mut handle: RunHandle) {
+        let (asked, mut ask) = oneshot::channel::<oneshot::Sender<RunHandle>>();
+        self.runs.lock().unwrap().insert(handle.id, asked);
+        tokio::spawn(async move {
+            // Driven to its end (its events kept in the handle), unless taken back first.
+            loop {
+                tokio::select! {
+                    taker = &mut ask => {
+                        if let Ok(taker) = taker {
+                            let _ = taker.send(handle);
+                        }
+                        return;
+                    }
+                    event = poll_fn(|cx| Pin::new(&mut handle).poll_next(cx)) => {
+                        if event.is_none() {
+                            break;
+                        }
+                    }
+                }
+            }
+            // Finished (its lease given back): kept until taken, or the pool goes.
+            if let Ok(taker) = ask.await {
+                let _ = taker.send(handle);
+            }
+        });
+    }
+
+    /// The handle of detached run `id`, if there is one.
+    pub(crate) async fn take(&self, id: u64) -> Option<RunHandle> {
+        let ask = self.runs.lock().unwrap().remove(&id)?;
+        let (taker, handle) = oneshot::channel();
+        ask.send(taker).ok()?;
+        handle.await.ok()
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::dispatch::{Dispatcher, Lease};
 use crate::outgoing::{Outgoing, RunLimits};
-use crate::run::RunHandle;
+use crate::run::{RunHandle, RunHome};
 use crate::script::LoadedScript;
 
 /// What sessions and modules hold to start work: a handle on the pool's
@@ -17,6 +17,9 @@ pub(crate) struct Runner {
     pub(crate) dispatcher: Arc<Dispatcher>,
     ids: Arc<AtomicU64>,
     pub(crate) defaults: RunDefaults,
+    /// What its runs share (ids, dispatcher, the runs whose handles were
+    /// let go of: `RunHandle::detach`).
+    pub(crate) home: RunHome,
 }
 
 /// The pool's defaults for runs.
@@ -33,6 +36,11 @@ impl Runner {
         defaults: RunDefaults,
     ) -> Self {
         Runner {
+            home: RunHome {
+                ids: ids.clone(),
+                dispatcher: dispatcher.clone(),
+                detached: Arc::default(),
+            },
             dispatcher,
             ids,
             defaults,
@@ -62,15 +70,7 @@ impl Runner {
         let name = script.name.clone();
         let approver = script.approver.clone();
         let outgoing = Outgoing::script(script, session, limits);
-        RunHandle::start(
-            self.ids.clone(),
-            lease,
-            outgoing,
-            self.dispatcher.clone(),
-            timeout,
-            name,
-            approver,
-        )
+        RunHandle::start(&self.home, lease, outgoing, timeout, name, approver)
     }
 
     /// Calls an export of a loaded module (`args`: a compact JSON array);
@@ -89,14 +89,6 @@ impl Runner {
             max_callbacks: self.defaults.max_callback_calls,
         };
         let outgoing = Outgoing::call(handle, export, args, pinned, limits);
-        RunHandle::start(
-            self.ids.clone(),
-            lease,
-            outgoing,
-            self.dispatcher.clone(),
-            limits.timeout,
-            name,
-            None,
-        )
+        RunHandle::start(&self.home, lease, outgoing, limits.timeout, name, None)
     }
 }

@@ -16,6 +16,8 @@ mod error;
 mod registry;
 #[doc(hidden)]
 pub mod support;
+mod tool;
+mod validate;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +32,7 @@ pub(crate) use decl::wire_name;
 pub use decl::CallbackDecl;
 pub use error::CallbackError;
 pub(crate) use registry::Registry;
+pub(crate) use tool::tool;
 
 /// The future a callback handler returns.
 pub type CallbackFuture =

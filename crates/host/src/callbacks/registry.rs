@@ -34,34 +34,63 @@ impl Registry {
             Arc::new(set).handlers().into_iter().collect();
         for decl in S::declarations() {
             let name = wire_name(&decl);
-            if name == "emit" {
-                return Err("a callback cannot be named `emit`: `host.emit` sends events".into());
-            }
-            if self.entries.contains_key(&name) {
-                return Err(format!("two callbacks are named `{name}`"));
-            }
-            if self
-                .entries
-                .contains_key(decl.namespace.as_deref().unwrap_or_default())
-            {
-                return Err(format!(
-                    "`{}` is both a callback and a namespace",
-                    decl.namespace.unwrap_or_default()
-                ));
-            }
-            if decl.namespace.is_none()
-                && self
-                    .entries
-                    .keys()
-                    .any(|k| k.starts_with(&format!("{name}.")))
-            {
-                return Err(format!("`{name}` is both a callback and a namespace"));
-            }
             let handler = handlers
                 .remove(&name)
                 .ok_or_else(|| format!("callback `{name}` is declared but has no handler"))?;
-            self.entries.insert(name, Entry { decl, handler });
+            self.insert(decl, handler)?;
         }
+        Ok(())
+    }
+
+    /// Adds one callback (a tool registered at run time); a name that is
+    /// already taken is an error.
+    pub(crate) fn insert(&mut self, decl: CallbackDecl, handler: Handler) -> Result<(), String> {
+        let name = wire_name(&decl);
+        if name == "emit" {
+            return Err("a callback cannot be named `emit`: `host.emit` sends events".into());
+        }
+        if self.entries.contains_key(&name) {
+            return Err(format!("two callbacks are named `{name}`"));
+        }
+        if self
+            .entries
+            .contains_key(decl.namespace.as_deref().unwrap_or_default())
+        {
+            return Err(format!(
+                "`{}` is both a callback and a namespace",
+                decl.namespace.unwrap_or_default()
+            ));
+        }
+        if decl.namespace.is_none()
+            && self
+                .entries
+                .keys()
+                .any(|k| k.starts_with(&format!("{name}.")))
+        {
+            return Err(format!("`{name}` is both a callback and a namespace"));
+        }
+        self.entries.insert(name, Entry { decl, handler });
+        Ok(())
+    }
+
+    /// Adds a callback of the pool's own (tool discovery); its name must be free.
+    pub(crate) fn add_builtin(
+        &mut self,
+        decl: CallbackDecl,
+        handler: Handler,
+    ) -> Result<(), String> {
+        let name = wire_name(&decl);
+        if self.entries.contains_key(&name)
+            || self
+                .entries
+                .keys()
+                .any(|k| decl.namespace.as_deref().is_some_and(|ns| k == ns))
+        {
+            return Err(format!(
+                "`{name}` is the pool's own; rename the callback that takes it"
+            ));
+        }
+        self.entries.insert(name, Entry { decl, handler });
         Ok(())
     }
 

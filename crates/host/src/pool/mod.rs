@@ -109,6 +109,15 @@ impl Pool {
         Ok(self.runner().start_script(lease, loaded, None, timeout))
     }
 
+    /// Takes back the handle of a run let go of with
+    /// [`RunHandle::detach`] (from another task, a later turn of an agent):
+    /// `None` when no detached run has that id, or its handle was taken
+    /// already. The run went on meanwhile; its logs and events are on the
+    /// handle, and [`RunHandle::output`] gives its result.
+    pub async fn run_handle(&self, id: u64) -> Option<RunHandle> {
+        self.runner().home.detached.take(id).await
+    }
+
     /// Opens a session: one context on one worker, kept across runs.
     pub async fn session(&self) -> Result<Session> {
         Session::open(self.runner().clone(), None).await
