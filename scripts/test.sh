@@ -27,6 +27,13 @@ else
   echo "up to date"
 fi
 
+step "MCP example server (npm ci: the official TypeScript SDK examples/mcp_bridge.rs starts)"
+if [ ! -f examples/mcp/node_modules/.package-lock.json ] || [ examples/mcp/package-lock.json -nt examples/mcp/node_modules/.package-lock.json ]; then
+  npm ci --prefix examples/mcp --no-audit --no-fund
+else
+  echo "up to date"
+fi
+
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"

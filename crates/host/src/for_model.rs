@@ -164,7 +164,7 @@ impl Output {
                 .collect();
             rendered.insert("events".into(), Value::Array(events));
         }
-        if !self.approval_wait.is_zero() {
+        if self.approval_wait.as_millis() > 0 {
             rendered.insert(
                 "approval_wait_ms".into(),
                 json!(self.approval_wait.as_millis() as u64),

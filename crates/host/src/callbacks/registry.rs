@@ -103,6 +103,21 @@ impl Registry {
         self.entries.get(name).is_some_and(|e| e.decl.approval)
     }
 
+    /// Checks params of `name` against its declared schema, for calls an
+    /// approver is asked about: params the callback would refuse are
+    /// refused before anyone is asked.
+    pub(crate) fn check_params(
+        &self,
+        name: &str,
+        params: &serde_json::Value,
+    ) -> Result<(), super::CallbackError> {
+        let Some(entry) = self.entries.get(name) else {
+            return Ok(());
+        };
+        super::validate::validate(&entry.decl.params, params)
+            .map_err(|invalid| super::validate::params_error(name, invalid))
+    }
+
     /// Makes calls of `name` wait for an approver's decision.
     pub(crate) fn require_approval(&mut self, name: &str) -> Result<(), String> {
         match self.entries.get_mut(name) {

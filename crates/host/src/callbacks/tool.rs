@@ -8,11 +8,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde_json::json;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::validate::validate;
+use super::validate::{params_error, validate};
 use super::{CallContext, CallbackDecl, CallbackError, CallbackFuture, Handler};
 use crate::wire::codes;
 
@@ -71,17 +70,7 @@ where
             let callback = ctx.callback_name();
             let params: Value = serde_json::from_str(params.get()).unwrap_or(Value::Null);
             if let Err(invalid) = validate(&schemas.0, &params) {
-                let message = if invalid.path == "." {
-                    format!("invalid params for `{callback}`: {}", invalid.reason)
-                } else {
-                    format!(
-                        "invalid params for `{callback}`: `{}`: {}",
-                        invalid.path, invalid.reason
-                    )
-                };
-                return Err(CallbackError::new(message)
-                    .with_code(codes::INVALID_PARAMS)
-                    .with_data(json!({ "callback": &*callback, "path": invalid.path, "reason": invalid.reason })));
+                return Err(params_error(&callback, invalid));
             }
             let result = handler(params).await?;
             if let Err(invalid) = validate(&schemas.1, &result) {

@@ -17,6 +17,22 @@ pub(crate) struct Invalid {
     pub(crate) reason: String,
 }
 
+/// The error a call with params that break the schema gets, in the words
+/// of the params errors of typed callbacks.
+pub(crate) fn params_error(callback: &str, invalid: Invalid) -> super::CallbackError {
+    let message = if invalid.path == "." {
+        format!("invalid params for `{callback}`: {}", invalid.reason)
+    } else {
+        format!(
+            "invalid params for `{callback}`: `{}`: {}",
+            invalid.path, invalid.reason
+        )
+    };
+    super::CallbackError::new(message)
+        .with_code(crate::wire::codes::INVALID_PARAMS)
+        .with_data(serde_json::json!({ "callback": callback, "path": invalid.path, "reason": invalid.reason }))
+}
+
 /// Checks `value` against `schema` (its `$defs` resolved against `schema` itself).
 pub(crate) fn validate(schema: &Value, value: &Value) -> Result<(), Invalid> {
     Checker { root: schema }.check(schema, value, &mut Vec::new(), 0)
@@ -49,6 +65,14 @@ fn render(path: &[Step]) -> String {
         }
     }
     out
+}
+
+fn plural(count: u64) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -212,7 +236,11 @@ impl Checker<'_> {
             if (items.len() as u64) < min {
                 return Self::fail(
                     path,
-                    format!("expected at least {min} items, got {}", items.len()),
+                    format!(
+                        "expected at least {min} item{}, got {}",
+                        plural(min),
+                        items.len()
+                    ),
                 );
             }
         }
@@ -220,7 +248,11 @@ impl Checker<'_> {
             if (items.len() as u64) > max {
                 return Self::fail(
                     path,
-                    format!("expected at most {max} items, got {}", items.len()),
+                    format!(
+                        "expected at most {max} item{}, got {}",
+                        plural(max),
+                        items.len()
+                    ),
                 );
             }
         }
@@ -245,7 +277,10 @@ impl Checker<'_> {
             if length < min {
                 return Self::fail(
                     path,
-                    format!("expected at least {min} characters, got {length}"),
+                    format!(
+                        "expected at least {min} character{}, got {length}",
+                        plural(min)
+                    ),
                 );
             }
         }
@@ -253,7 +288,10 @@ impl Checker<'_> {
             if length > max {
                 return Self::fail(
                     path,
-                    format!("expected at most {max} characters, got {length}"),
+                    format!(
+                        "expected at most {max} character{}, got {length}",
+                        plural(max)
+                    ),
                 );
             }
         }

@@ -110,13 +110,30 @@ impl Calls {
         );
         let args = call.args();
         let answers = connection.clone();
-        let approval = self.registry.needs_approval(&method).then(|| {
+        let needs_approval = self.registry.needs_approval(&method);
+        let params: serde_json::Value = if needs_approval {
+            serde_json::from_str(args.get()).unwrap_or_default()
+        } else {
+            serde_json::Value::Null
+        };
+        if needs_approval {
+            // Params the callback would refuse are refused before anyone is asked.
+            if let Err(error) = self.registry.check_params(&method, &params) {
+                return connection.answer(wire::error_response(
+                    Some(id),
+                    error.code(),
+                    error.message(),
+                    error.data(),
+                ));
+            }
+        }
+        let approval = needs_approval.then(|| {
             let runs = self.runs.lock().unwrap();
             let calls = runs.get(&run);
             let request = ApprovalRequest {
                 run: calls.and_then(|c| c.public).unwrap_or(run),
                 callback: method.clone(),
-                params: serde_json::from_str(args.get()).unwrap_or_default(),
+                params,
                 position: call.site.clone(),
             };
             let approver = calls
