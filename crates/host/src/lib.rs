@@ -42,6 +42,7 @@ mod sandbox;
 mod script;
 mod session;
 mod store;
+mod strip;
 pub mod typescript;
 pub mod wire;
 
