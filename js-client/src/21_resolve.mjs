@@ -92,6 +92,9 @@ export function resolveImport(state, specifier, parentFile, referrer, how) {
 export function formatOf(file, specifier, referrer) {
   const ext = path.extname(file);
   if (ext === '.mjs') return 'module';
+  // TypeScript, its types erased (24_imports.mjs): ES modules, but `.cts`.
+  if (ext === '.ts' || ext === '.mts') return file.endsWith('.d.ts') ? 'types' : 'module';
+  if (ext === '.cts') return 'commonjs';
   if (ext === '.cjs') return 'commonjs';
   if (ext === '.json') return 'json';
   if (ext === '.node') throw new ImportFailure(specifier, referrer, `${file} is a native addon, which scripts cannot load`);

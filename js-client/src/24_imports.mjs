@@ -4,6 +4,7 @@
 // 23_commonjs.mjs; one instance of each per context.
 
 import { config } from './02_config.mjs';
+import { callHost } from './08_host_calls.mjs';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { compileModule, fileOf, ownerOf } from './20_compile.mjs';
@@ -27,7 +28,14 @@ export function importModule(state, specifier, parentFile, referrer) {
     module = compileModule(state, { name: specifier, key: source.key, code: source.code }, dynamicImport);
   } else if (target.format === 'module') {
     const entry = readProjectFile(target.file, specifier, referrer);
-    module = compileModule(state, { name: target.file, key: entry.key, code: entry.source, file: target.file }, dynamicImport);
+    if (isTypeScript(target.file) && entry.js === undefined) {
+      // Its types erased once per version of the file, then as any module.
+      return erasedTypes(entry, target.file).then(() => importModule(state, specifier, parentFile, referrer));
+    }
+    const code = isTypeScript(target.file) ? entry.js : entry.source;
+    module = compileModule(state, { name: target.file, key: entry.key, code, file: target.file }, dynamicImport);
+  } else if (target.format === 'types') {
+    throw new ImportFailure(specifier, referrer, `${target.file} declares types only: import its module, or use \`import type\``);
   } else {
     const ahead = target.format === 'commonjs' ? esmRequiredBy(state, target.file) : [];
     if (ahead.length > 0) {
@@ -37,6 +45,28 @@ export function importModule(state, specifier, parentFile, referrer) {
   }
   state.modules.set(id, module);
   return module;
+}
+
+/** Whether a project file is TypeScript. */
+function isTypeScript(file) {
+  return file.endsWith('.ts') || file.endsWith('.mts');
+}
+
+/**
+ * Sets `entry.js`: the TypeScript of `file` with its types erased by the
+ * host (the same eraser as a TypeScript script's, so every engine erases
+ * alike and lines and columns stay). What cannot be erased is a
+ * `SyntaxError` at its place in the file.
+ */
+async function erasedTypes(entry, file) {
+  try {
+    const answer = await callHost('$strip', { source: entry.source, file });
+    entry.js = answer.code;
+  } catch (error) {
+    const failure = new SyntaxError(String(error.data?.message ?? error.message));
+    failure.stack = `SyntaxError: ${failure.message}\n    at ${file}:${error.data?.line ?? 1}:${error.data?.column ?? 1}`;
+    throw failure;
+  }
 }
 
 /** The linker of a context: every import of a module graph goes through it. */

@@ -41,8 +41,14 @@ pub(crate) async fn read_module_file(path: &Path) -> Result<ModuleFile> {
             path: path.to_path_buf(),
             source,
         })?;
+    let name = path.display().to_string();
+    let code = if crate::strip::is_typescript(&name) {
+        crate::strip::strip(&code).map_err(|e| crate::strip::script_error(e, &name))?
+    } else {
+        code
+    };
     Ok(ModuleFile {
-        name: path.display().to_string(),
+        name,
         code,
         file: absolute_file(path),
     })

@@ -59,10 +59,15 @@ pub struct Script {
     retries: u32,
     key: Arc<OnceLock<String>>,
     approver: Option<Approver>,
+    /// Its source is TypeScript: the types are erased before it is sent.
+    typescript: bool,
+    /// Whether it is type-checked before it runs (`None`: the pool's default).
+    typecheck: Option<bool>,
 }
 
 impl Script {
     fn new(kind: ScriptKind, source: Source) -> Self {
+        let typescript = matches!(&source, Source::File(path) if path.to_str().is_some_and(crate::strip::is_typescript));
         Script {
             kind,
             source,
@@ -73,6 +78,8 @@ impl Script {
             retries: 0,
             approver: None,
             key: Arc::default(),
+            typescript,
+            typecheck: None,
         }
     }
 
@@ -86,6 +93,65 @@ impl Script {
         Self::new(ScriptKind::Module, Source::Code(code.into().into()))
     }
 
+    /// An ES module in TypeScript whose default export is the result. Its
+    /// types are erased, not compiled: the JavaScript left keeps every line
+    /// and column, so errors and stacks point into the TypeScript as
+    /// written. What erasing cannot turn into JavaScript (enums, namespaces
+    /// with values, parameter properties, `import x = require()`) is an
+    /// [`Error::Script`] (`SyntaxError`) saying so. Types are not checked
+    /// unless asked ([`Script::typecheck`], [`Pool::check`](crate::Pool::check)).
+    /// Its name defaults to `module.ts`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+    /// use outrigger_host::Script;
+    /// let out = pool.run(Script::typescript(
+    ///     "interface Point { x: number; y: number }\n\
+    ///      const p: Point = { x: 1, y: 2 };\n\
+    ///      export default p.x + p.y satisfies number;",
+    /// )).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn typescript(code: impl Into<String>) -> Self {
+        let mut script = Self::new(ScriptKind::Module, Source::Code(code.into().into()));
+        script.typescript = true;
+        script
+    }
+
+    /// Whether this script is type-checked before it runs (against the
+    /// pool's host API, the script world and the project's types): one that
+    /// does not check fails with [`Error::Type`] before any of it runs.
+    /// Defaults to [`PoolBuilder::typecheck`](crate::PoolBuilder::typecheck).
+    pub fn typecheck(mut self, check: bool) -> Self {
+        self.typecheck = Some(check);
+        self
+    }
+
+    pub(crate) fn typecheck_or(&self, default: bool) -> bool {
+        self.typecheck.unwrap_or(default)
+    }
+
+    /// Whether the source is TypeScript.
+    pub fn is_typescript(&self) -> bool {
+        self.typescript
+    }
+
+    /// The source as written (TypeScript or JavaScript), read from disk for
+    /// file scripts, and the name errors give it.
+    pub(crate) async fn source(&self) -> Result<(String, Arc<str>)> {
+        let code = match &self.source {
+            Source::Code(code) => code.clone(),
+            Source::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map_err(|source| Error::ReadScript {
+                    path: path.clone(),
+                    source,
+                })?
+                .into(),
+        };
+        Ok((self.display_name(), code))
+    }
+
     /// A classic script read from a file when it runs. Its name defaults to
     /// the file's path.
     pub fn expression_file(path: impl Into<PathBuf>) -> Self {
@@ -93,7 +159,8 @@ impl Script {
     }
 
     /// An ES module read from a file when it runs. Its name defaults to the
-    /// file's path.
+    /// file's path. A `.ts` or `.mts` file is TypeScript (see
+    /// [`Script::typescript`]).
     pub fn module_file(path: impl Into<PathBuf>) -> Self {
         Self::new(ScriptKind::Module, Source::File(path.into()))
     }
@@ -179,24 +246,23 @@ impl Script {
             (None, Source::File(path)) => path.display().to_string(),
             (None, Source::Code(_)) => match self.kind {
                 ScriptKind::Expression => "script.js".into(),
+                ScriptKind::Module if self.typescript => "module.ts".into(),
                 ScriptKind::Module => "module.mjs".into(),
             },
         }
     }
 
-    /// The source text, read from disk for file scripts.
+    /// The source text, read from disk for file scripts (its types erased
+    /// when it is TypeScript).
     pub(crate) async fn load(&self) -> Result<LoadedScript> {
-        let code: Arc<str> = match &self.source {
-            Source::Code(code) => code.clone(),
-            Source::File(path) => tokio::fs::read_to_string(path)
-                .await
-                .map_err(|source| Error::ReadScript {
-                    path: path.clone(),
-                    source,
-                })?
-                .into(),
+        let (name, code) = self.source().await?;
+        let code: Arc<str> = if self.typescript {
+            crate::strip::strip(&code)
+                .map_err(|e| crate::strip::script_error(e, &name))?
+                .into()
+        } else {
+            code
         };
-        let name = self.display_name();
         let (key, file) = match &self.source {
             Source::Code(_) => (
                 self.key

@@ -22,6 +22,18 @@ pub(crate) struct StripError {
     pub(crate) column: u32,
 }
 
+/// A `StripError` as the error of the script named `script`.
+pub(crate) fn script_error(error: StripError, script: &str) -> crate::error::Error {
+    crate::error::Error::Script {
+        name: "SyntaxError".into(),
+        message: error.message,
+        stack: None,
+        script: script.to_owned(),
+        line: Some(error.line),
+        column: Some(error.column),
+    }
+}
+
 /// Whether a file name says TypeScript: `.ts`, `.mts` or `.cts`.
 pub(crate) fn is_typescript(name: &str) -> bool {
     [".ts", ".mts", ".cts"].iter().any(|ext| name.ends_with(ext)) && !name.ends_with(".d.ts")

@@ -73,6 +73,9 @@ impl Calls {
         let fail = |code: i64, message: &str| {
             connection.answer(wire::error_response(Some(id), code, message, None));
         };
+        if method == STRIP {
+            return connection.answer(erase_types(id, params));
+        }
         let Some(handler) = self.registry.get(&method).cloned() else {
             return fail(
                 codes::METHOD_NOT_FOUND,
@@ -285,5 +288,33 @@ async fn approve<C: Caller>(
             &format!("`{callback}` was not approved: {reason}"),
             Some(&serde_json::json!({ "reason": reason })),
         )),
+    }
+}
+
+/// The worker's request to erase the types of a TypeScript file it imports:
+/// `{source, file}` → `{code}`.
+const STRIP: &str = "$strip";
+
+fn erase_types(id: u64, params: Option<&RawValue>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Strip {
+        args: StripArgs,
+    }
+    #[derive(serde::Deserialize)]
+    struct StripArgs {
+        source: String,
+        file: String,
+    }
+    let Some(Ok(Strip { args })) = params.map(|p| serde_json::from_str::<Strip>(p.get())) else {
+        return wire::error_response(Some(id), codes::INVALID_PARAMS, "malformed $strip request", None);
+    };
+    match crate::strip::strip(&args.source) {
+        Ok(code) => wire::response(id, &serde_json::json!({ "code": code }).to_string()),
+        Err(error) => wire::error_response(
+            Some(id),
+            codes::SCRIPT_ERROR,
+            &format!("{}:{}:{}: {}", args.file, error.line, error.column, error.message),
+            Some(&serde_json::json!({ "message": error.message, "line": error.line, "column": error.column })),
+        ),
     }
 }

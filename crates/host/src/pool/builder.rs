@@ -323,7 +323,18 @@ impl PoolBuilder {
     /// Registers an ES module that scripts can import by `name`
     /// (`import { f } from "name"`).
     pub fn module(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
-        self.modules.insert(name.into(), source.into());
+        let (name, mut source) = (name.into(), source.into());
+        // A module named `*.ts` is TypeScript: its types are erased here.
+        if crate::strip::is_typescript(&name) {
+            match crate::strip::strip(&source) {
+                Ok(code) => source = code,
+                Err(error) => self.registration_errors.push(format!(
+                    "module `{name}`: {}:{}: {}",
+                    error.line, error.column, error.message
+                )),
+            }
+        }
+        self.modules.insert(name, source);
         self
     }
 
