@@ -38,7 +38,11 @@ fn reference(code: &str) -> Value {
         .env_clear()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -61,7 +65,14 @@ async fn errors_point_into_the_typescript_as_written() {
     let code = "interface Order { total: number }\nconst orders: Order[] = [];\n\nfunction check(o: Order): void {\n    if (o.total < 0) throw new RangeError(`bad total ${o.total}`);\n}\ncheck({ total: -1 } satisfies Order);\nexport default 1;";
     let error = pool.run(Script::typescript(code)).await.unwrap_err();
     match error {
-        Error::Script { name, line, column, stack, script, .. } => {
+        Error::Script {
+            name,
+            line,
+            column,
+            stack,
+            script,
+            ..
+        } => {
             assert_eq!(name, "RangeError");
             assert_eq!(script, "module.ts");
             assert_eq!((line, column), (Some(5), Some(28)));
@@ -71,13 +82,24 @@ async fn errors_point_into_the_typescript_as_written() {
     }
     // What erasing cannot do is said where it is, before anything runs.
     let error = pool
-        .run(Script::typescript("const a = 1;\n  enum Color { Red, Green }\nexport default a;"))
+        .run(Script::typescript(
+            "const a = 1;\n  enum Color { Red, Green }\nexport default a;",
+        ))
         .await
         .unwrap_err();
     match error {
-        Error::Script { name, message, line, column, .. } => {
+        Error::Script {
+            name,
+            message,
+            line,
+            column,
+            ..
+        } => {
             assert_eq!(name, "SyntaxError");
-            assert!(message.contains("enum") && message.contains("transform"), "{message}");
+            assert!(
+                message.contains("enum") && message.contains("transform"),
+                "{message}"
+            );
             assert_eq!((line, column), (Some(2), Some(3)));
         }
         other => panic!("expected a script error, got {other:?}"),
@@ -105,11 +127,17 @@ async fn typescript_files_and_their_imports_and_registered_modules() {
     .unwrap();
     let pool = common::builder()
         .sandbox(outrigger::Sandbox::strict().allow_read(&dir))
-        .module("units.ts", "export const cents = (dollars: number): number => Math.round(dollars * 100);")
+        .module(
+            "units.ts",
+            "export const cents = (dollars: number): number => Math.round(dollars * 100);",
+        )
         .build()
         .await
         .unwrap();
-    let out = pool.run(Script::module_file(dir.join("job.ts"))).await.unwrap();
+    let out = pool
+        .run(Script::module_file(dir.join("job.ts")))
+        .await
+        .unwrap();
     assert_eq!(out.value, json!(400));
     let app = pool.load_module_file(dir.join("app.mts")).await.unwrap();
     let doubled: i64 = app.call("double", (21,)).await.unwrap();
@@ -123,7 +151,9 @@ async fn typescript_files_and_their_imports_and_registered_modules() {
         other => panic!("expected a script error, got {other:?}"),
     }
     let cents: i64 = pool
-        .run(Script::typescript("import { cents } from 'units.ts';\nexport default cents(1.25);"))
+        .run(Script::typescript(
+            "import { cents } from 'units.ts';\nexport default cents(1.25);",
+        ))
         .await
         .unwrap()
         .value

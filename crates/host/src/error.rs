@@ -34,6 +34,14 @@ pub enum Error {
         /// 1-based column in the script.
         column: Option<u32>,
     },
+    /// The TypeScript did not type-check (the run was asked to check,
+    /// [`Script::typecheck`](crate::Script::typecheck)): nothing of it ran.
+    /// Printed as `tsc` prints diagnostics, one per line.
+    #[error("{}", crate::diagnostic::render(diagnostics))]
+    Type {
+        /// What the checker found, errors first.
+        diagnostics: Vec<crate::diagnostic::Diagnostic>,
+    },
     /// The run did not finish in time. Its JavaScript was stopped; a worker
     /// stuck in a synchronous loop was replaced.
     #[error("run timed out after {after:?}")]

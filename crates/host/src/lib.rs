@@ -24,7 +24,9 @@
 //! (builder, supervisor, facade).
 
 mod callbacks;
+mod checker;
 mod declarations;
+mod diagnostic;
 mod discovery;
 mod dispatch;
 mod engine;
@@ -51,6 +53,7 @@ pub use callbacks::{
     CallbackSet, Handler,
 };
 pub use declarations::{Declarations, ToolFormat};
+pub use diagnostic::Diagnostic;
 pub use discovery::{ToolDescription, ToolSummary};
 pub use dispatch::{ExitCauses, Stats, WorkerCounts};
 pub use engine::Engine;

@@ -5,10 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::checker::Checker;
+use crate::diagnostic::Diagnostic;
 use crate::dispatch::{Dispatcher, Lease};
+use crate::error::{Error, Result};
 use crate::outgoing::{Outgoing, RunLimits};
 use crate::run::{RunHandle, RunHome};
-use crate::script::LoadedScript;
+use crate::script::{LoadedScript, Script};
 
 /// What sessions and modules hold to start work: a handle on the pool's
 /// dispatcher, not the pool itself.
@@ -20,6 +23,8 @@ pub(crate) struct Runner {
     /// What its runs share (ids, dispatcher, the runs whose handles were
     /// let go of: `RunHandle::detach`).
     pub(crate) home: RunHome,
+    /// The type checker of TypeScript scripts.
+    pub(crate) checker: Arc<Checker>,
 }
 
 /// The pool's defaults for runs.
@@ -27,6 +32,8 @@ pub(crate) struct Runner {
 pub(crate) struct RunDefaults {
     pub(crate) timeout: Duration,
     pub(crate) max_callback_calls: u32,
+    /// Whether TypeScript scripts are type-checked before they run.
+    pub(crate) typecheck: bool,
 }
 
 impl Runner {
@@ -34,8 +41,10 @@ impl Runner {
         dispatcher: Arc<Dispatcher>,
         ids: Arc<AtomicU64>,
         defaults: RunDefaults,
+        checker: Arc<Checker>,
     ) -> Self {
         Runner {
+            checker,
             home: RunHome {
                 ids: ids.clone(),
                 dispatcher: dispatcher.clone(),
@@ -45,6 +54,30 @@ impl Runner {
             ids,
             defaults,
         }
+    }
+
+    /// The diagnostics of a TypeScript script (none for JavaScript).
+    pub(crate) async fn check(&self, script: &Script) -> Result<Vec<Diagnostic>> {
+        if !script.is_typescript() {
+            return Ok(Vec::new());
+        }
+        let (name, code) = script.source().await?;
+        self.checker
+            .check(&name, &code, script.file().as_deref())
+            .await
+    }
+
+    /// Loads `script`, type-checking it first when it asks to be (or the
+    /// pool's default says so): a script that does not check never runs.
+    pub(crate) async fn load(&self, script: &Script) -> Result<LoadedScript> {
+        if script.is_typescript() && script.typecheck_or(self.defaults.typecheck) {
+            let mut diagnostics = self.check(script).await?;
+            if diagnostics.iter().any(Diagnostic::is_error) {
+                diagnostics.sort_by_key(|d| !d.is_error());
+                return Err(Error::Type { diagnostics });
+            }
+        }
+        script.load().await
     }
 
     /// A fresh id (unique in the pool) for a request, session or module.

@@ -131,6 +131,14 @@ impl Script {
         self.typecheck.unwrap_or(default)
     }
 
+    /// The absolute path of a script read from a file.
+    pub(crate) fn file(&self) -> Option<String> {
+        match &self.source {
+            Source::File(path) => Some(crate::paths::absolute_file(path)),
+            Source::Code(_) => None,
+        }
+    }
+
     /// Whether the source is TypeScript.
     pub fn is_typescript(&self) -> bool {
         self.typescript

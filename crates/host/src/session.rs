@@ -88,7 +88,7 @@ impl Session {
     /// Starts a script in the session's context; see [`Pool::start`].
     pub async fn start(&self, script: Script) -> Result<RunHandle> {
         let timeout = script.timeout_or(self.runner.defaults.timeout);
-        let loaded = script.load().await?;
+        let loaded = self.runner.load(&script).await?;
         self.check_alive()?;
         let lease = self.runner.dispatcher.claim(&self.member)?;
         Ok(self

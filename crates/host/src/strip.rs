@@ -36,13 +36,17 @@ pub(crate) fn script_error(error: StripError, script: &str) -> crate::error::Err
 
 /// Whether a file name says TypeScript: `.ts`, `.mts` or `.cts`.
 pub(crate) fn is_typescript(name: &str) -> bool {
-    [".ts", ".mts", ".cts"].iter().any(|ext| name.ends_with(ext)) && !name.ends_with(".d.ts")
+    [".ts", ".mts", ".cts"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+        && !name.ends_with(".d.ts")
 }
 
 /// `source` (an ES module in TypeScript) with its types erased.
 pub(crate) fn strip(source: &str) -> Result<String, StripError> {
     let allocator = Allocator::default();
-    let parsed = oxc_parser::Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse();
+    let parsed =
+        oxc_parser::Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse();
     if let Some(error) = parsed.diagnostics.first() {
         let at = error
             .labels
@@ -69,7 +73,11 @@ fn error_at(source: &str, offset: usize, message: String) -> StripError {
     let line = before.matches('\n').count() as u32 + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].encode_utf16().count() as u32 + 1;
-    StripError { message, line, column }
+    StripError {
+        message,
+        line,
+        column,
+    }
 }
 
 /// What to do with a range of the source.
@@ -130,7 +138,8 @@ struct Eraser<'s> {
     error: Option<(usize, String)>,
 }
 
-const TRANSFORM: &str = "(erasing types cannot turn it into JavaScript; outrigger runs TypeScript without a transform)";
+const TRANSFORM: &str =
+    "(erasing types cannot turn it into JavaScript; outrigger runs TypeScript without a transform)";
 
 impl Eraser<'_> {
     fn blank(&mut self, span: Span) {
@@ -167,7 +176,15 @@ impl Eraser<'_> {
 
     /// Blanks the TypeScript-only modifier keywords between `start` and `end`.
     fn blank_modifiers(&mut self, start: u32, end: u32) {
-        const MODIFIERS: [&str; 7] = ["public", "private", "protected", "readonly", "override", "abstract", "declare"];
+        const MODIFIERS: [&str; 7] = [
+            "public",
+            "private",
+            "protected",
+            "readonly",
+            "override",
+            "abstract",
+            "declare",
+        ];
         let text = &self.source[start as usize..end as usize];
         let mut offset = 0;
         for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')) {
@@ -193,18 +210,30 @@ impl Eraser<'_> {
             Declaration::TSTypeAliasDeclaration(_) | Declaration::TSInterfaceDeclaration(_) => {}
             Declaration::TSEnumDeclaration(e) if e.declare => {}
             Declaration::TSEnumDeclaration(e) => {
-                self.refuse(e.span.start, "a TypeScript `enum`", "use an object `as const`, or a union of string literals");
+                self.refuse(
+                    e.span.start,
+                    "a TypeScript `enum`",
+                    "use an object `as const`, or a union of string literals",
+                );
                 return true;
             }
             Declaration::TSExternalModuleDeclaration(_) | Declaration::TSGlobalDeclaration(_) => {}
             Declaration::TSNamespaceDeclaration(n) if n.declare => {}
             Declaration::TSNamespaceDeclaration(n) => {
-                self.refuse(n.span.start, "a TypeScript `namespace` with values", "use an ES module or an object");
+                self.refuse(
+                    n.span.start,
+                    "a TypeScript `namespace` with values",
+                    "use an ES module or an object",
+                );
                 return true;
             }
             Declaration::TSImportEqualsDeclaration(i) if i.import_kind.is_type() => {}
             Declaration::TSImportEqualsDeclaration(i) => {
-                self.refuse(i.span.start, "`import x = require(...)`", "use `import x from '...'`");
+                self.refuse(
+                    i.span.start,
+                    "`import x = require(...)`",
+                    "use `import x from '...'`",
+                );
                 return true;
             }
             Declaration::VariableDeclaration(v) if v.declare => {}
@@ -235,8 +264,12 @@ impl<'a> Visit<'a> for Eraser<'_> {
                 }
             }
             Statement::ExportDefaultDeclaration(e) => match &e.declaration {
-                ExportDefaultDeclarationKind::TSInterfaceDeclaration(_) => self.blank_statement(e.span),
-                ExportDefaultDeclarationKind::FunctionDeclaration(f) if f.body.is_none() => self.blank_statement(e.span),
+                ExportDefaultDeclarationKind::TSInterfaceDeclaration(_) => {
+                    self.blank_statement(e.span)
+                }
+                ExportDefaultDeclarationKind::FunctionDeclaration(f) if f.body.is_none() => {
+                    self.blank_statement(e.span)
+                }
                 _ => walk::walk_statement(self, it),
             },
             _ => {
@@ -254,11 +287,15 @@ impl<'a> Visit<'a> for Eraser<'_> {
         if it.import_kind.is_type() {
             return self.blank_statement(it.span);
         }
-        let Some(specifiers) = &it.specifiers else { return };
+        let Some(specifiers) = &it.specifiers else {
+            return;
+        };
         let typed: Vec<Span> = specifiers
             .iter()
             .filter_map(|s| match s {
-                ImportDeclarationSpecifier::ImportSpecifier(s) if s.import_kind.is_type() => Some(s.span),
+                ImportDeclarationSpecifier::ImportSpecifier(s) if s.import_kind.is_type() => {
+                    Some(s.span)
+                }
                 _ => None,
             })
             .collect();
@@ -272,7 +309,12 @@ impl<'a> Visit<'a> for Eraser<'_> {
     }
 
     fn visit_export_named_declaration(&mut self, it: &ExportNamedDeclaration<'a>) {
-        let typed: Vec<Span> = it.specifiers.iter().filter(|s| s.export_kind.is_type()).map(|s| s.span).collect();
+        let typed: Vec<Span> = it
+            .specifiers
+            .iter()
+            .filter(|s| s.export_kind.is_type())
+            .map(|s| s.span)
+            .collect();
         if it.export_kind.is_type() || (!typed.is_empty() && typed.len() == it.specifiers.len()) {
             return self.blank_statement(it.span);
         }
@@ -282,7 +324,12 @@ impl<'a> Visit<'a> for Eraser<'_> {
     }
 
     fn visit_export_from_declaration(&mut self, it: &ExportFromDeclaration<'a>) {
-        let typed: Vec<Span> = it.specifiers.iter().filter(|s| s.export_kind.is_type()).map(|s| s.span).collect();
+        let typed: Vec<Span> = it
+            .specifiers
+            .iter()
+            .filter(|s| s.export_kind.is_type())
+            .map(|s| s.span)
+            .collect();
         if it.export_kind.is_type() || (!typed.is_empty() && typed.len() == it.specifiers.len()) {
             return self.blank_statement(it.span);
         }
@@ -345,7 +392,11 @@ impl<'a> Visit<'a> for Eraser<'_> {
         if let Some(returns) = &it.return_type {
             let between = &self.source[it.params.span.end as usize..returns.span.end as usize];
             if between.contains('\n') {
-                self.refuse(returns.span.start, "an arrow function whose return type spans lines", "keep `): Type =>` on one line");
+                self.refuse(
+                    returns.span.start,
+                    "an arrow function whose return type spans lines",
+                    "keep `): Type =>` on one line",
+                );
             }
         }
         walk::walk_arrow_function_expression(self, it);
@@ -353,10 +404,17 @@ impl<'a> Visit<'a> for Eraser<'_> {
 
     fn visit_formal_parameter(&mut self, it: &FormalParameter<'a>) {
         if it.accessibility.is_some() || it.readonly || it.r#override {
-            self.refuse(it.span.start, "a parameter property (`constructor(private x)`)", "declare the field and assign it in the constructor");
+            self.refuse(
+                it.span.start,
+                "a parameter property (`constructor(private x)`)",
+                "declare the field and assign it in the constructor",
+            );
         }
         if it.optional {
-            let end = it.type_annotation.as_ref().map_or(it.span.end, |t| t.span.start);
+            let end = it
+                .type_annotation
+                .as_ref()
+                .map_or(it.span.end, |t| t.span.start);
             self.blank_mark(it.pattern.span().end, end, '?');
         }
         walk::walk_formal_parameter(self, it);
@@ -364,7 +422,10 @@ impl<'a> Visit<'a> for Eraser<'_> {
 
     fn visit_variable_declarator(&mut self, it: &VariableDeclarator<'a>) {
         if it.definite {
-            let end = it.type_annotation.as_ref().map_or(it.span.end, |t| t.span.start);
+            let end = it
+                .type_annotation
+                .as_ref()
+                .map_or(it.span.end, |t| t.span.start);
             self.blank_mark(it.id.span().end, end, '!');
         }
         walk::walk_variable_declarator(self, it);
@@ -378,7 +439,9 @@ impl<'a> Visit<'a> for Eraser<'_> {
         self.blank_modifiers(from, keyword);
         if let (Some(first), Some(last)) = (it.implements.first(), it.implements.last()) {
             let before = &self.source[..first.span.start as usize];
-            let start = before.rfind("implements").map_or(first.span.start, |i| i as u32);
+            let start = before
+                .rfind("implements")
+                .map_or(first.span.start, |i| i as u32);
             self.blank_range(start, last.span.end);
         }
         walk::walk_class(self, it);
@@ -388,7 +451,9 @@ impl<'a> Visit<'a> for Eraser<'_> {
         match it {
             ClassElement::TSIndexSignature(s) => self.blank_statement(s.span),
             ClassElement::MethodDefinition(m) => {
-                if m.r#type == MethodDefinitionType::TSAbstractMethodDefinition || m.value.body.is_none() {
+                if m.r#type == MethodDefinitionType::TSAbstractMethodDefinition
+                    || m.value.body.is_none()
+                {
                     return self.blank_statement(m.span);
                 }
                 self.class_member_modifiers(m.span.start, &m.decorators, &m.key);
@@ -402,7 +467,10 @@ impl<'a> Visit<'a> for Eraser<'_> {
                     return self.blank_statement(p.span);
                 }
                 self.class_member_modifiers(p.span.start, &p.decorators, &p.key);
-                let end = p.type_annotation.as_ref().map_or(p.span.end, |t| t.span.start);
+                let end = p
+                    .type_annotation
+                    .as_ref()
+                    .map_or(p.span.end, |t| t.span.start);
                 if p.optional {
                     self.blank_mark(p.key.span().end, end, '?');
                 }
@@ -452,16 +520,27 @@ mod tests {
     fn classes_lose_their_modifiers_and_keep_their_code() {
         let ts = "abstract class A<T> implements I, J {\n  private readonly x: number = 1;\n  declare y: string;\n  z?: number;\n  w!: string;\n  [key: string]: unknown;\n  abstract m(): void;\n  public static s(): void {}\n  o?(): void;\n}";
         let out = js(ts);
-        assert!(!out.contains("abstract") && !out.contains("private") && !out.contains("implements"), "{out}");
+        assert!(
+            !out.contains("abstract") && !out.contains("private") && !out.contains("implements"),
+            "{out}"
+        );
         assert!(out.contains("x"), "{out}");
         assert!(out.contains("static s()"), "{out}");
     }
 
     #[test]
     fn imports_of_types_go() {
-        assert_eq!(js("import type { A } from './a';").trim_start_matches(';').trim(), "");
+        assert_eq!(
+            js("import type { A } from './a';")
+                .trim_start_matches(';')
+                .trim(),
+            ""
+        );
         let out = js("import { type A, b } from './a';");
-        assert!(out.contains("b } from './a'") && !out.contains('A'), "{out}");
+        assert!(
+            out.contains("b } from './a'") && !out.contains('A'),
+            "{out}"
+        );
         assert!(js("import { type A } from './a';").starts_with(';'));
     }
 
@@ -469,7 +548,11 @@ mod tests {
     fn what_needs_a_transform_is_refused_where_it_is() {
         for (ts, what, line) in [
             ("const a = 1;\nenum Color { Red }", "enum", 2),
-            ("class P {\n  constructor(private x: number) {}\n}", "parameter property", 2),
+            (
+                "class P {\n  constructor(private x: number) {}\n}",
+                "parameter property",
+                2,
+            ),
             ("namespace N { export const x = 1; }", "namespace", 1),
             ("import fs = require('fs');", "require", 1),
         ] {

@@ -306,15 +306,25 @@ fn erase_types(id: u64, params: Option<&RawValue>) -> String {
         file: String,
     }
     let Some(Ok(Strip { args })) = params.map(|p| serde_json::from_str::<Strip>(p.get())) else {
-        return wire::error_response(Some(id), codes::INVALID_PARAMS, "malformed $strip request", None);
+        return wire::error_response(
+            Some(id),
+            codes::INVALID_PARAMS,
+            "malformed $strip request",
+            None,
+        );
     };
     match crate::strip::strip(&args.source) {
         Ok(code) => wire::response(id, &serde_json::json!({ "code": code }).to_string()),
         Err(error) => wire::error_response(
             Some(id),
             codes::SCRIPT_ERROR,
-            &format!("{}:{}:{}: {}", args.file, error.line, error.column, error.message),
-            Some(&serde_json::json!({ "message": error.message, "line": error.line, "column": error.column })),
+            &format!(
+                "{}:{}:{}: {}",
+                args.file, error.line, error.column, error.message
+            ),
+            Some(
+                &serde_json::json!({ "message": error.message, "line": error.line, "column": error.column }),
+            ),
         ),
     }
 }

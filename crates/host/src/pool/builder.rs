@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::supervisor::{Health, Supervisor};
 use super::{Pool, PoolInner};
 use crate::callbacks::{CallbackSet, Registry};
+use crate::checker::{Checker, CheckerSettings};
 use crate::declarations::Declarations;
 use crate::dispatch::{Counters, Dispatcher, Limits};
 use crate::engine::{
@@ -70,6 +71,8 @@ pub struct PoolBuilder {
     mounts: Vec<Mount>,
     /// Callbacks named in `require_approval`, checked at `build()`.
     approvals: Vec<String>,
+    typecheck: bool,
+    typescript_compiler: Option<PathBuf>,
 }
 
 /// How plain runs (not in a session) are kept apart.
@@ -127,6 +130,8 @@ impl Default for PoolBuilder {
             sandbox: Sandbox::default(),
             mounts: Vec::new(),
             approvals: Vec::new(),
+            typecheck: false,
+            typescript_compiler: None,
         }
     }
 }
@@ -387,6 +392,26 @@ impl PoolBuilder {
         self
     }
 
+    /// Whether TypeScript scripts are type-checked before they run (default
+    /// off; [`Script::typecheck`] decides per script): one that does not
+    /// check fails with [`Error::Type`] and nothing of it runs. On, the
+    /// compiler is started by [`build`](Self::build), which fails with
+    /// [`Error::Spawn`] when it cannot be found. See [`Pool::check`].
+    pub fn typecheck(mut self, check: bool) -> Self {
+        self.typecheck = check;
+        self
+    }
+
+    /// The TypeScript compiler type checks use: a `typescript` package
+    /// directory (or its `lib/typescript.js`). Default: the project's
+    /// `node_modules/typescript`; install it there with
+    /// `npm install --save-dev typescript`. Checks run it with the pool's
+    /// Node.js, in a process of their own, kept warm.
+    pub fn typescript_compiler(mut self, path: impl Into<PathBuf>) -> Self {
+        self.typescript_compiler = Some(path.into());
+        self
+    }
+
     /// Registers a tool known only at run time (from a plugin manifest, an
     /// MCP server, a configuration file): `name` as scripts call it
     /// (`sendEmail`, or `mail.send` in a namespace), a description, the JSON
@@ -608,6 +633,18 @@ impl PoolBuilder {
             })
             .await?;
         let program = launch.command.program.display().to_string();
+        let checker = Arc::new(Checker::new(CheckerSettings {
+            node: launch.command.program.clone(),
+            compiler: self.typescript_compiler.clone(),
+            declarations: typescript.clone(),
+            modules: self.modules.keys().cloned().collect(),
+            project: self.project.as_deref().map(absolute_dir),
+        }));
+        if self.typecheck {
+            // Asked for by default: a missing compiler fails now, and the
+            // first check finds it warm.
+            checker.warm().await?;
+        }
         let memory = MemoryPolicy::new(memory_mb, self.sandbox.heap_mb(), self.memory_layers);
         let config = Arc::new(WorkerConfig {
             launch,
@@ -701,7 +738,9 @@ impl PoolBuilder {
             RunDefaults {
                 timeout: self.timeout,
                 max_callback_calls: self.max_callback_calls,
+                typecheck: self.typecheck,
             },
+            checker,
         );
         Ok(Pool {
             inner: Arc::new(PoolInner {

@@ -104,9 +104,34 @@ impl Pool {
     /// result.
     pub async fn start(&self, script: Script) -> Result<RunHandle> {
         let timeout = script.timeout_or(self.timeout());
-        let loaded = script.load().await?;
+        let loaded = self.runner().load(&script).await?;
         let lease = self.runner().dispatcher.acquire().await?;
         Ok(self.runner().start_script(lease, loaded, None, timeout))
+    }
+
+    /// Type-checks a TypeScript script without running it: its diagnostics
+    /// (empty when it checks; always empty for JavaScript), against the
+    /// pool's host API (every callback and tool, as [`Pool::typescript`]
+    /// declares them), the script world's globals (`console`, `fetch`,
+    /// timers, `host`, `signal`, ...), the registered modules and the
+    /// project's packages' own types where they ship them. Each
+    /// [`Diagnostic`](crate::Diagnostic) has file, line, column, code and
+    /// message, and prints as `tsc` prints it. The compiler is the real
+    /// TypeScript, kept warm; it is found in the project's `node_modules`
+    /// (or [`PoolBuilder::typescript_compiler`](crate::PoolBuilder::typescript_compiler));
+    /// missing, this is an [`Error::Spawn`] saying how to install it.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+    /// use outrigger_host::Script;
+    /// let diagnostics = pool.check(&Script::typescript("const n: number = 'one';")).await?;
+    /// for d in &diagnostics {
+    ///     println!("{d}"); // module.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'.
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self, script: &Script) -> Result<Vec<crate::Diagnostic>> {
+        self.runner().check(script).await
     }
 
     /// Takes back the handle of a run let go of with
