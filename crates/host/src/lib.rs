@@ -88,6 +88,11 @@ pub mod __private {
     pub use std::sync::Arc;
     pub use std::vec::Vec;
 
+    /// TypeScript with its types erased, for the benchmarks.
+    pub fn erase_types(source: &str) -> std::result::Result<String, String> {
+        crate::strip::strip(source).map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+    }
+
     /// Compile-time check that a callback's future can move between threads.
     pub fn assert_send<F: std::future::Future + Send>(future: F) -> F {
         future
