@@ -17,11 +17,12 @@
 //!
 //! The modules, lowest layer first (none imports a higher one; see
 //! ARCHITECTURE.md for the map and the life of a request): `error`,
-//! `output`, `metrics`, `paths` → `wire` (the protocol) → `sandbox`,
-//! `store`, `callbacks` → `typescript` → `declarations` → `engine` (processes,
-//! channels, the worker's lifecycle) → `dispatch` (which worker, the queue,
-//! stats) → `script`, `run`, `runner` → `session`, `module` → `pool`
-//! (builder, supervisor, facade).
+//! `output`, `metrics`, `paths`, `strip`, `diagnostic`, `for_model` → `wire`
+//! (the protocol) → `sandbox`, `store`, `callbacks` → `typescript` →
+//! `declarations`, `discovery` → `engine` (processes, channels, the worker's
+//! lifecycle) → `dispatch` (which worker, the queue, stats) → `script`,
+//! `run`, `runner`, `checker` → `session`, `module` → `pool` (builder,
+//! supervisor, facade).
 
 mod callbacks;
 mod checker;
