@@ -312,3 +312,28 @@ async fn runs_moved_back_and_forth_between_busy_workers_all_answer() {
     }
     assert!(pool.stats().moved > 0, "{:?}", pool.stats());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_run_queued_while_the_host_was_not_reading_goes_out_when_it_reads_again() {
+    // One worker, busy with a run that waits (its heartbeats keep it from
+    // reading as blocked) while the host's only thread is held up: when the
+    // host runs again, the worker looks silent, so a new run queues. It must
+    // go out as soon as the worker is read again, not when the long run ends.
+    let pool = common::builder().workers(1).build().await.unwrap();
+    let long = pool
+        .start(Script::module(
+            "await new Promise((r) => setTimeout(r, 3000)); export default 'long';",
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::thread::sleep(Duration::from_millis(400));
+    let quick = tokio::time::timeout(Duration::from_millis(2000), pool.eval::<i64>("1 + 1")).await;
+    assert_eq!(
+        quick
+            .expect("the quick run waited for the long one")
+            .unwrap(),
+        2
+    );
+    drop(long);
+}

@@ -133,7 +133,7 @@ impl Dispatcher {
         &self.limits
     }
 
-    /// Resolves when work is next handed out.
+    /// Resolves when work is next handed out, or a run starts waiting.
     pub(crate) async fn activity(&self) {
         self.activity.notified().await;
     }
@@ -187,6 +187,9 @@ impl Dispatcher {
                 table.waiters.push_back(tx);
                 drop(table);
                 let _ = self.signals.send(Signal::Waiting);
+                // The watcher of blocked workers hands it to the first that
+                // answers again (it may not have seen them blocked).
+                self.activity.notify_one();
                 rx
             };
             let queued_at = Instant::now();
@@ -328,7 +331,12 @@ impl Dispatcher {
 
     /// Whether runs are waiting for a worker.
     pub(crate) fn has_waiters(&self) -> bool {
-        !self.table.lock().unwrap().waiters.is_empty()
+        self.table
+            .lock()
+            .unwrap()
+            .waiters
+            .iter()
+            .any(|w| !w.is_closed())
     }
 
     /// The workers that take work.

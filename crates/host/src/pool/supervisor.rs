@@ -198,7 +198,11 @@ impl Supervisor {
             let Some(dispatcher) = self.open_dispatcher() else {
                 return;
             };
-            let mut busy = false;
+            // Runs queued while every worker looked blocked (perhaps only
+            // because the host was not reading them) go to the first that
+            // takes runs again.
+            let waiters = dispatcher.has_waiters();
+            let mut busy = waiters;
             let now = crate::engine::monotonic_micros();
             for member in dispatcher.all_members() {
                 let worker = &member.worker;
@@ -209,6 +213,8 @@ impl Supervisor {
                 let hung = member.hung_for(blocked, now);
                 if let Some(lasted) = member.note_blocked(blocked, now) {
                     self.counters.blocked_for(lasted);
+                    dispatcher.serve_waiters(&member);
+                } else if waiters && !blocked {
                     dispatcher.serve_waiters(&member);
                 }
                 if blocked {
