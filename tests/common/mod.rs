@@ -8,14 +8,56 @@ use std::time::Duration;
 use outrigger::{Pool, PoolBuilder};
 
 /// A builder for a small pool with a short default timeout, on the engine
-/// named by `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
+/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, or `quickjs`),
+/// Node.js being `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
 pub fn builder() -> PoolBuilder {
     init_tracing();
     let builder = Pool::builder().workers(2).timeout(Duration::from_secs(10));
+    if quickjs() {
+        return in_process(builder);
+    }
+    node_builder(builder)
+}
+
+/// A builder on Node.js whatever `OUTRIGGER_TEST_ENGINE` says, for tests of
+/// what only a process engine has.
+pub fn node_builder(builder: PoolBuilder) -> PoolBuilder {
     match std::env::var_os("OUTRIGGER_TEST_NODE") {
         Some(node) => builder.node(node),
         None => builder,
     }
+}
+
+/// Whether the engine-independent tests run on QuickJS
+/// (`OUTRIGGER_TEST_ENGINE=quickjs`).
+pub fn quickjs() -> bool {
+    match std::env::var("OUTRIGGER_TEST_ENGINE").as_deref() {
+        Ok("quickjs") => true,
+        Ok("node") | Err(_) => false,
+        Ok(other) => panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node` and `quickjs`"),
+    }
+}
+
+/// Skips the rest of a test that needs what only the Node.js engine has
+/// (a process, npm packages, Node's built-ins, ...), saying so.
+#[macro_export]
+macro_rules! node_only {
+    ($why:expr) => {
+        if $crate::common::quickjs() {
+            eprintln!("skipped on QuickJS: {}", $why);
+            return;
+        }
+    };
+}
+
+#[cfg(feature = "quickjs")]
+fn in_process(builder: PoolBuilder) -> PoolBuilder {
+    builder.engine(outrigger::Engine::QuickJs)
+}
+
+#[cfg(not(feature = "quickjs"))]
+fn in_process(_: PoolBuilder) -> PoolBuilder {
+    panic!("OUTRIGGER_TEST_ENGINE=quickjs needs the tests built with `--features quickjs`")
 }
 
 /// A started two-worker pool.

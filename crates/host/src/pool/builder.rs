@@ -495,7 +495,7 @@ impl PoolBuilder {
                 project: self.project.as_deref(),
             })
             .await?;
-        let program = launch.command.program.display().to_string();
+        let program = launch.program();
         let memory = MemoryPolicy::new(memory_mb, self.sandbox.heap_mb(), self.memory_layers);
         let config = Arc::new(WorkerConfig {
             launch,
