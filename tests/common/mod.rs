@@ -50,6 +50,15 @@ macro_rules! node_only {
     };
 }
 
+/// What the engine under test says: Node.js's words or QuickJS's.
+pub fn either<T>(node: T, on_quickjs: T) -> T {
+    if quickjs() {
+        on_quickjs
+    } else {
+        node
+    }
+}
+
 #[cfg(feature = "quickjs")]
 fn in_process(builder: PoolBuilder) -> PoolBuilder {
     builder.engine(outrigger::Engine::QuickJs)

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     attention: AtomicBool,
     cancelled: Mutex<Vec<u64>>,
     killed: AtomicBool,
+    /// The thread is parked, waiting for something to do (not blocked).
+    parked: AtomicBool,
     /// Host calls whose futures were woken, by call id.
     woken: Mutex<Vec<u64>>,
     thread: OnceLock<std::thread::Thread>,
@@ -81,6 +83,7 @@ impl Shared {
             attention: AtomicBool::new(false),
             cancelled: Mutex::new(Vec::new()),
             killed: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
             woken: Mutex::new(Vec::new()),
             thread: OnceLock::new(),
             memory: AtomicU64::new(0),
@@ -245,6 +248,9 @@ impl Shared {
     }
 
     pub(crate) fn silent_for(&self, now: u64) -> u64 {
+        if self.parked.load(Ordering::Relaxed) {
+            return 0;
+        }
         now.saturating_sub(self.last_heard.load(Ordering::Relaxed))
     }
 
@@ -265,6 +271,14 @@ impl Shared {
     /// Notes that the thread is back in its loop.
     pub(crate) fn heard(&self) {
         self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
+    }
+
+    /// Notes that the thread parks (`true`) or woke up (`false`).
+    pub(crate) fn set_parked(&self, parked: bool) {
+        self.parked.store(parked, Ordering::Relaxed);
+        if !parked {
+            self.heard();
+        }
     }
 
     /// Everything queued, with the start deadlines of requests.

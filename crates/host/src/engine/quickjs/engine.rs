@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::channel::{Command, Shared};
 use super::host_calls::HostCall;
+use super::memory::{Bounded, Budget};
 use super::realm::Realm;
 use super::run::{self, Run};
 use super::values::Helper;
@@ -93,6 +94,7 @@ pub(super) struct Counters {
     pub(super) script_compiles: u64,
     pub(super) script_hits: u64,
     pub(super) module_compiles: u64,
+    pub(super) module_cache_hits: u64,
 }
 
 /// Everything the engine thread keeps, reachable from host functions
@@ -116,7 +118,7 @@ pub(super) struct State {
     pub(super) timers: RefCell<Timers>,
     pub(super) calls: RefCell<HashMap<u64, HostCall>>,
     /// Signals of runs that ended early, to abort outside any realm's lock.
-    pub(super) aborts: RefCell<Vec<(Rc<Realm>, rquickjs::Persistent<rquickjs::Object<'static>>)>>,
+    pub(super) aborts: RefCell<Vec<(Rc<Realm>, rquickjs::Persistent<rquickjs::Object<'static>>, bool, bool)>>,
     /// The run whose code runs now, when the engine knows it.
     pub(super) current: Cell<Option<u64>>,
     /// When the synchronous slice running now must stop.
@@ -124,6 +126,8 @@ pub(super) struct State {
     pub(super) next_id: Cell<u64>,
     pub(super) counters: RefCell<Counters>,
     pub(super) memory_mb: u64,
+    /// What the runtime's allocator counts.
+    pub(super) budget: Rc<Budget>,
     pub(super) started: Instant,
     stopping: Cell<bool>,
 }
@@ -243,8 +247,10 @@ struct Engine {
 
 impl Engine {
     fn new(settings: &Settings) -> Result<Engine, String> {
-        let rt = Runtime::new().map_err(|e| format!("cannot create a QuickJS runtime: {e}"))?;
-        rt.set_memory_limit(usize::try_from(settings.memory_mb * 1024 * 1024).unwrap_or(usize::MAX));
+        let budget = Rc::new(Budget::default());
+        let limit = usize::try_from(settings.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let rt = Runtime::new_with_alloc(Bounded::new(budget.clone(), limit))
+            .map_err(|e| format!("cannot create a QuickJS runtime: {e}"))?;
         // The thread has 16 MiB of native stack; QuickJS stops well short.
         rt.set_max_stack_size(8 * 1024 * 1024);
         rt.set_loader(super::realm::Resolver, super::realm::Loader);
@@ -272,6 +278,7 @@ impl Engine {
             next_id: Cell::new(1),
             counters: RefCell::new(Counters::default()),
             memory_mb: settings.memory_mb,
+            budget,
             started: Instant::now(),
             stopping: Cell::new(false),
         });
@@ -309,6 +316,9 @@ impl Engine {
             for (command, start_by) in st.shared.take_commands() {
                 busy = true;
                 self.handle(command, start_by);
+                // A run ended by this command has its signal aborted before
+                // the next command runs.
+                run::abort_signals(st);
                 if st.stopping.get() {
                     return "shut down".into();
                 }
@@ -339,8 +349,13 @@ impl Engine {
                 .min()
                 .map(|due| due.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(1));
+            st.shared.set_memory(st.budget.used.get() as u64);
             if !wait.is_zero() {
-                std::thread::park_timeout(wait);
+                st.shared.set_parked(true);
+                if !st.shared.has_commands() && !st.shared.has_woken() {
+                    std::thread::park_timeout(wait);
+                }
+                st.shared.set_parked(false);
             }
         }
     }

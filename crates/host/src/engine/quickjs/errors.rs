@@ -11,10 +11,6 @@ use crate::wire::{codes, RpcError};
 /// The error for what was thrown in a script named `filename`.
 pub(super) fn from_thrown<'js>(ctx: &Ctx<'js>, thrown: Value<'js>, filename: &str) -> RpcError {
     let st = state();
-    if thrown.is_null() {
-        // QuickJS throws null when it cannot even allocate the error.
-        return memory_limit("out of memory", st.memory_mb);
-    }
     let Some(thrown) = st.helper.describe(ctx, thrown) else {
         return RpcError {
             code: codes::SCRIPT_ERROR,
@@ -23,6 +19,9 @@ pub(super) fn from_thrown<'js>(ctx: &Ctx<'js>, thrown: Value<'js>, filename: &st
         };
     };
     if thrown.name == "InternalError" && thrown.message == "interrupted" {
+        if st.current.get().is_some_and(|run| st.shared.is_cancelled(run)) {
+            return super::engine::cancelled();
+        }
         return RpcError {
             code: codes::TIMEOUT,
             message: "the run's synchronous code was stopped at its deadline".into(),
@@ -73,7 +72,7 @@ pub(super) fn from_thrown<'js>(ctx: &Ctx<'js>, thrown: Value<'js>, filename: &st
         let (line, column) = thrown
             .stack
             .as_deref()
-            .and_then(|stack| locate(stack, filename))
+            .and_then(|stack| locate(stack, filename, &thrown.name))
             .unzip();
         let stack = thrown.stack.as_deref().map(clean_stack);
         return RpcError {
@@ -128,9 +127,15 @@ pub(super) fn memory_limit(what: &str, bound_mb: u64) -> RpcError {
     }
 }
 
-/// Line and column of the first frame in `filename`.
-fn locate(stack: &str, filename: &str) -> Option<(u32, u32)> {
+/// Line and column of the first frame in `filename`, past the frames of
+/// the error's own class (`class Custom extends Error`: QuickJS shows its
+/// constructor, where V8 starts at the `new`).
+fn locate(stack: &str, filename: &str, class: &str) -> Option<(u32, u32)> {
+    let own = format!("at {class} (");
     stack.lines().find_map(|line| {
+        if line.trim_start().starts_with(&own) {
+            return None;
+        }
         let place = frame_place(line)?;
         let rest = place.strip_prefix(filename)?.strip_prefix(':')?;
         let (line, column) = rest.split_once(':')?;
@@ -163,9 +168,11 @@ mod tests {
     #[test]
     fn reads_line_and_column_of_the_script_from_the_stack() {
         let stack = "    at f (lookup.js:2:23)\n    at <eval> (lookup.js:3:1)\n";
-        assert_eq!(locate(stack, "lookup.js"), Some((2, 23)));
-        assert_eq!(locate("    at script.js:2:7\n", "script.js"), Some((2, 7)));
-        assert_eq!(locate("    at g (other.js:1:1)\n", "script.js"), None);
+        assert_eq!(locate(stack, "lookup.js", "TypeError"), Some((2, 23)));
+        assert_eq!(locate("    at script.js:2:7\n", "script.js", "SyntaxError"), Some((2, 7)));
+        assert_eq!(locate("    at g (other.js:1:1)\n", "script.js", "Error"), None);
+        let custom = "    at Custom (m.mjs:2:1)\n    at <anonymous> (m.mjs:3:7)\n";
+        assert_eq!(locate(custom, "m.mjs", "Custom"), Some((3, 7)));
         assert_eq!(
             clean_stack("    at f (outrigger:world:3:4)\n    at <eval> (s.js:1:1)"),
             "    at <eval> (s.js:1:1)"

@@ -22,6 +22,7 @@ mod engine;
 mod errors;
 mod fetch;
 mod host_calls;
+mod memory;
 mod realm;
 mod run;
 mod values;
@@ -84,6 +85,8 @@ pub(crate) struct ThreadWorker {
     ended: Notify,
     scripts: ScriptCache,
     cancel_grace: Duration,
+    /// The thread, joined once it has said it ends.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl ThreadWorker {
@@ -107,7 +110,7 @@ impl ThreadWorker {
             memory_mb: launch.memory_mb,
             handle: tokio::runtime::Handle::current(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("outrigger-quickjs".into())
             .stack_size(launch.stack_bytes)
             .spawn(move || engine::thread_main(settings, tid_tx, ended_tx))
@@ -124,6 +127,7 @@ impl ThreadWorker {
             ended: Notify::new(),
             scripts: ScriptCache::new(config.script_cache_size),
             cancel_grace: config.cancel_grace,
+            thread: Mutex::new(Some(thread)),
         });
         tokio::spawn(wait_loop(worker.clone(), ended_rx, exits));
         if let Err(error) = worker
@@ -368,13 +372,28 @@ async fn wait_loop(
 ) {
     let mut ended = ended;
     let how = tokio::select! {
-        how = &mut ended => how.unwrap_or_else(|_| "the engine thread ended".into()),
+        how = &mut ended => Some(how.unwrap_or_else(|_| "the engine thread ended".into())),
         () = worker.kill.notified() => {
-            match tokio::time::timeout(Duration::from_secs(1), &mut ended).await {
-                Ok(how) => how.unwrap_or_else(|_| "the engine thread ended".into()),
-                Err(_) => "the engine thread did not come back from native code and was given up".into(),
-            }
+            tokio::time::timeout(Duration::from_secs(1), &mut ended)
+                .await
+                .ok()
+                .map(|how| how.unwrap_or_else(|_| "the engine thread ended".into()))
         }
+    };
+    let how = match how {
+        Some(how) => {
+            // It has said its last word: wait for it to be gone.
+            let thread = worker.thread.lock().unwrap().take();
+            if let Some(thread) = thread {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::task::spawn_blocking(move || thread.join()),
+                )
+                .await;
+            }
+            how
+        }
+        None => "the engine thread did not come back from native code and was given up".into(),
     };
     let (cause, retired, reason) = {
         let mut lifecycle = worker.lifecycle.lock().unwrap();

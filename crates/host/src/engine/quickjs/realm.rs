@@ -18,7 +18,8 @@ use rquickjs::{Context, Ctx, Exception, Module, Object, Persistent, Runtime, Val
 use super::engine::{state, State};
 
 /// The lazy globals of the world (besides `structuredClone` and `signal`).
-const GLOBALS: [&str; 26] = [
+const GLOBALS: [&str; 27] = [
+    "DOMException",
     "console",
     "host",
     "setTimeout",
@@ -56,6 +57,10 @@ pub(super) struct Realm {
     pub(super) runs: RefCell<Vec<u64>>,
     /// The world's makers once the realm has needed one.
     world: RefCell<Option<Persistent<Object<'static>>>>,
+    /// The controller of the last run whose `signal` was asked for: what
+    /// `signal` is in code of no run in flight (a listener called as its
+    /// run ends).
+    pub(super) last_controller: RefCell<Option<Persistent<Object<'static>>>>,
 }
 
 impl Realm {
@@ -69,6 +74,7 @@ impl Realm {
             session,
             runs: RefCell::new(Vec::new()),
             world: RefCell::new(None),
+            last_controller: RefCell::new(None),
         });
         st.realms
             .borrow_mut()
@@ -93,6 +99,7 @@ impl Realm {
     pub(super) fn dispose(st: &State, realm: &Rc<Realm>) {
         st.timers.borrow_mut().clear_realm(realm.id);
         realm.world.borrow_mut().take();
+        realm.last_controller.borrow_mut().take();
         st.realms
             .borrow_mut()
             .remove(&(realm.context.as_raw().as_ptr() as usize));

@@ -28,6 +28,8 @@ pub(super) struct Run {
     pub(super) max_callbacks: u32,
     pub(super) callbacks: u32,
     pub(super) console_bytes: usize,
+    /// The engine's allocation refusals when it started.
+    refusals: u64,
     /// Cancelled when the run ends (its callbacks' `CallContext`).
     pub(super) token: CancellationToken,
     pub(super) controller: Option<Persistent<Object<'static>>>,
@@ -114,6 +116,8 @@ struct SessionParams {
 #[derive(Deserialize)]
 struct CancelParams {
     id: u64,
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -149,12 +153,12 @@ pub(super) fn request(
     let answer = match method {
         "init" => init(st, params),
         "ping" => {
-            measure(st, rt);
+            measure(st);
             Ok(raw("{}".into()))
         }
         "stats" => {
-            measure(st, rt);
-            Ok(raw(stats(st, rt)))
+            measure(st);
+            Ok(raw(stats(st)))
         }
         "run" => return start_run(st, rt, id, params, attachment),
         "call" => return start_call(st, id, params, attachment),
@@ -197,24 +201,22 @@ fn init(st: &State, params: &str) -> Result<Box<RawValue>, RpcError> {
 }
 
 /// Reads the runtime's memory into what the host sees.
-fn measure(st: &State, rt: &Runtime) {
-    let usage = rt.memory_usage();
-    st.shared.set_memory(u64::try_from(usage.malloc_size).unwrap_or(0));
+fn measure(st: &State) {
+    st.shared.set_memory(st.budget.used.get() as u64);
 }
 
-fn stats(st: &State, rt: &Runtime) -> String {
-    let usage = rt.memory_usage();
+fn stats(st: &State) -> String {
     let counters = st.counters.borrow();
     serde_json::json!({
         "scriptCompiles": counters.script_compiles,
         "scriptHits": counters.script_hits,
         "moduleCompiles": counters.module_compiles,
-        "moduleCacheHits": 0,
+        "moduleCacheHits": counters.module_cache_hits,
         "runs": st.runs.borrow().len(),
         "sessions": st.sessions.borrow().len(),
         "loadedModules": st.modules.borrow().len(),
         "spareContexts": st.spares.borrow().len(),
-        "heapUsed": usage.malloc_size.max(0),
+        "heapUsed": st.budget.used.get(),
     })
     .to_string()
 }
@@ -231,6 +233,7 @@ fn register(st: &State, id: u64, realm: &Rc<Realm>, name: String, timeout: u64, 
             max_callbacks,
             callbacks: 0,
             console_bytes: 0,
+            refusals: st.budget.refusals.get(),
             token: CancellationToken::new(),
             controller: None,
             calls: Vec::new(),
@@ -246,16 +249,19 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
         Ok(p) => p,
         Err(e) => return st.shared.done(id, Err(e)),
     };
+    let module = params.kind == "module";
     let code: Rc<str> = match &params.code {
         Some(code) => {
             let code: Rc<str> = code.as_str().into();
             st.scripts.borrow_mut().put(params.key.clone(), code.clone());
-            st.counters.borrow_mut().script_compiles += 1;
+            let mut counters = st.counters.borrow_mut();
+            *if module { &mut counters.module_compiles } else { &mut counters.script_compiles } += 1;
             code
         }
         None => match st.scripts.borrow_mut().get(&params.key).cloned() {
             Some(code) => {
-                st.counters.borrow_mut().script_hits += 1;
+                let mut counters = st.counters.borrow_mut();
+                *if module { &mut counters.module_cache_hits } else { &mut counters.script_hits } += 1;
                 code
             }
             None => {
@@ -286,7 +292,6 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
         _ => params.globals.clone(),
     };
     register(st, id, &realm, params.name.clone(), params.timeout, params.max_callbacks, fresh, Purpose::Value);
-    let module = params.kind == "module";
     let outcome = realm.context.with(|ctx| {
         let _entered = st.enter(Some(id));
         let fail = |e| errors::from_engine(&ctx, e, &params.name);
@@ -439,7 +444,11 @@ pub(super) fn notification(st: &State, method: &str, params: &str) {
     match method {
         "cancel" => {
             if let Ok(p) = serde_json::from_str::<CancelParams>(params) {
-                end(st, p.id, Err(cancelled()));
+                let error = match p.reason.as_str() {
+                    "timeout" => error(codes::TIMEOUT, "the run timed out"),
+                    _ => cancelled(),
+                };
+                end(st, p.id, Err(error));
             }
         }
         "session.close" => {
@@ -495,7 +504,7 @@ pub(super) fn settle(st: &State) {
         let Some((realm, name, purpose, (promise, namespace))) = found else {
             continue;
         };
-        let outcome = realm.context.with(|ctx| -> Option<Result<String, RpcError>> {
+        let outcome = realm.context.with(|ctx| -> Option<Settled> {
             let promise = promise.restore(&ctx).ok()?;
             match promise.state() {
                 PromiseState::Pending => None,
@@ -504,14 +513,20 @@ pub(super) fn settle(st: &State) {
                         Some(Err(rquickjs::Error::Exception)) => ctx.catch(),
                         _ => Value::new_undefined(ctx.clone()),
                     };
-                    Some(Err(errors::from_thrown(&ctx, reason, &name)))
+                    Some(Settled::Done(Err(errors::from_thrown(&ctx, reason, &name))))
                 }
                 PromiseState::Resolved => {
                     let _entered = st.enter(Some(id));
                     let value: Value = match (&namespace, purpose) {
                         (Some(namespace), Purpose::Value) => {
                             let namespace = namespace.clone().restore(&ctx).ok()?;
-                            namespace.get("default").unwrap_or_else(|_| Value::new_undefined(ctx.clone()))
+                            let value = namespace.get("default").unwrap_or_else(|_| Value::new_undefined(ctx.clone()));
+                            // A promise as the default export is awaited too.
+                            match started_with(st, &ctx, id, value) {
+                                Ok(Started::Waiting(waiting)) => return Some(Settled::Wait(waiting)),
+                                Ok(Started::Done(result)) => return Some(Settled::Done(result)),
+                                Err(e) => return Some(Settled::Done(Err(e))),
+                            }
                         }
                         (Some(namespace), Purpose::Load { handle }) => {
                             let ns = namespace.clone().restore(&ctx).ok()?;
@@ -528,18 +543,31 @@ pub(super) fn settle(st: &State) {
                             if let Some(run) = st.runs.borrow_mut().get_mut(&id) {
                                 run.fresh = false;
                             }
-                            return Some(Ok(serde_json::json!({ "exports": exports }).to_string()));
+                            return Some(Settled::Done(Ok(serde_json::json!({ "exports": exports }).to_string())));
                         }
                         (None, _) => promise.result::<Value>()?.ok()?,
                     };
-                    Some(st.helper.to_json(&ctx, value, "value", st.max_message_bytes()))
+                    Some(Settled::Done(st.helper.to_json(&ctx, value, "value", st.max_message_bytes())))
                 }
             }
         });
-        if let Some(result) = outcome {
-            end(st, id, result.map(raw));
+        match outcome {
+            Some(Settled::Done(result)) => end(st, id, result.map(raw)),
+            Some(Settled::Wait(waiting)) => {
+                if let Some(run) = st.runs.borrow_mut().get_mut(&id) {
+                    run.waiting = waiting;
+                }
+            }
+            None => {}
         }
     }
+}
+
+/// What a settled promise leads to.
+enum Settled {
+    Done(Result<String, RpcError>),
+    /// Another promise to wait for (a module's default export).
+    Wait(Waiting),
 }
 
 /// Ends the runs past their deadline.
@@ -592,23 +620,31 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
     };
     run.realm.runs.borrow_mut().retain(|r| *r != id);
     let result = match result {
-        Err(e) if e.code == codes::TIMEOUT && st.shared.is_cancelled(id) => Err(cancelled()),
+        Err(e)
+            if st.budget.refusals.get() > run.refusals
+                && ![codes::LIMIT, codes::TIMEOUT, codes::CANCELLED].contains(&e.code) =>
+        {
+            Err(errors::memory_limit(&e.message, st.memory_mb))
+        }
         other => other,
     };
     if let Err(e) = &result {
-        if e.code == codes::LIMIT || e.code == codes::SCRIPT_ERROR {
-            tracing::debug!(run = id, code = e.code, message = %e.message, "run failed");
-        }
+        tracing::debug!(run = id, code = e.code, message = %e.message, "run failed");
     }
+    // A thread being ended answers nothing: its runs end as its exit says.
     let failed = result.is_err();
-    st.shared.done(id, result);
+    let timed_out = matches!(&result, Err(e) if e.code == codes::TIMEOUT);
+    if !st.shared.is_killed() {
+        st.shared.done(id, result);
+    }
     run.token.cancel();
     super::host_calls::end_run(st, &run.calls);
-    if let (true, Some(controller), false) = (failed, run.controller, run.fresh) {
-        st.aborts.borrow_mut().push((run.realm.clone(), controller));
-    }
-    if run.fresh {
-        Realm::dispose(st, &run.realm);
+    match run.controller {
+        Some(controller) if failed || run.fresh => {
+            st.aborts.borrow_mut().push((run.realm.clone(), controller, run.fresh, timed_out))
+        }
+        _ if run.fresh => Realm::dispose(st, &run.realm),
+        _ => {}
     }
 }
 
@@ -617,12 +653,16 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
 pub(super) fn abort_signals(st: &State) -> bool {
     let aborts = std::mem::take(&mut *st.aborts.borrow_mut());
     let any = !aborts.is_empty();
-    for (realm, controller) in aborts {
+    for (realm, controller, fresh, timed_out) in aborts {
         let _ = realm.context.with(|ctx| -> rquickjs::Result<()> {
+            let _entered = st.enter(None);
             let controller = controller.restore(&ctx)?;
-            let abort: rquickjs::Function = controller.get("abort")?;
-            abort.call::<_, ()>((rquickjs::function::This(controller),))
+            let abort: rquickjs::Function = realm.world(&ctx)?.get("abortRun")?;
+            abort.call::<_, ()>((controller, timed_out))
         });
+        if fresh {
+            Realm::dispose(st, &realm);
+        }
     }
     any
 }

@@ -20,6 +20,29 @@
     return error;
   };
 
+  function makeDomException() {
+    const CODES = {
+      IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4, InvalidCharacterError: 5,
+      NoModificationAllowedError: 7, NotFoundError: 8, NotSupportedError: 9, InvalidStateError: 11,
+      SyntaxError: 12, InvalidModificationError: 13, NamespaceError: 14, InvalidAccessError: 15,
+      TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20, URLMismatchError: 21,
+      QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25,
+    };
+    class DOMException extends Error {
+      #name;
+      constructor(message = '', options = 'Error') {
+        super(String(message));
+        this.#name = typeof options === 'object' && options !== null ? String(options.name ?? 'Error') : String(options);
+        if (typeof options === 'object' && options !== null && 'cause' in options) this.cause = options.cause;
+      }
+      get name() { return this.#name; }
+      get code() { return CODES[this.#name] ?? 0; }
+      get [Symbol.toStringTag]() { return 'DOMException'; }
+    }
+    return DOMException;
+  }
+  const DOMException = (...args) => new (make('domException'))(...args);
+
   function makeConsole() {
     let counts;
     let timers;
@@ -162,7 +185,7 @@
 
   function makeBase64() {
     const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-    const invalid = (what) => new DOMException(`${what}: The string to be decoded is not correctly encoded.`, 'InvalidCharacterError');
+    const invalid = (what) => DOMException(`${what}: The string to be decoded is not correctly encoded.`, 'InvalidCharacterError');
     return {
       btoa: function btoa(data) {
         const text = String(data);
@@ -172,7 +195,7 @@
           const b = text.charCodeAt(i + 1);
           const c = text.charCodeAt(i + 2);
           if (a > 255 || b > 255 || c > 255) {
-            throw new DOMException('btoa: Invalid character', 'InvalidCharacterError');
+            throw DOMException('btoa: Invalid character', 'InvalidCharacterError');
           }
           const n = (a << 16) | ((b || 0) << 8) | (c || 0);
           out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63]
@@ -202,15 +225,15 @@
 
   function structuredClone(value, options) {
     if (options !== undefined && options !== null && options.transfer !== undefined && options.transfer.length > 0) {
-      throw new DOMException('structuredClone: transfer is not supported by the QuickJS engine', 'DataCloneError');
+      throw DOMException('structuredClone: transfer is not supported by the QuickJS engine', 'DataCloneError');
     }
     const seen = new Map();
     const clone = (v) => {
       if (v === null || (typeof v !== 'object' && typeof v !== 'function')) {
-        if (typeof v === 'symbol') throw new DOMException(`${String(v)} could not be cloned.`, 'DataCloneError');
+        if (typeof v === 'symbol') throw DOMException(`${String(v)} could not be cloned.`, 'DataCloneError');
         return v;
       }
-      if (typeof v === 'function') throw new DOMException(`${v.name || 'function'} could not be cloned.`, 'DataCloneError');
+      if (typeof v === 'function') throw DOMException(`${v.name || 'function'} could not be cloned.`, 'DataCloneError');
       if (seen.has(v)) return seen.get(v);
       let out;
       if (Array.isArray(v)) {
@@ -238,7 +261,7 @@
         out.name = v.name;
         if (v.stack !== undefined) out.stack = v.stack;
       } else if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
-        throw new DOMException(`${Object.prototype.toString.call(v)} could not be cloned.`, 'DataCloneError');
+        throw DOMException(`${Object.prototype.toString.call(v)} could not be cloned.`, 'DataCloneError');
       } else {
         out = {};
         seen.set(v, out);
@@ -338,12 +361,12 @@
       throwIfAborted() { if (this.#aborted) throw this.#reason; }
       static abort(reason) {
         const signal = new AbortSignal(create);
-        AbortSignal.fire(signal, reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason);
+        AbortSignal.fire(signal, reason === undefined ? DOMException('This operation was aborted', 'AbortError') : reason);
         return signal;
       }
       static timeout(ms) {
         const signal = new AbortSignal(create);
-        bridge.setTimer(() => AbortSignal.fire(signal, new DOMException('The operation timed out.', 'TimeoutError')), Number(ms) || 0, [], false);
+        bridge.setTimer(() => AbortSignal.fire(signal, DOMException('The operation timed out.', 'TimeoutError')), Number(ms) || 0, [], false);
         return signal;
       }
       static any(signals) {
@@ -370,7 +393,7 @@
       #signal = AbortSignal.make();
       get signal() { return this.#signal; }
       abort(reason) {
-        AbortSignal.fire(this.#signal, reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason);
+        AbortSignal.fire(this.#signal, reason === undefined ? DOMException('This operation was aborted', 'AbortError') : reason);
       }
       get [Symbol.toStringTag]() { return 'AbortController'; }
     }
@@ -514,7 +537,7 @@
         throw new TypeError('crypto.getRandomValues: the argument must be an integer typed array');
       }
       if (array.byteLength > 65536) {
-        throw new DOMException(`crypto.getRandomValues: ${array.byteLength} bytes asked, more than 65536`, 'QuotaExceededError');
+        throw DOMException(`crypto.getRandomValues: ${array.byteLength} bytes asked, more than 65536`, 'QuotaExceededError');
       }
       const bytes = new Uint8Array(bridge.randomBytes(array.byteLength));
       new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
@@ -652,6 +675,7 @@
   }
 
   const MAKERS = {
+    domException: makeDomException,
     console: makeConsole,
     host: makeHost,
     timers: makeTimers,
@@ -667,6 +691,7 @@
 
   /** Each lazy global: the maker that holds it, and the member it is. */
   const GLOBALS = {
+    DOMException: ['domException'],
     console: ['console'],
     host: ['host'],
     setTimeout: ['timers', 'setTimeout'],
@@ -705,6 +730,12 @@
     /** A new AbortController, for a run's `signal`. */
     controller() {
       return new (make('abort').AbortController)();
+    },
+    /** Aborts a run's controller: the run timed out, or was ended otherwise. */
+    abortRun(controller, timedOut) {
+      controller.abort(timedOut
+        ? DOMException('The operation timed out.', 'TimeoutError')
+        : DOMException('This operation was aborted', 'AbortError'));
     },
   };
 })

@@ -250,8 +250,8 @@ fn url_parts<'js>(ctx: &Ctx<'js>, url: &url::Url) -> rquickjs::Result<Object<'js
     Ok(parts)
 }
 
-fn parse_url<'js>(ctx: Ctx<'js>, input: String, base: Opt<String>) -> rquickjs::Result<Value<'js>> {
-    let parsed = match base.0 {
+fn parse_url<'js>(ctx: Ctx<'js>, input: String, base: Option<String>) -> rquickjs::Result<Value<'js>> {
+    let parsed = match base {
         Some(base) => url::Url::parse(&base).and_then(|base| base.join(&input)),
         None => url::Url::parse(&input),
     };
@@ -321,7 +321,11 @@ pub(super) fn signal<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
         return Ok(Value::new_undefined(ctx.clone()));
     };
     let Some(run) = st.run_in(&realm) else {
-        return Ok(Value::new_undefined(ctx.clone()));
+        let last = realm.last_controller.borrow().clone();
+        return match last {
+            Some(controller) => controller.restore(ctx)?.get("signal"),
+            None => Ok(Value::new_undefined(ctx.clone())),
+        };
     };
     let existing = st
         .runs
@@ -334,9 +338,11 @@ pub(super) fn signal<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
             let world = realm.world(ctx)?;
             let make: Function = world.get("controller")?;
             let controller: Object = make.call(())?;
+            let saved = Persistent::save(ctx, controller.clone());
             if let Some(r) = st.runs.borrow_mut().get_mut(&run) {
-                r.controller = Some(Persistent::save(ctx, controller.clone()));
+                r.controller = Some(saved.clone());
             }
+            *realm.last_controller.borrow_mut() = Some(saved);
             controller
         }
     };
