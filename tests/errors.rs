@@ -71,11 +71,15 @@ async fn exceptions_point_into_the_users_code() {
     let (name, message, line, column, stack) = script_error(error);
     assert_eq!(name, "TypeError");
     // Each engine words it its own way, and points at its own column.
-    let (expected, column_expected) = common::either(("reading 'field'", 20), ("property 'field'", 10));
+    let (expected, column_expected) =
+        common::either(("reading 'field'", 20), ("property 'field'", 10));
     assert!(message.contains(expected), "{message}");
     assert_eq!((line, column), (Some(2), Some(column_expected)));
     let stack = stack.expect("errors carry their stack");
-    assert!(stack.contains(&format!("lookup.js:2:{column_expected}")), "{stack}");
+    assert!(
+        stack.contains(&format!("lookup.js:2:{column_expected}")),
+        "{stack}"
+    );
     assert!(
         !stack.contains("node:"),
         "the runtime's frames are removed: {stack}"

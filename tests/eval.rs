@@ -253,8 +253,14 @@ async fn imports_of_unknown_or_builtin_modules_are_typed_errors() {
         .await
         .unwrap();
     let cases = common::either(
-        [("node:no-such-module", "no built-in module"), ("left-pad", "registered: known")],
-        [("node:no-such-module", "no Node.js built-in"), ("left-pad", "no npm packages")],
+        [
+            ("node:no-such-module", "no built-in module"),
+            ("left-pad", "registered: known"),
+        ],
+        [
+            ("node:no-such-module", "no Node.js built-in"),
+            ("left-pad", "no npm packages"),
+        ],
     );
     for (specifier, reason) in cases {
         let error = pool
@@ -288,7 +294,10 @@ async fn imports_of_unknown_or_builtin_modules_are_typed_errors() {
                 .eval::<serde_json::Value>(&format!("import('{specifier}')"))
                 .await
                 .unwrap_err();
-            assert!(matches!(&error, Error::Import { specifier: s, .. } if s == specifier), "{error:?}");
+            assert!(
+                matches!(&error, Error::Import { specifier: s, .. } if s == specifier),
+                "{error:?}"
+            );
         }
         assert_eq!(pool.eval::<i64>("1").await.unwrap(), 1);
         return;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use outrigger::{Pool, PoolBuilder};
+use proptest::prelude::*;
 
 /// A builder for a small pool with a short default timeout, on the engine
 /// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, or `quickjs`),
@@ -134,4 +135,30 @@ pub fn tsc() -> PathBuf {
         bundled.display(),
     );
     bundled
+}
+
+/// Any JSON value that survives JavaScript exactly.
+pub fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    // Integers JavaScript holds exactly; no -0 (JSON.stringify(-0) is "0");
+    // no integral floats below 1e21 (JavaScript has one number type, so
+    // 2.0 comes back as the integer 2).
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite, not integral", |f| {
+                f.is_finite() && (f.fract() != 0.0 || f.abs() >= 1e21)
+            })
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
 }

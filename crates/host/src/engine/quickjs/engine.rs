@@ -118,7 +118,7 @@ pub(super) struct State {
     pub(super) timers: RefCell<Timers>,
     pub(super) calls: RefCell<HashMap<u64, HostCall>>,
     /// Signals of runs that ended early, to abort outside any realm's lock.
-    pub(super) aborts: RefCell<Vec<(Rc<Realm>, rquickjs::Persistent<rquickjs::Object<'static>>, bool, bool)>>,
+    pub(super) aborts: RefCell<Vec<run::Abort>>,
     /// The run whose code runs now, when the engine knows it.
     pub(super) current: Cell<Option<u64>>,
     /// When the synchronous slice running now must stop.
@@ -129,6 +129,8 @@ pub(super) struct State {
     /// What the runtime's allocator counts.
     pub(super) budget: Rc<Budget>,
     pub(super) started: Instant,
+    /// A collection is due (a run that met the memory bound ended).
+    pub(super) collect: Cell<bool>,
     stopping: Cell<bool>,
 }
 
@@ -248,7 +250,8 @@ struct Engine {
 impl Engine {
     fn new(settings: &Settings) -> Result<Engine, String> {
         let budget = Rc::new(Budget::default());
-        let limit = usize::try_from(settings.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let limit =
+            usize::try_from(settings.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
         let rt = Runtime::new_with_alloc(Bounded::new(budget.clone(), limit))
             .map_err(|e| format!("cannot create a QuickJS runtime: {e}"))?;
         // The thread has 16 MiB of native stack; QuickJS stops well short.
@@ -280,6 +283,7 @@ impl Engine {
             memory_mb: settings.memory_mb,
             budget,
             started: Instant::now(),
+            collect: Cell::new(false),
             stopping: Cell::new(false),
         });
         STATE.with(|s| *s.borrow_mut() = Some(st.clone()));
@@ -319,6 +323,9 @@ impl Engine {
                 // A run ended by this command has its signal aborted before
                 // the next command runs.
                 run::abort_signals(st);
+                if st.collect.replace(false) {
+                    self.rt.run_gc();
+                }
                 if st.stopping.get() {
                     return "shut down".into();
                 }
@@ -334,7 +341,11 @@ impl Engine {
             run::settle(st);
             run::expire(st);
             busy |= run::abort_signals(st);
-            if busy || st.shared.has_commands() || st.shared.has_woken() || self.rt.is_job_pending() {
+            if st.collect.replace(false) {
+                self.rt.run_gc();
+            }
+            if busy || st.shared.has_commands() || st.shared.has_woken() || self.rt.is_job_pending()
+            {
                 continue;
             }
             if super::realm::prepare_spare(st, &self.rt) {
@@ -403,7 +414,8 @@ impl Engine {
                 }));
                 if let Err(panic) = answer {
                     // The request is answered; the thread ends with the panic.
-                    st.shared.done(id, Err(internal("the engine thread panicked")));
+                    st.shared
+                        .done(id, Err(internal("the engine thread panicked")));
                     std::panic::resume_unwind(panic);
                 }
             }

@@ -19,7 +19,11 @@ pub(super) fn from_thrown<'js>(ctx: &Ctx<'js>, thrown: Value<'js>, filename: &st
         };
     };
     if thrown.name == "InternalError" && thrown.message == "interrupted" {
-        if st.current.get().is_some_and(|run| st.shared.is_cancelled(run)) {
+        if st
+            .current
+            .get()
+            .is_some_and(|run| st.shared.is_cancelled(run))
+        {
             return super::engine::cancelled();
         }
         return RpcError {
@@ -169,8 +173,14 @@ mod tests {
     fn reads_line_and_column_of_the_script_from_the_stack() {
         let stack = "    at f (lookup.js:2:23)\n    at <eval> (lookup.js:3:1)\n";
         assert_eq!(locate(stack, "lookup.js", "TypeError"), Some((2, 23)));
-        assert_eq!(locate("    at script.js:2:7\n", "script.js", "SyntaxError"), Some((2, 7)));
-        assert_eq!(locate("    at g (other.js:1:1)\n", "script.js", "Error"), None);
+        assert_eq!(
+            locate("    at script.js:2:7\n", "script.js", "SyntaxError"),
+            Some((2, 7))
+        );
+        assert_eq!(
+            locate("    at g (other.js:1:1)\n", "script.js", "Error"),
+            None
+        );
         let custom = "    at Custom (m.mjs:2:1)\n    at <anonymous> (m.mjs:3:7)\n";
         assert_eq!(locate(custom, "m.mjs", "Custom"), Some((3, 7)));
         assert_eq!(

@@ -25,7 +25,10 @@ struct Pattern {
 }
 
 fn pattern(text: &str) -> Option<Pattern> {
-    let text = text.strip_suffix('*').filter(|t| t.ends_with('/')).unwrap_or(text);
+    let text = text
+        .strip_suffix('*')
+        .filter(|t| t.ends_with('/'))
+        .unwrap_or(text);
     let wildcard = text.contains("://*.");
     let url = url::Url::parse(&text.replacen("://*.", "://wildcard--.", 1)).ok()?;
     let host = url.host_str()?.to_owned();
@@ -36,7 +39,11 @@ fn pattern(text: &str) -> Option<Pattern> {
     };
     Some(Pattern {
         scheme: scheme.to_owned(),
-        host: if wildcard { host.trim_start_matches("wildcard--").to_owned() } else { host },
+        host: if wildcard {
+            host.trim_start_matches("wildcard--").to_owned()
+        } else {
+            host
+        },
         wildcard,
         port: url.port(),
         path: url.path().to_owned(),
@@ -52,10 +59,18 @@ fn allowed(url: &url::Url, patterns: &[String]) -> bool {
     patterns.iter().filter_map(|p| pattern(p)).any(|p| {
         p.scheme == url.scheme()
             && p.port == url.port()
-            && (if p.wildcard { host.ends_with(&p.host) } else { host == p.host })
+            && (if p.wildcard {
+                host.ends_with(&p.host)
+            } else {
+                host == p.host
+            })
             && (p.path == "/"
                 || url.path() == p.path
-                || url.path().starts_with(&if p.path.ends_with('/') { p.path.clone() } else { format!("{}/", p.path) }))
+                || url.path().starts_with(&if p.path.ends_with('/') {
+                    p.path.clone()
+                } else {
+                    format!("{}/", p.path)
+                }))
     })
 }
 
@@ -73,16 +88,23 @@ pub(super) fn fetch<'js>(
     let patterns = st.config.borrow().sandbox.fetch_allow.clone();
     let max = st.max_message_bytes();
     let Ok(parsed) = url::Url::parse(&url) else {
-        return Err(Exception::throw_type(&ctx, &format!("fetch failed: invalid URL {url}")));
+        return Err(Exception::throw_type(
+            &ctx,
+            &format!("fetch failed: invalid URL {url}"),
+        ));
     };
     if !allowed(&parsed, &patterns) {
-        return Err(denied(&ctx, &format!("fetch refused: {url} is not allowed by the sandbox (Sandbox::allow_fetch)"), "Sandbox::allow_fetch"));
+        return Err(denied(
+            &ctx,
+            &format!("fetch refused: {url} is not allowed by the sandbox (Sandbox::allow_fetch)"),
+            "Sandbox::allow_fetch",
+        ));
     }
-    let body: Option<Vec<u8>> = match body.as_object().and_then(|o| rquickjs::TypedArray::<u8>::from_object(o.clone()).ok()) {
+    let body: Option<Vec<u8>> = body
+        .as_object()
+        .and_then(|o| rquickjs::TypedArray::<u8>::from_object(o.clone()).ok())
         // SAFETY: the bytes are copied before any JavaScript runs again.
-        Some(array) => Some(unsafe { array.as_bytes() }.unwrap_or_default().to_vec()),
-        None => None,
-    };
+        .map(|array| unsafe { array.as_bytes() }.unwrap_or_default().to_vec());
     let headers: Vec<(String, String)> = headers
         .into_iter()
         .filter_map(|pair| match pair.as_slice() {
@@ -156,15 +178,24 @@ async fn send(
             return Ok(answer);
         }
         if redirect == "error" {
-            return Err(CallbackError::new(format!("fetch failed: {url} redirected and the request's redirect mode is \"error\"")));
+            return Err(CallbackError::new(format!(
+                "fetch failed: {url} redirected and the request's redirect mode is \"error\""
+            )));
         }
-        let Some(location) = answer.headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.clone()) else {
+        let Some(location) = answer
+            .headers
+            .iter()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.clone())
+        else {
             return Ok(answer);
         };
-        url = url
-            .join(&location)
-            .map_err(|e| CallbackError::new(format!("fetch failed: bad redirect {location}: {e}")))?;
-        if answer.status == 303 || ((answer.status == 301 || answer.status == 302) && method == "POST") {
+        url = url.join(&location).map_err(|e| {
+            CallbackError::new(format!("fetch failed: bad redirect {location}: {e}"))
+        })?;
+        if answer.status == 303
+            || ((answer.status == 301 || answer.status == 302) && method == "POST")
+        {
             method = "GET".into();
             body = None;
         }
@@ -182,7 +213,8 @@ fn data_url(url: &url::Url) -> Result<Answer, CallbackError> {
     let mime = meta.trim_end_matches(";base64");
     let decoded = percent_decode(data);
     let body = if base64 {
-        decode_base64(&decoded).ok_or_else(|| CallbackError::new("fetch failed: bad base64 in a data: URL"))?
+        decode_base64(&decoded)
+            .ok_or_else(|| CallbackError::new("fetch failed: bad base64 in a data: URL"))?
     } else {
         decoded
     };
@@ -191,7 +223,11 @@ fn data_url(url: &url::Url) -> Result<Answer, CallbackError> {
         status_text: "OK".into(),
         headers: vec![(
             "content-type".into(),
-            if mime.is_empty() { "text/plain;charset=US-ASCII".into() } else { mime.to_owned() },
+            if mime.is_empty() {
+                "text/plain;charset=US-ASCII".into()
+            } else {
+                mime.to_owned()
+            },
         )],
         url: url.to_string(),
         redirected: false,
@@ -230,7 +266,10 @@ fn decode_base64(data: &[u8]) -> Option<Vec<u8>> {
     };
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0);
-    for &c in data.iter().filter(|c| !c.is_ascii_whitespace() && **c != b'=') {
+    for &c in data
+        .iter()
+        .filter(|c| !c.is_ascii_whitespace() && **c != b'=')
+    {
         acc = (acc << 6) | value(c)?;
         bits += 6;
         if bits >= 8 {
@@ -262,17 +301,28 @@ async fn http(
         path.push('?');
         path.push_str(query);
     }
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", url.authority());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        url.authority()
+    );
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case("host")
+            || name.eq_ignore_ascii_case("connection")
+            || name.eq_ignore_ascii_case("content-length")
+        {
             continue;
         }
         if name.contains(['\r', '\n']) || value.contains(['\r', '\n']) {
-            return Err(CallbackError::new("fetch failed: a header holds a line break"));
+            return Err(CallbackError::new(
+                "fetch failed: a header holds a line break",
+            ));
         }
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+    {
         head.push_str("User-Agent: outrigger-quickjs\r\n");
     }
     if let Some(body) = body {
@@ -292,7 +342,10 @@ async fn http(
         }
         response.extend_from_slice(&chunk[..n]);
         if response.len() > max {
-            return Err(CallbackError::new(format!("fetch failed: the response is over the limit of {max} bytes")).with_code(crate::wire::codes::LIMIT));
+            return Err(CallbackError::new(format!(
+                "fetch failed: the response is over the limit of {max} bytes"
+            ))
+            .with_code(crate::wire::codes::LIMIT));
         }
     }
     let split = response
@@ -311,9 +364,17 @@ async fn http(
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked")) {
-        rest = dechunk(&rest).ok_or_else(|| CallbackError::new(format!("fetch failed: {url}: bad chunked body")))?;
-    } else if let Some(len) = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        rest = dechunk(&rest)
+            .ok_or_else(|| CallbackError::new(format!("fetch failed: {url}: bad chunked body")))?;
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
         rest.truncate(len);
     }
     Ok(Answer {
@@ -330,7 +391,11 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size = std::str::from_utf8(&data[..end]).ok()?.split(';').next()?.trim();
+        let size = std::str::from_utf8(&data[..end])
+            .ok()?
+            .split(';')
+            .next()?
+            .trim();
         let size = usize::from_str_radix(size, 16).ok()?;
         data = &data[end + 2..];
         if size == 0 {
@@ -347,7 +412,11 @@ mod tests {
 
     #[test]
     fn patterns_match_as_the_node_runtime_matches() {
-        let allow = ["https://api.example.com".to_owned(), "http://127.0.0.1:8080/v1/*".to_owned(), "https://*.example.org".to_owned()];
+        let allow = [
+            "https://api.example.com".to_owned(),
+            "http://127.0.0.1:8080/v1/*".to_owned(),
+            "https://*.example.org".to_owned(),
+        ];
         let ok = |u: &str| allowed(&url::Url::parse(u).unwrap(), &allow);
         assert!(ok("https://api.example.com/anything"));
         assert!(!ok("http://api.example.com/"));

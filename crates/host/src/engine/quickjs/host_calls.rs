@@ -54,7 +54,11 @@ impl Wake for CallWaker {
 type Outcome = Result<Box<RawValue>, CallbackError>;
 
 /// `bridge.call(method, params)`: starts a callback; returns its promise.
-pub(super) fn call<'js>(ctx: Ctx<'js>, method: String, params: Opt<Value<'js>>) -> rquickjs::Result<Promise<'js>> {
+pub(super) fn call<'js>(
+    ctx: Ctx<'js>,
+    method: String,
+    params: Opt<Value<'js>>,
+) -> rquickjs::Result<Promise<'js>> {
     let st = state();
     let Some(realm) = st.realm_of(&ctx) else {
         return Err(Exception::throw_internal(&ctx, "this realm has ended"));
@@ -67,7 +71,8 @@ pub(super) fn call<'js>(ctx: Ctx<'js>, method: String, params: Opt<Value<'js>>) 
             match runs.get_mut(&run) {
                 Some(r) => {
                     r.callbacks += 1;
-                    (r.max_callbacks > 0 && r.callbacks > r.max_callbacks).then_some(r.max_callbacks)
+                    (r.max_callbacks > 0 && r.callbacks > r.max_callbacks)
+                        .then_some(r.max_callbacks)
                 }
                 None => None,
             }
@@ -86,7 +91,9 @@ pub(super) fn call<'js>(ctx: Ctx<'js>, method: String, params: Opt<Value<'js>>) 
             return Err(Exception::throw_message(&ctx, &message));
         }
     }
-    let params = params.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+    let params = params
+        .0
+        .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
     let params = if params.is_undefined() {
         "{}".to_owned()
     } else {
@@ -114,7 +121,8 @@ pub(super) fn call<'js>(ctx: Ctx<'js>, method: String, params: Opt<Value<'js>>) 
         token,
         Arc::downgrade(&st.sink),
     );
-    let args = RawValue::from_string(params).unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap());
+    let args = RawValue::from_string(params)
+        .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap());
     let span = tracing::info_span!("outrigger.callback", callback = %method, run);
     let future = {
         let _entered = span.enter();
@@ -134,7 +142,11 @@ pub(super) fn call<'js>(ctx: Ctx<'js>, method: String, params: Opt<Value<'js>>) 
 
 /// Starts polling `future` for the run running in the realm of `ctx`; its
 /// outcome settles the promise returned.
-pub(super) fn start<'js>(ctx: &Ctx<'js>, method: &str, future: CallbackFuture) -> rquickjs::Result<Promise<'js>> {
+pub(super) fn start<'js>(
+    ctx: &Ctx<'js>,
+    method: &str,
+    future: CallbackFuture,
+) -> rquickjs::Result<Promise<'js>> {
     let st = state();
     let Some(realm) = st.realm_of(ctx) else {
         return Err(Exception::throw_internal(ctx, "this realm has ended"));
@@ -176,14 +188,18 @@ fn panicked(method: &str, panic: Box<dyn std::any::Any + Send>) -> CallbackError
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".into());
     tracing::error!(panic = %what, "callback panicked");
-    CallbackError::new(format!("callback `{method}` panicked: {what}")).with_code(codes::CALLBACK_FAILED)
+    CallbackError::new(format!("callback `{method}` panicked: {what}"))
+        .with_code(codes::CALLBACK_FAILED)
 }
 
 /// Polls a call's future once (a panic in it is its error).
 fn poll(call: &mut HostCall) -> Poll<Outcome> {
     let mut cx = TaskContext::from_waker(&call.waker);
     let future: Pin<&mut (dyn Future<Output = Outcome> + Send)> = call.future.as_mut();
-    match std::panic::AssertUnwindSafe(future).catch_unwind().poll_unpin(&mut cx) {
+    match std::panic::AssertUnwindSafe(future)
+        .catch_unwind()
+        .poll_unpin(&mut cx)
+    {
         Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
         Poll::Ready(Err(panic)) => Poll::Ready(Err(panicked(&call.method, panic))),
         Poll::Pending => Poll::Pending,

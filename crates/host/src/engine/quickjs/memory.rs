@@ -74,14 +74,20 @@ unsafe impl rquickjs::allocator::Allocator for Bounded {
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
         // SAFETY: `ptr` came from this allocator (the caller's contract).
         let size = unsafe { libc::malloc_usable_size(ptr.cast()) };
-        self.budget.used.set(self.budget.used.get().saturating_sub(size));
+        self.budget
+            .used
+            .set(self.budget.used.get().saturating_sub(size));
         // SAFETY: as above.
         unsafe { libc::free(ptr.cast()) };
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
         if ptr.is_null() {
-            return if new_size == 0 { std::ptr::null_mut() } else { self.alloc(new_size) };
+            return if new_size == 0 {
+                std::ptr::null_mut()
+            } else {
+                self.alloc(new_size)
+            };
         }
         if new_size == 0 {
             // SAFETY: the caller's contract.
@@ -96,7 +102,9 @@ unsafe impl rquickjs::allocator::Allocator for Bounded {
         // SAFETY: as above; on failure the old block is left as it was.
         let moved = unsafe { libc::realloc(ptr.cast(), new_size) }.cast::<u8>();
         if !moved.is_null() {
-            self.budget.used.set(self.budget.used.get().saturating_sub(old));
+            self.budget
+                .used
+                .set(self.budget.used.get().saturating_sub(old));
             self.add(moved);
         }
         moved

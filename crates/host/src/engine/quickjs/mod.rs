@@ -42,9 +42,7 @@ use super::memory::Usage;
 use super::script_cache::ScriptCache;
 use super::{Exited, WorkerConfig};
 use crate::error::{Error, Result};
-use crate::wire::methods::{
-    Cancel, CancelReason, Notification, Ping, Request, Shutdown, Stats,
-};
+use crate::wire::methods::{Cancel, CancelReason, Notification, Ping, Request, Shutdown, Stats};
 use crate::wire::{self, WorkerStats};
 
 /// How errors name the in-process engine (there is no program).

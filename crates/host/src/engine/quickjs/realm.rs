@@ -64,9 +64,20 @@ pub(super) struct Realm {
 }
 
 impl Realm {
-    /// A new realm, registered with the engine.
-    pub(super) fn new(st: &State, rt: &Runtime, session: Option<u64>) -> rquickjs::Result<Rc<Realm>> {
-        let context = Context::full(rt)?;
+    /// A new realm, registered with the engine. When memory is short, what
+    /// ended runs left is collected first.
+    pub(super) fn new(
+        st: &State,
+        rt: &Runtime,
+        session: Option<u64>,
+    ) -> rquickjs::Result<Rc<Realm>> {
+        let context = match Context::full(rt) {
+            Ok(context) => context,
+            Err(_) => {
+                rt.run_gc();
+                Context::full(rt)?
+            }
+        };
         context.with(|ctx| install(&ctx))?;
         let realm = Rc::new(Realm {
             id: st.fresh_id(),
@@ -115,7 +126,9 @@ fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
             define(&ctx, name, value.clone())?;
             Ok(value)
         };
-        let set = move |ctx: Ctx<'js>, value: Value<'js>| -> rquickjs::Result<()> { define(&ctx, name, value) };
+        let set = move |ctx: Ctx<'js>, value: Value<'js>| -> rquickjs::Result<()> {
+            define(&ctx, name, value)
+        };
         globals.prop(name, Accessor::new(get, set).configurable())?;
     }
     let signal = |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { super::world::signal(&ctx) };
@@ -254,11 +267,44 @@ impl rquickjs::loader::Loader for Loader {
 /// Node's built-in module names a script may write without `node:`.
 fn is_node_builtin(name: &str) -> bool {
     const BUILTINS: [&str; 38] = [
-        "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants",
-        "crypto", "dgram", "diagnostics_channel", "dns", "events", "fs", "fs/promises", "http",
-        "http2", "https", "inspector", "module", "net", "os", "path", "perf_hooks", "process",
-        "punycode", "querystring", "readline", "repl", "stream", "string_decoder", "timers",
-        "tls", "tty", "url", "util", "v8", "vm", "zlib",
+        "assert",
+        "async_hooks",
+        "buffer",
+        "child_process",
+        "cluster",
+        "console",
+        "constants",
+        "crypto",
+        "dgram",
+        "diagnostics_channel",
+        "dns",
+        "events",
+        "fs",
+        "fs/promises",
+        "http",
+        "http2",
+        "https",
+        "inspector",
+        "module",
+        "net",
+        "os",
+        "path",
+        "perf_hooks",
+        "process",
+        "punycode",
+        "querystring",
+        "readline",
+        "repl",
+        "stream",
+        "string_decoder",
+        "timers",
+        "tls",
+        "tty",
+        "url",
+        "util",
+        "v8",
+        "vm",
+        "zlib",
     ];
     let root = name.split('/').next().unwrap_or(name);
     BUILTINS.contains(&name) || BUILTINS.contains(&root) || name == "worker_threads"

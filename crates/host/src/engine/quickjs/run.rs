@@ -134,7 +134,8 @@ fn error(code: i64, message: impl Into<String>) -> RpcError {
 }
 
 fn parse<'a, T: Deserialize<'a>>(params: &'a str) -> Result<T, RpcError> {
-    serde_json::from_str(params).map_err(|e| error(codes::INVALID_PARAMS, format!("bad params: {e}")))
+    serde_json::from_str(params)
+        .map_err(|e| error(codes::INVALID_PARAMS, format!("bad params: {e}")))
 }
 
 fn raw(text: String) -> Box<RawValue> {
@@ -165,14 +166,20 @@ pub(super) fn request(
         "module.load" => return start_load(st, rt, id, params),
         "session.open" => parse::<SessionParams>(params).and_then(|p| {
             if st.sessions.borrow().contains_key(&p.session) {
-                return Err(error(codes::INVALID_PARAMS, format!("session {} is already open", p.session)));
+                return Err(error(
+                    codes::INVALID_PARAMS,
+                    format!("session {} is already open", p.session),
+                ));
             }
             let realm = Realm::new(st, rt, Some(p.session))
                 .map_err(|e| error(codes::INTERNAL_ERROR, format!("cannot make a context: {e}")))?;
             st.sessions.borrow_mut().insert(p.session, realm);
             Ok(raw("{}".into()))
         }),
-        other => Err(error(codes::METHOD_NOT_FOUND, format!("unknown method \"{other}\""))),
+        other => Err(error(
+            codes::METHOD_NOT_FOUND,
+            format!("unknown method \"{other}\""),
+        )),
     };
     st.shared.done(id, answer);
 }
@@ -221,8 +228,33 @@ fn stats(st: &State) -> String {
     .to_string()
 }
 
+/// What a run is registered with.
+struct Registration {
+    name: String,
+    timeout: u64,
+    max_callbacks: u32,
+    fresh: bool,
+    purpose: Purpose,
+}
+
+/// A run's signal to abort once no realm is locked.
+pub(super) struct Abort {
+    realm: Rc<Realm>,
+    controller: Persistent<Object<'static>>,
+    /// Its realm goes once it is aborted.
+    fresh: bool,
+    timed_out: bool,
+}
+
 /// Registers a run in flight in `realm`.
-fn register(st: &State, id: u64, realm: &Rc<Realm>, name: String, timeout: u64, max_callbacks: u32, fresh: bool, purpose: Purpose) {
+fn register(st: &State, id: u64, realm: &Rc<Realm>, how: Registration) {
+    let Registration {
+        name,
+        timeout,
+        max_callbacks,
+        fresh,
+        purpose,
+    } = how;
     realm.runs.borrow_mut().push(id);
     st.runs.borrow_mut().insert(
         id,
@@ -253,21 +285,34 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
     let code: Rc<str> = match &params.code {
         Some(code) => {
             let code: Rc<str> = code.as_str().into();
-            st.scripts.borrow_mut().put(params.key.clone(), code.clone());
+            st.scripts
+                .borrow_mut()
+                .put(params.key.clone(), code.clone());
             let mut counters = st.counters.borrow_mut();
-            *if module { &mut counters.module_compiles } else { &mut counters.script_compiles } += 1;
+            *if module {
+                &mut counters.module_compiles
+            } else {
+                &mut counters.script_compiles
+            } += 1;
             code
         }
         None => match st.scripts.borrow_mut().get(&params.key).cloned() {
             Some(code) => {
                 let mut counters = st.counters.borrow_mut();
-                *if module { &mut counters.module_cache_hits } else { &mut counters.script_hits } += 1;
+                *if module {
+                    &mut counters.module_cache_hits
+                } else {
+                    &mut counters.script_hits
+                } += 1;
                 code
             }
             None => {
                 return st.shared.done(
                     id,
-                    Err(error(codes::UNKNOWN_SCRIPT, "the engine does not hold this script")),
+                    Err(error(
+                        codes::UNKNOWN_SCRIPT,
+                        "the engine does not hold this script",
+                    )),
                 )
             }
         },
@@ -278,20 +323,34 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
             None => {
                 return st.shared.done(
                     id,
-                    Err(error(codes::NOT_FOUND, format!("session {session} is not open on this worker"))),
+                    Err(error(
+                        codes::NOT_FOUND,
+                        format!("session {session} is not open on this worker"),
+                    )),
                 )
             }
         },
         None => match realm::for_plain_run(st, rt) {
             Ok(found) => found,
-            Err(e) => return st.shared.done(id, Err(internal(&format!("cannot make a context: {e}")))),
+            Err(e) => {
+                return st
+                    .shared
+                    .done(id, Err(internal(&format!("cannot make a context: {e}"))))
+            }
         },
     };
     let globals = match params.attachment.as_deref() {
         Some("globals") => attachment,
         _ => params.globals.clone(),
     };
-    register(st, id, &realm, params.name.clone(), params.timeout, params.max_callbacks, fresh, Purpose::Value);
+    let how = Registration {
+        name: params.name.clone(),
+        timeout: params.timeout,
+        max_callbacks: params.max_callbacks,
+        fresh,
+        purpose: Purpose::Value,
+    };
+    register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
         let _entered = st.enter(Some(id));
         let fail = |e| errors::from_engine(&ctx, e, &params.name);
@@ -299,7 +358,8 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
             realm::set_globals(&ctx, globals).map_err(fail)?;
         }
         if module {
-            let declared = Module::declare(ctx.clone(), params.name.as_str(), &*code).map_err(fail)?;
+            let declared =
+                Module::declare(ctx.clone(), params.name.as_str(), &*code).map_err(fail)?;
             let (evaluated, promise) = declared.eval().map_err(fail)?;
             let namespace = evaluated.namespace().map_err(fail)?;
             Ok(Started::Waiting(Waiting::Module {
@@ -326,23 +386,43 @@ enum Started {
 }
 
 /// A value that may be a promise: waited for, or answered now.
-fn started_with<'js>(st: &State, ctx: &Ctx<'js>, id: u64, value: Value<'js>) -> Result<Started, RpcError> {
+fn started_with<'js>(
+    st: &State,
+    ctx: &Ctx<'js>,
+    id: u64,
+    value: Value<'js>,
+) -> Result<Started, RpcError> {
     if let Some(promise) = value.as_promise() {
-        return Ok(Started::Waiting(Waiting::Promise(Persistent::save(ctx, promise.clone()))));
+        return Ok(Started::Waiting(Waiting::Promise(Persistent::save(
+            ctx,
+            promise.clone(),
+        ))));
     }
     let thenable = value
         .as_object()
         .is_some_and(|o| o.get::<_, Value>("then").is_ok_and(|t| t.is_function()));
     if thenable {
-        let promise_class: Object = ctx.globals().get("Promise").map_err(|e| errors::from_engine(ctx, e, ""))?;
-        let resolve: rquickjs::Function = promise_class.get("resolve").map_err(|e| errors::from_engine(ctx, e, ""))?;
+        let promise_class: Object = ctx
+            .globals()
+            .get("Promise")
+            .map_err(|e| errors::from_engine(ctx, e, ""))?;
+        let resolve: rquickjs::Function = promise_class
+            .get("resolve")
+            .map_err(|e| errors::from_engine(ctx, e, ""))?;
         let promise: Promise = resolve
             .call((rquickjs::function::This(promise_class), value))
             .map_err(|e| errors::from_engine(ctx, e, ""))?;
-        return Ok(Started::Waiting(Waiting::Promise(Persistent::save(ctx, promise))));
+        return Ok(Started::Waiting(Waiting::Promise(Persistent::save(
+            ctx, promise,
+        ))));
     }
     let _ = id;
-    Ok(Started::Done(st.helper.to_json(ctx, value, "value", st.max_message_bytes())))
+    Ok(Started::Done(st.helper.to_json(
+        ctx,
+        value,
+        "value",
+        st.max_message_bytes(),
+    )))
 }
 
 fn settle_start(st: &State, id: u64, outcome: Result<Started, RpcError>) {
@@ -370,10 +450,20 @@ fn start_call(st: &State, id: u64, params: &str, attachment: Option<String>) {
     let Some((realm, namespace, name)) = found else {
         return st.shared.done(
             id,
-            Err(error(codes::NOT_FOUND, format!("module {} is not loaded on this worker", params.handle))),
+            Err(error(
+                codes::NOT_FOUND,
+                format!("module {} is not loaded on this worker", params.handle),
+            )),
         );
     };
-    register(st, id, &realm, name.clone(), params.timeout, params.max_callbacks, false, Purpose::Value);
+    let how = Registration {
+        name: name.clone(),
+        timeout: params.timeout,
+        max_callbacks: params.max_callbacks,
+        fresh: false,
+        purpose: Purpose::Value,
+    };
+    register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
         let _entered = st.enter(Some(id));
         let fail = |e| errors::from_engine(&ctx, e, &name);
@@ -415,20 +505,37 @@ fn start_load(st: &State, rt: &Runtime, id: u64, params: &str) {
             None => {
                 return st.shared.done(
                     id,
-                    Err(error(codes::NOT_FOUND, format!("session {session} is not open on this worker"))),
+                    Err(error(
+                        codes::NOT_FOUND,
+                        format!("session {session} is not open on this worker"),
+                    )),
                 )
             }
         },
         None => match Realm::new(st, rt, None) {
             Ok(realm) => (realm, true),
-            Err(e) => return st.shared.done(id, Err(internal(&format!("cannot make a context: {e}")))),
+            Err(e) => {
+                return st
+                    .shared
+                    .done(id, Err(internal(&format!("cannot make a context: {e}"))))
+            }
         },
     };
-    register(st, id, &realm, params.name.clone(), params.timeout, 0, own, Purpose::Load { handle: params.handle });
+    let how = Registration {
+        name: params.name.clone(),
+        timeout: params.timeout,
+        max_callbacks: 0,
+        fresh: own,
+        purpose: Purpose::Load {
+            handle: params.handle,
+        },
+    };
+    register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
         let _entered = st.enter(Some(id));
         let fail = |e| errors::from_engine(&ctx, e, &params.name);
-        let declared = Module::declare(ctx.clone(), params.name.as_str(), params.code.as_str()).map_err(fail)?;
+        let declared = Module::declare(ctx.clone(), params.name.as_str(), params.code.as_str())
+            .map_err(fail)?;
         let (evaluated, promise) = declared.eval().map_err(fail)?;
         let namespace = evaluated.namespace().map_err(fail)?;
         Ok(Started::Waiting(Waiting::Module {
@@ -496,7 +603,9 @@ pub(super) fn settle(st: &State) {
         let found = st.runs.borrow().get(&id).map(|r| {
             let waiting = match &r.waiting {
                 Waiting::Promise(p) => (p.clone(), None),
-                Waiting::Module { promise, namespace } => (promise.clone(), Some(namespace.clone())),
+                Waiting::Module { promise, namespace } => {
+                    (promise.clone(), Some(namespace.clone()))
+                }
                 Waiting::Nothing => unreachable!("filtered above"),
             };
             (r.realm.clone(), r.name.clone(), r.purpose, waiting)
@@ -520,10 +629,14 @@ pub(super) fn settle(st: &State) {
                     let value: Value = match (&namespace, purpose) {
                         (Some(namespace), Purpose::Value) => {
                             let namespace = namespace.clone().restore(&ctx).ok()?;
-                            let value = namespace.get("default").unwrap_or_else(|_| Value::new_undefined(ctx.clone()));
+                            let value = namespace
+                                .get("default")
+                                .unwrap_or_else(|_| Value::new_undefined(ctx.clone()));
                             // A promise as the default export is awaited too.
                             match started_with(st, &ctx, id, value) {
-                                Ok(Started::Waiting(waiting)) => return Some(Settled::Wait(waiting)),
+                                Ok(Started::Waiting(waiting)) => {
+                                    return Some(Settled::Wait(waiting))
+                                }
                                 Ok(Started::Done(result)) => return Some(Settled::Done(result)),
                                 Err(e) => return Some(Settled::Done(Err(e))),
                             }
@@ -543,11 +656,18 @@ pub(super) fn settle(st: &State) {
                             if let Some(run) = st.runs.borrow_mut().get_mut(&id) {
                                 run.fresh = false;
                             }
-                            return Some(Settled::Done(Ok(serde_json::json!({ "exports": exports }).to_string())));
+                            return Some(Settled::Done(Ok(
+                                serde_json::json!({ "exports": exports }).to_string(),
+                            )));
                         }
                         (None, _) => promise.result::<Value>()?.ok()?,
                     };
-                    Some(Settled::Done(st.helper.to_json(&ctx, value, "value", st.max_message_bytes())))
+                    Some(Settled::Done(st.helper.to_json(
+                        &ctx,
+                        value,
+                        "value",
+                        st.max_message_bytes(),
+                    )))
                 }
             }
         });
@@ -632,6 +752,10 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
         tracing::debug!(run = id, code = e.code, message = %e.message, "run failed");
     }
     // A thread being ended answers nothing: its runs end as its exit says.
+    if st.budget.refusals.get() > run.refusals {
+        // What the run held goes now, not at the next collection.
+        st.collect.set(true);
+    }
     let failed = result.is_err();
     let timed_out = matches!(&result, Err(e) if e.code == codes::TIMEOUT);
     if !st.shared.is_killed() {
@@ -640,9 +764,12 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
     run.token.cancel();
     super::host_calls::end_run(st, &run.calls);
     match run.controller {
-        Some(controller) if failed || run.fresh => {
-            st.aborts.borrow_mut().push((run.realm.clone(), controller, run.fresh, timed_out))
-        }
+        Some(controller) if failed || run.fresh => st.aborts.borrow_mut().push(Abort {
+            realm: run.realm.clone(),
+            controller,
+            fresh: run.fresh,
+            timed_out,
+        }),
         _ if run.fresh => Realm::dispose(st, &run.realm),
         _ => {}
     }
@@ -653,7 +780,13 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
 pub(super) fn abort_signals(st: &State) -> bool {
     let aborts = std::mem::take(&mut *st.aborts.borrow_mut());
     let any = !aborts.is_empty();
-    for (realm, controller, fresh, timed_out) in aborts {
+    for Abort {
+        realm,
+        controller,
+        fresh,
+        timed_out,
+    } in aborts
+    {
         let _ = realm.context.with(|ctx| -> rquickjs::Result<()> {
             let _entered = st.enter(None);
             let controller = controller.restore(&ctx)?;

@@ -106,13 +106,10 @@
     if (text === undefined) return { error: `${what} is a ${typeof value}, which JSON cannot carry` };
     const found = findNonJson(value, what);
     if (found !== null) return { error: `${found}, which JSON cannot carry` };
-    if (text.length > maxBytes / 3) {
-      let bytes = 0;
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
-      }
-      if (bytes > maxBytes) return { error: `${what} is ${bytes} bytes of JSON, over the limit of ${maxBytes}`, limit: true };
+    // Every UTF-16 unit is at least one byte of UTF-8; the host counts the
+    // bytes of what passes this.
+    if (text.length > maxBytes) {
+      return { error: `${what} is over ${text.length} bytes of JSON, over the limit of ${maxBytes}`, limit: true };
     }
     return text;
   }
@@ -220,5 +217,23 @@
   /** The names a module namespace exports. */
   const exportNames = (namespace) => Object.keys(namespace);
 
-  return { toJson, logArgs, describe, exportNames };
+  /** Freezes everything reachable from `root`: properties, accessors, prototypes. */
+  function harden(root) {
+    const seen = new Set();
+    const stack = [root];
+    while (stack.length > 0) {
+      const o = stack.pop();
+      if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+      seen.add(o);
+      Object.freeze(o);
+      stack.push(Object.getPrototypeOf(o));
+      for (const key of Reflect.ownKeys(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if ('value' in d) stack.push(d.value);
+        else stack.push(d.get, d.set);
+      }
+    }
+  }
+
+  return { toJson, logArgs, describe, exportNames, harden };
 })()

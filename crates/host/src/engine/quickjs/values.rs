@@ -10,6 +10,8 @@ use crate::wire::{codes, RpcError};
 
 /// The private realm and its helpers.
 pub(super) struct Helper {
+    /// The realm of rquickjs's own classes (see [`Helper::new`]).
+    _lender: Context,
     context: Context,
     to_json: Persistent<Function<'static>>,
     log_args: Persistent<Function<'static>>,
@@ -39,7 +41,18 @@ pub(super) struct Thrown {
 }
 
 impl Helper {
+    /// The private realms. rquickjs makes the prototype of its Rust
+    /// functions once per runtime, in the first context that makes one, and
+    /// keeps it: that context would live as long as the engine, and every
+    /// Rust function of every realm would lead to it. So the first is made
+    /// here, in a realm of base objects only, without code generation
+    /// (`Function("...")` throws there), frozen whole.
     pub(super) fn new(rt: &Runtime) -> rquickjs::Result<Helper> {
+        let lender = Context::custom::<()>(rt)?;
+        let lender_global = lender.with(|ctx| {
+            Function::new(ctx.clone(), || ())?;
+            Ok::<_, rquickjs::Error>(Persistent::save(&ctx, ctx.globals()))
+        })?;
         let context = Context::full(rt)?;
         let (to_json, log_args, describe, export_names, world) = context.with(|ctx| {
             let helpers: Object = ctx.eval(include_str!("values.js"))?;
@@ -47,6 +60,8 @@ impl Helper {
                 Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
             };
             let world = super::world::compile(&ctx, include_str!("world.js"), "outrigger:world")?;
+            let harden: Function = helpers.get("harden")?;
+            harden.call::<_, ()>((lender_global.restore(&ctx)?,))?;
             Ok::<_, rquickjs::Error>((
                 get("toJson")?,
                 get("logArgs")?,
@@ -56,6 +71,7 @@ impl Helper {
             ))
         })?;
         Ok(Helper {
+            _lender: lender,
             context,
             to_json,
             log_args,
@@ -82,17 +98,36 @@ impl Helper {
         match call() {
             Ok(result) => {
                 if let Some(text) = result.as_string() {
-                    return text.to_string().map_err(|e| internal(&e.to_string()));
+                    let text = text.to_string().map_err(|e| internal(&e.to_string()))?;
+                    if text.len() > max_bytes {
+                        return Err(RpcError {
+                            code: codes::LIMIT,
+                            message: format!(
+                                "{what} is {} bytes of JSON, over the limit of {max_bytes}",
+                                text.len()
+                            ),
+                            data: None,
+                        });
+                    }
+                    return Ok(text);
                 }
                 let object = result.as_object();
                 let message: String = object
                     .and_then(|o| o.get("error").ok())
                     .unwrap_or_else(|| format!("{what} cannot be turned into JSON"));
-                let flag = |name: &str| object.and_then(|o| o.get::<_, bool>(name).ok()).unwrap_or(false);
+                let flag = |name: &str| {
+                    object
+                        .and_then(|o| o.get::<_, bool>(name).ok())
+                        .unwrap_or(false)
+                };
                 if flag("memory") {
                     return Err(super::errors::memory_limit(&message, 0));
                 }
-                let code = if flag("limit") { codes::LIMIT } else { codes::NON_JSON };
+                let code = if flag("limit") {
+                    codes::LIMIT
+                } else {
+                    codes::NON_JSON
+                };
                 Err(RpcError {
                     code,
                     message,
@@ -104,7 +139,11 @@ impl Helper {
     }
 
     /// The JSON text of a console call's arguments.
-    pub(super) fn log_args<'js>(&self, ctx: &Ctx<'js>, args: Value<'js>) -> rquickjs::Result<String> {
+    pub(super) fn log_args<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        args: Value<'js>,
+    ) -> rquickjs::Result<String> {
         let f = self.log_args.clone().restore(ctx)?;
         f.call((args,))
     }

@@ -26,13 +26,16 @@ pub(super) fn compile(ctx: &Ctx<'_>, source: &str, name: &str) -> rquickjs::Resu
     // call; every value made is freed before returning, the buffer with
     // the context's allocator that made it.
     unsafe {
-        let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY | qjs::JS_EVAL_FLAG_STRICT) as i32;
+        let flags = (qjs::JS_EVAL_TYPE_GLOBAL
+            | qjs::JS_EVAL_FLAG_COMPILE_ONLY
+            | qjs::JS_EVAL_FLAG_STRICT) as i32;
         let compiled = qjs::JS_Eval(raw, code.as_ptr(), source.len() as _, file.as_ptr(), flags);
         if qjs::JS_IsException(compiled) {
             return Err(rquickjs::Error::Exception);
         }
         let mut len: qjs::size_t = 0;
-        let buffer = qjs::JS_WriteObject(raw, &mut len, compiled, qjs::JS_WRITE_OBJ_BYTECODE as i32);
+        let buffer =
+            qjs::JS_WriteObject(raw, &mut len, compiled, qjs::JS_WRITE_OBJ_BYTECODE as i32);
         qjs::JS_FreeValue(raw, compiled);
         if buffer.is_null() {
             return Err(rquickjs::Error::Allocation);
@@ -45,13 +48,21 @@ pub(super) fn compile(ctx: &Ctx<'_>, source: &str, name: &str) -> rquickjs::Resu
 
 /// Reads bytecode from [`compile`] into the realm of `ctx` and runs it:
 /// its value (for `world.js`, the function that makes the world).
-pub(super) fn load<'js, T: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, bytes: &[u8]) -> rquickjs::Result<T> {
+pub(super) fn load<'js, T: rquickjs::FromJs<'js>>(
+    ctx: &Ctx<'js>,
+    bytes: &[u8],
+) -> rquickjs::Result<T> {
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: `bytes` is bytecode this engine wrote with `JS_WriteObject`
     // from a script compiled by the same QuickJS; the values returned are
     // owned and handed to rquickjs, which frees them.
     let value = unsafe {
-        let object = qjs::JS_ReadObject(raw, bytes.as_ptr(), bytes.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
+        let object = qjs::JS_ReadObject(
+            raw,
+            bytes.as_ptr(),
+            bytes.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as i32,
+        );
         if qjs::JS_IsException(object) {
             return Err(rquickjs::Error::Exception);
         }
@@ -64,22 +75,33 @@ pub(super) fn load<'js, T: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, bytes: &[u8]) 
     T::from_js(ctx, value)
 }
 
+/// A Rust function of the realm of `ctx` (rquickjs would give it the
+/// prototype of the realm that made its first one: see `Helper::new`).
+fn native<'js, F, P>(ctx: &Ctx<'js>, f: F) -> rquickjs::Result<Function<'js>>
+where
+    F: rquickjs::function::IntoJsFunc<'js, P> + 'js,
+{
+    let function = Function::new(ctx.clone(), f)?;
+    function.set_prototype(Some(&Function::prototype(ctx.clone())))?;
+    Ok(function)
+}
+
 /// The host functions of one realm.
 pub(super) fn bridge<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let bridge = Object::new(ctx.clone())?;
-    bridge.set("log", Function::new(ctx.clone(), log)?)?;
-    bridge.set("emit", Function::new(ctx.clone(), emit)?)?;
-    bridge.set("call", Function::new(ctx.clone(), super::host_calls::call)?)?;
-    bridge.set("setTimer", Function::new(ctx.clone(), set_timer)?)?;
-    bridge.set("clearTimer", Function::new(ctx.clone(), clear_timer)?)?;
-    bridge.set("now", Function::new(ctx.clone(), now)?)?;
-    bridge.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
-    bridge.set("encodeUtf8", Function::new(ctx.clone(), encode_utf8)?)?;
-    bridge.set("decodeUtf8", Function::new(ctx.clone(), decode_utf8)?)?;
-    bridge.set("parseUrl", Function::new(ctx.clone(), parse_url)?)?;
-    bridge.set("setUrlPart", Function::new(ctx.clone(), set_url_part)?)?;
-    bridge.set("fetch", Function::new(ctx.clone(), super::fetch::fetch)?)?;
-    bridge.set("callbacks", Function::new(ctx.clone(), callbacks)?)?;
+    bridge.set("log", native(ctx, log)?)?;
+    bridge.set("emit", native(ctx, emit)?)?;
+    bridge.set("call", native(ctx, super::host_calls::call)?)?;
+    bridge.set("setTimer", native(ctx, set_timer)?)?;
+    bridge.set("clearTimer", native(ctx, clear_timer)?)?;
+    bridge.set("now", native(ctx, now)?)?;
+    bridge.set("randomBytes", native(ctx, random_bytes)?)?;
+    bridge.set("encodeUtf8", native(ctx, encode_utf8)?)?;
+    bridge.set("decodeUtf8", native(ctx, decode_utf8)?)?;
+    bridge.set("parseUrl", native(ctx, parse_url)?)?;
+    bridge.set("setUrlPart", native(ctx, set_url_part)?)?;
+    bridge.set("fetch", native(ctx, super::fetch::fetch)?)?;
+    bridge.set("callbacks", native(ctx, callbacks)?)?;
     Ok(bridge)
 }
 
@@ -189,14 +211,13 @@ fn random_bytes(ctx: Ctx<'_>, n: usize) -> rquickjs::Result<ArrayBuffer<'_>> {
     while filled < bytes.len() {
         // SAFETY: the pointer and length describe the unfilled end of `bytes`.
         let got = unsafe {
-            libc::getrandom(
-                bytes[filled..].as_mut_ptr().cast(),
-                bytes.len() - filled,
-                0,
-            )
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
         };
         if got <= 0 {
-            return Err(Exception::throw_internal(&ctx, "no random bytes from the system"));
+            return Err(Exception::throw_internal(
+                &ctx,
+                "no random bytes from the system",
+            ));
         }
         filled += got as usize;
     }
@@ -207,14 +228,21 @@ fn encode_utf8(ctx: Ctx<'_>, text: String) -> rquickjs::Result<ArrayBuffer<'_>> 
     ArrayBuffer::new(ctx, text.into_bytes())
 }
 
-fn decode_utf8<'js>(ctx: Ctx<'js>, buffer: ArrayBuffer<'js>, fatal: bool) -> rquickjs::Result<String> {
+fn decode_utf8<'js>(
+    ctx: Ctx<'js>,
+    buffer: ArrayBuffer<'js>,
+    fatal: bool,
+) -> rquickjs::Result<String> {
     // SAFETY: the bytes are copied before any JavaScript can run again.
     let bytes = unsafe { buffer.as_bytes() }.unwrap_or_default().to_vec();
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(error) if fatal => Err(Exception::throw_type(
             &ctx,
-            &format!("The encoded data was not valid for encoding utf-8: {}", error.utf8_error()),
+            &format!(
+                "The encoded data was not valid for encoding utf-8: {}",
+                error.utf8_error()
+            ),
         )),
         Err(error) => Ok(String::from_utf8_lossy(error.as_bytes()).into_owned()),
     }
@@ -243,14 +271,21 @@ fn url_parts<'js>(ctx: &Ctx<'js>, url: &url::Url) -> rquickjs::Result<Object<'js
     parts.set("password", url.password().unwrap_or(""))?;
     parts.set("host", host)?;
     parts.set("hostname", url.host_str().unwrap_or(""))?;
-    parts.set("port", url.port().map(|p| p.to_string()).unwrap_or_default())?;
+    parts.set(
+        "port",
+        url.port().map(|p| p.to_string()).unwrap_or_default(),
+    )?;
     parts.set("pathname", url.path())?;
     parts.set("search", search)?;
     parts.set("hash", hash)?;
     Ok(parts)
 }
 
-fn parse_url<'js>(ctx: Ctx<'js>, input: String, base: Option<String>) -> rquickjs::Result<Value<'js>> {
+fn parse_url<'js>(
+    ctx: Ctx<'js>,
+    input: String,
+    base: Option<String>,
+) -> rquickjs::Result<Value<'js>> {
     let parsed = match base {
         Some(base) => url::Url::parse(&base).and_then(|base| base.join(&input)),
         None => url::Url::parse(&input),
@@ -261,7 +296,12 @@ fn parse_url<'js>(ctx: Ctx<'js>, input: String, base: Option<String>) -> rquickj
     }
 }
 
-fn set_url_part<'js>(ctx: Ctx<'js>, href: String, part: String, value: String) -> rquickjs::Result<Value<'js>> {
+fn set_url_part<'js>(
+    ctx: Ctx<'js>,
+    href: String,
+    part: String,
+    value: String,
+) -> rquickjs::Result<Value<'js>> {
     let Ok(mut url) = url::Url::parse(&href) else {
         return Ok(Value::new_null(ctx));
     };
@@ -272,20 +312,33 @@ fn set_url_part<'js>(ctx: Ctx<'js>, href: String, part: String, value: String) -
                 url = new;
                 true
             }
-            Err(_) => return Err(Exception::throw_type(&ctx, &format!("Invalid URL: {value}"))),
+            Err(_) => {
+                return Err(Exception::throw_type(
+                    &ctx,
+                    &format!("Invalid URL: {value}"),
+                ))
+            }
         },
         "protocol" => url.set_scheme(value.trim_end_matches(':')).is_ok(),
         "username" => url.set_username(&value).is_ok(),
         "password" => url.set_password(Some(&value)).is_ok(),
         "host" => {
             let (host, port) = match value.rsplit_once(':') {
-                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_owned(), p.parse().ok()),
+                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
+                    (h.to_owned(), p.parse().ok())
+                }
                 _ => (value.clone(), url.port()),
             };
             url.set_host(Some(&host)).is_ok() && url.set_port(port).is_ok()
         }
         "hostname" => url.set_host(Some(&value)).is_ok(),
-        "port" => url.set_port(if value.is_empty() { None } else { value.parse().ok() }).is_ok(),
+        "port" => url
+            .set_port(if value.is_empty() {
+                None
+            } else {
+                value.parse().ok()
+            })
+            .is_ok(),
         "pathname" => {
             url.set_path(&value);
             true
