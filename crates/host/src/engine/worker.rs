@@ -126,6 +126,16 @@ impl Worker {
         each!(self, w => w.is_blocked(after))
     }
 
+    /// Whether it would start a run at once: a process, or an engine thread
+    /// parked with nothing to do (not busy preparing a spare context).
+    pub(crate) fn is_idle(&self) -> bool {
+        match &self.body {
+            Body::Process(_) => true,
+            #[cfg(feature = "quickjs")]
+            Body::Thread(worker) => worker.is_idle(),
+        }
+    }
+
     /// Whether start deadlines hold for it.
     pub(crate) fn keeps_deadlines(&self) -> bool {
         each!(self, w => w.keeps_deadlines())

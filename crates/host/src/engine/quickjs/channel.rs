@@ -273,6 +273,10 @@ impl Shared {
         self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
     }
 
+    pub(crate) fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::Relaxed)
+    }
+
     /// Notes that the thread parks (`true`) or woke up (`false`).
     pub(crate) fn set_parked(&self, parked: bool) {
         self.parked.store(parked, Ordering::Relaxed);

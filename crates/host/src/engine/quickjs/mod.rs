@@ -179,6 +179,11 @@ impl ThreadWorker {
         self.shared.outstanding() > 0 && self.silent_for() > after.as_micros() as u64
     }
 
+    /// Whether it is parked with nothing to do.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.shared.is_parked()
+    }
+
     /// Start deadlines hold: the host takes a request back from the queue
     /// itself, and the thread refuses one it takes too late.
     pub(crate) fn keeps_deadlines(&self) -> bool {

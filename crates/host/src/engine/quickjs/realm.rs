@@ -11,9 +11,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use rquickjs::context::intrinsic::{
+    Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, WeakRef,
+};
 use rquickjs::loader::ImportAttributes;
-use rquickjs::object::Accessor;
-use rquickjs::{Context, Ctx, Exception, Module, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Exception, Module, Object, Persistent, Runtime, Value};
 
 use super::engine::{state, State};
 
@@ -48,6 +50,44 @@ const GLOBALS: [&str; 27] = [
     "structuredClone",
 ];
 
+/// What QuickJS's typed-array intrinsic defines: added to a realm the first
+/// time a script (or the world) touches one of them, since it costs a
+/// quarter of a new context and most runs use none. (It also defines
+/// `Atomics`, with a definition that aborts the process if the name is
+/// taken: so `Atomics` has no accessor, and appears with the others.)
+const TYPED: [&str; 15] = [
+    "ArrayBuffer",
+    "SharedArrayBuffer",
+    "Uint8ClampedArray",
+    "Int8Array",
+    "Uint8Array",
+    "Int16Array",
+    "Uint16Array",
+    "Int32Array",
+    "Uint32Array",
+    "BigInt64Array",
+    "BigUint64Array",
+    "Float16Array",
+    "Float32Array",
+    "Float64Array",
+    "DataView",
+];
+
+/// A context with every intrinsic of `Context::full` but the typed arrays
+/// (see [`TYPED`]) and QuickJS's own `performance`, `atob` and `btoa` (the
+/// world has its own).
+type Intrinsics = (
+    Date,
+    Eval,
+    RegExpCompiler,
+    RegExp,
+    Json,
+    Proxy,
+    MapSet,
+    Promise,
+    WeakRef,
+);
+
 /// A context and what the engine knows of it.
 pub(super) struct Realm {
     pub(super) id: u64,
@@ -61,6 +101,8 @@ pub(super) struct Realm {
     /// `signal` is in code of no run in flight (a listener called as its
     /// run ends).
     pub(super) last_controller: RefCell<Option<Persistent<Object<'static>>>>,
+    /// Whether its typed-array intrinsic has been added.
+    typed: std::cell::Cell<bool>,
 }
 
 impl Realm {
@@ -71,11 +113,11 @@ impl Realm {
         rt: &Runtime,
         session: Option<u64>,
     ) -> rquickjs::Result<Rc<Realm>> {
-        let context = match Context::full(rt) {
+        let context = match Context::custom::<Intrinsics>(rt) {
             Ok(context) => context,
             Err(_) => {
                 rt.run_gc();
-                Context::full(rt)?
+                Context::custom::<Intrinsics>(rt)?
             }
         };
         context.with(|ctx| install(&ctx))?;
@@ -86,6 +128,7 @@ impl Realm {
             runs: RefCell::new(Vec::new()),
             world: RefCell::new(None),
             last_controller: RefCell::new(None),
+            typed: std::cell::Cell::new(false),
         });
         st.realms
             .borrow_mut()
@@ -117,22 +160,173 @@ impl Realm {
     }
 }
 
-/// Puts the lazy globals on a new context's global object.
-fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
-    let globals = ctx.globals();
-    for name in GLOBALS {
-        let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            let value = global_value(&ctx, name)?;
-            define(&ctx, name, value.clone())?;
-            Ok(value)
-        };
-        let set = move |ctx: Ctx<'js>, value: Value<'js>| -> rquickjs::Result<()> {
-            define(&ctx, name, value)
-        };
-        globals.prop(name, Accessor::new(get, set).configurable())?;
+/// Puts the lazy globals on a new context's global object: an accessor
+/// each, whose getter and setter are QuickJS C functions told apart by
+/// their `magic` (an index into [`GLOBALS`], then [`TYPED`], then
+/// `signal`). Closures made by rquickjs would cost twice as much per
+/// context, and take the prototype of another realm (see `Helper::new`).
+fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let raw = ctx.as_raw().as_ptr();
+    let count = GLOBALS.len() + TYPED.len() + 1;
+    for magic in 0..count {
+        let name = name_of(magic);
+        // SAFETY: `raw` is the live context of `ctx`; the getter and setter
+        // have the signatures QuickJS calls a `getter_magic` and a
+        // `setter_magic` with (it stores every C function as the generic
+        // pointer type); each value made is handed to the property, which
+        // owns it; the atom is freed after use.
+        unsafe {
+            let getter = qjs::JS_NewCFunction2(
+                raw,
+                Some(std::mem::transmute::<GetterMagic, GenericCFunction>(
+                    lazy_get,
+                )),
+                c"get".as_ptr(),
+                0,
+                qjs::JSCFunctionEnum_JS_CFUNC_getter_magic,
+                magic as i32,
+            );
+            let setter = if magic < GLOBALS.len() + TYPED.len() {
+                qjs::JS_NewCFunction2(
+                    raw,
+                    Some(std::mem::transmute::<SetterMagic, GenericCFunction>(
+                        lazy_set,
+                    )),
+                    c"set".as_ptr(),
+                    1,
+                    qjs::JSCFunctionEnum_JS_CFUNC_setter_magic,
+                    magic as i32,
+                )
+            } else {
+                qjs::JS_UNDEFINED
+            };
+            let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+            let global = qjs::JS_GetGlobalObject(raw);
+            let defined = qjs::JS_DefinePropertyGetSet(
+                raw,
+                global,
+                atom,
+                getter,
+                setter,
+                qjs::JS_PROP_CONFIGURABLE as i32,
+            );
+            qjs::JS_FreeValue(raw, global);
+            qjs::JS_FreeAtom(raw, atom);
+            if defined < 0 {
+                return Err(rquickjs::Error::Exception);
+            }
+        }
     }
-    let signal = |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> { super::world::signal(&ctx) };
-    globals.prop("signal", Accessor::new_get(signal).configurable())?;
+    Ok(())
+}
+
+type GenericCFunction =
+    unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, i32, *mut qjs::JSValue) -> qjs::JSValue;
+type GetterMagic = unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, i32) -> qjs::JSValue;
+type SetterMagic =
+    unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, qjs::JSValue, i32) -> qjs::JSValue;
+
+/// The lazy global with index `magic`.
+fn name_of(magic: usize) -> &'static str {
+    GLOBALS
+        .get(magic)
+        .or_else(|| TYPED.get(magic - GLOBALS.len()))
+        .copied()
+        .unwrap_or("signal")
+}
+
+/// What lazy global `name` is, made now (then a plain property).
+fn lazy_value<'js>(ctx: &Ctx<'js>, magic: usize) -> rquickjs::Result<Value<'js>> {
+    let name = name_of(magic);
+    if magic < GLOBALS.len() {
+        let value = global_value(ctx, name)?;
+        define(ctx, name, value.clone())?;
+        Ok(value)
+    } else if magic < GLOBALS.len() + TYPED.len() {
+        typed_arrays(ctx)?;
+        ctx.globals().get(name)
+    } else {
+        super::world::signal(ctx)
+    }
+}
+
+/// Turns the outcome of a host function into what QuickJS expects back.
+///
+/// # Safety
+/// `ctx` must be the live context the C function was called in.
+unsafe fn to_raw(
+    ctx: &Ctx<'_>,
+    outcome: std::thread::Result<rquickjs::Result<Value<'_>>>,
+) -> qjs::JSValue {
+    match outcome {
+        // SAFETY: a new reference for the caller, who owns what it gets.
+        Ok(Ok(value)) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()) },
+        // The exception is pending in the context already.
+        Ok(Err(rquickjs::Error::Exception)) => qjs::JS_EXCEPTION,
+        Ok(Err(error)) => {
+            let _ = Exception::throw_internal(ctx, &error.to_string());
+            qjs::JS_EXCEPTION
+        }
+        Err(_) => {
+            let _ = Exception::throw_internal(ctx, "the engine failed making a global");
+            qjs::JS_EXCEPTION
+        }
+    }
+}
+
+unsafe extern "C" fn lazy_get(
+    ctx: *mut qjs::JSContext,
+    _this: qjs::JSValue,
+    magic: i32,
+) -> qjs::JSValue {
+    // SAFETY: QuickJS calls getters with the live context they run in.
+    let ctx = unsafe { Ctx::from_raw(std::ptr::NonNull::new_unchecked(ctx)) };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lazy_value(&ctx, magic as usize)
+    }));
+    // SAFETY: as above.
+    unsafe { to_raw(&ctx, outcome) }
+}
+
+unsafe extern "C" fn lazy_set(
+    ctx: *mut qjs::JSContext,
+    _this: qjs::JSValue,
+    value: qjs::JSValue,
+    magic: i32,
+) -> qjs::JSValue {
+    // SAFETY: QuickJS calls setters with the live context they run in and a
+    // value it lends for the call (duplicated here to be owned).
+    let ctx = unsafe { Ctx::from_raw(std::ptr::NonNull::new_unchecked(ctx)) };
+    let value =
+        unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(ctx.as_raw().as_ptr(), value)) };
+    let magic = magic as usize;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if magic >= GLOBALS.len() {
+            typed_arrays(&ctx)?;
+        }
+        define(&ctx, name_of(magic), value)?;
+        Ok(Value::new_undefined(ctx.clone()))
+    }));
+    // SAFETY: as above.
+    unsafe { to_raw(&ctx, outcome) }
+}
+
+/// Adds the typed-array intrinsic to the realm of `ctx`, once: it defines
+/// its globals as plain properties, over the accessors that stood for them.
+pub(super) fn typed_arrays(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let st = state();
+    let Some(realm) = st.realm_of(ctx) else {
+        return Ok(());
+    };
+    if realm.typed.replace(true) {
+        return Ok(());
+    }
+    // SAFETY: the live context of `ctx`, whose runtime this thread holds.
+    let failed = unsafe { rquickjs::qjs::JS_AddIntrinsicTypedArrays(ctx.as_raw().as_ptr()) } != 0;
+    if failed {
+        realm.typed.set(false);
+        return Err(rquickjs::Error::Exception);
+    }
     Ok(())
 }
 

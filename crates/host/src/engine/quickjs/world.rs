@@ -206,6 +206,7 @@ fn now() -> f64 {
 }
 
 fn random_bytes(ctx: Ctx<'_>, n: usize) -> rquickjs::Result<ArrayBuffer<'_>> {
+    super::realm::typed_arrays(&ctx)?;
     let mut bytes = vec![0u8; n.min(65536)];
     let mut filled = 0;
     while filled < bytes.len() {
@@ -225,6 +226,7 @@ fn random_bytes(ctx: Ctx<'_>, n: usize) -> rquickjs::Result<ArrayBuffer<'_>> {
 }
 
 fn encode_utf8(ctx: Ctx<'_>, text: String) -> rquickjs::Result<ArrayBuffer<'_>> {
+    super::realm::typed_arrays(&ctx)?;
     ArrayBuffer::new(ctx, text.into_bytes())
 }
 
