@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Every check and test of the project: formatting, lints, the Rust tests
-# (unit, integration against real Node.js workers, doc tests) and the
-# js-client's own `node --test` suite. CI runs exactly this.
+# (unit, integration against real Node.js workers and against the in-process
+# QuickJS engine, doc tests) and the js-client's own `node --test` suite. CI
+# runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# One build for everything: the in-process engine is compiled in (its feature
+# only adds code), so each step below reuses the same artifacts.
+FEATURES=(--features quickjs)
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+step "cargo clippy --all-targets --features quickjs -- -D warnings"
+cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 
 step "js-client dev tools (npm ci: TypeScript for the .d.ts checks)"
 if [ ! -x js-client/node_modules/.bin/tsc ] || [ js-client/package-lock.json -nt js-client/node_modules/.package-lock.json ]; then
@@ -36,17 +41,24 @@ fi
 
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast "$@"
+    cargo nextest run --workspace --no-fail-fast "${FEATURES[@]}" "$@"
   else
-    cargo test --workspace --no-fail-fast "$@"
+    cargo test --workspace --no-fail-fast "${FEATURES[@]}" "$@"
   fi
 }
 
 step "Rust tests"
 rust_tests
 
+# The engine-independent integration tests again, on QuickJS engine threads
+# (the binaries built above). Tests of what only a process has skip
+# themselves there, saying so; docs/ENGINES.md lists them.
+step "Rust integration tests on QuickJS (in process)"
+QUICKJS_TESTS=(eval errors callbacks sessions modules timeouts concurrency blocking supervision reliability world bad_input approvals code_mode ts_scripts)
+OUTRIGGER_TEST_ENGINE=quickjs rust_tests "${QUICKJS_TESTS[@]/#/--test=}"
+
 step "doc tests"
-cargo test --workspace --doc
+cargo test --workspace --doc "${FEATURES[@]}"
 
 step "cargo package -p outrigger-host (the runtime crate builds from its package alone)"
 cargo package -p outrigger-host --allow-dirty --quiet

@@ -35,6 +35,10 @@
 //! [`#[outrigger::callbacks]`](macro@callbacks) and hand an instance to
 //! [`PoolBuilder::callbacks`].
 //!
+//! With the `quickjs` feature, `Pool::builder().engine(Engine::QuickJs)` runs
+//! the same API on QuickJS engine threads inside your process, with no Node.js
+//! at all (docs/ENGINES.md says what works where).
+//!
 //! Start from `examples/quickstart.rs`; ARCHITECTURE.md maps the crates.
 
 pub use outrigger_host::*;

@@ -63,7 +63,11 @@ async fn an_approved_call_runs_and_a_denied_one_rejects_with_its_reason() {
     assert_eq!(request.callback, "sendEmail");
     assert_eq!(request.params, json!({ "to": "ada@example.com" }));
     let position = request.position.expect("the call's position");
-    assert_eq!((position.line, position.column), (1, 25));
+    // V8 places a call after its callee's name, QuickJS at its last dot.
+    assert_eq!(
+        (position.line, position.column),
+        (1, common::either(25, 24))
+    );
 
     let denied = "try { await host.sendEmail({ to: 'eve@example.com' }); } catch (e) { globalThis.caught = [e.code, e.message]; }\nexport default [caught, await host.outbox()];";
     let out = pool.run(Script::module(denied)).await.unwrap();

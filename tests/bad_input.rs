@@ -121,31 +121,6 @@ async fn a_worker_writing_an_oversized_frame_is_replaced() {
 
 // Round trips: a value sent as a global comes back unchanged.
 
-fn json_value() -> impl Strategy<Value = serde_json::Value> {
-    use serde_json::Value;
-    // Integers JavaScript holds exactly; no -0 (JSON.stringify(-0) is "0");
-    // no integral floats below 1e21 (JavaScript has one number type, so
-    // 2.0 comes back as the integer 2).
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite, not integral", |f| {
-                f.is_finite() && (f.fract() != 0.0 || f.abs() >= 1e21)
-            })
-            .prop_map(Value::from),
-        any::<String>().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            proptest::collection::btree_map(any::<String>(), inner, 0..8)
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
-        ]
-    })
-}
-
 #[test]
 fn values_round_trip_through_the_protocol() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -154,7 +129,7 @@ fn values_round_trip_through_the_protocol() {
         .unwrap();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
     runner
-        .run(&json_value(), |value| {
+        .run(&common::json_value(), |value| {
             let script = Script::expression("input").global("input", &value);
             let out = runtime.block_on(pool.run(script)).unwrap();
             prop_assert_eq!(out.value, value);

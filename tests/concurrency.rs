@@ -159,6 +159,7 @@ async fn an_event_json_cannot_carry_fails_the_emit_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_sent_together_share_reads_and_answers_share_writes() {
+    node_only!("reads and writes of a worker's channel");
     let pool = common::builder().workers(1).build().await.unwrap();
     let before = pool.worker_stats().await.unwrap()[0].clone();
     // While the first is in flight, the others queue behind it and go out

@@ -177,6 +177,7 @@ async fn an_idempotent_run_is_retried_when_its_worker_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_workers_again_and_again_under_load_leaves_no_run_hanging() {
+    node_only!("SIGKILL to worker processes");
     let pool = common::builder()
         .workers(2)
         .isolation(Isolation::Worker)
@@ -300,6 +301,7 @@ async fn a_burst_beyond_the_queue_bound_is_refused_at_once_and_the_rest_complete
 
 #[tokio::test]
 async fn running_out_of_heap_ends_the_run_and_the_next_one_succeeds() {
+    node_only!("V8's heap limit (QuickJS's bound: tests/quickjs.rs)");
     let pool = common::builder()
         .workers(1)
         .node_arg("--max-old-space-size=48")

@@ -10,6 +10,7 @@ use outrigger::{Error, Script};
 
 #[tokio::test]
 async fn a_killed_worker_fails_its_requests_and_is_replaced() {
+    node_only!("SIGKILL to a worker process (an engine thread is ended with Pool::kill_worker)");
     let pool = common::builder().workers(1).build().await.unwrap();
     let old_pid = pool.worker_pids()[0];
     let runs: Vec<_> = (0..5)

@@ -64,6 +64,7 @@ async fn a_per_run_timeout_overrides_the_default() {
 
 #[tokio::test]
 async fn a_loop_after_an_await_gets_its_worker_replaced() {
+    node_only!("a process is replaced; QuickJS's interrupt ends the loop (tests/quickjs.rs)");
     // The engine's watchdog only covers the synchronous start of a run; a
     // loop in a later microtask is ended by replacing the worker.
     let pool = common::builder()
@@ -154,6 +155,7 @@ async fn timers_of_a_finished_run_do_not_keep_running() {
 
 #[tokio::test]
 async fn trusted_code_that_loops_after_all_gets_its_worker_replaced() {
+    node_only!("the watchdog's trust; QuickJS's interrupt always runs (tests/quickjs.rs)");
     let pool = common::builder()
         .workers(1)
         .timeout(Duration::from_millis(300))

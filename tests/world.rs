@@ -82,22 +82,34 @@ async fn the_workers_own_realm_is_out_of_reach() {
     // Functions of the worker's realm cannot compile code (EvalError); those
     // made in the script's realm compile in it, where `process` is the
     // script's own.
+    // On QuickJS everything a script reaches is of its own realm, which has
+    // no `process` at all.
     let mut value = out.value;
+    let (lent, own) = common::either(
+        ("blocked: EvalError", "[object process]"),
+        ("blocked: ReferenceError", "blocked: ReferenceError"),
+    );
     for (path, expected) in [
-        ("viaThis", "blocked: EvalError"),
-        ("viaUrl", "blocked: EvalError"),
-        ("viaConsole", "[object process]"),
-        ("viaHost", "[object process]"),
+        ("viaThis", lent),
+        ("viaUrl", lent),
+        ("viaConsole", own),
+        ("viaHost", own),
     ] {
         assert_eq!(value[path], expected, "{path}");
         value.as_object_mut().unwrap().remove(path);
     }
     assert_eq!(
         value,
-        json!({
-            "process": "object", "require": "undefined", "buffer": "function", "globalRequire": "undefined",
-            "ownEval": 2, "ownFunction": 2
-        })
+        common::either(
+            json!({
+                "process": "object", "require": "undefined", "buffer": "function", "globalRequire": "undefined",
+                "ownEval": 2, "ownFunction": 2
+            }),
+            json!({
+                "process": "undefined", "require": "undefined", "buffer": "undefined", "globalRequire": "undefined",
+                "ownEval": 2, "ownFunction": 2
+            })
+        )
     );
 }
 
@@ -176,6 +188,7 @@ async fn the_glob_users_write_allows_the_origin_and_a_misplaced_star_fails_build
 
 #[tokio::test]
 async fn workers_see_only_the_environment_they_are_given() {
+    node_only!("process.env");
     let pool = common::builder()
         .env("GREETING", "hello")
         .build()

@@ -6,16 +6,68 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use outrigger::{Pool, PoolBuilder};
+use proptest::prelude::*;
 
 /// A builder for a small pool with a short default timeout, on the engine
-/// named by `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
+/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, or `quickjs`),
+/// Node.js being `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
 pub fn builder() -> PoolBuilder {
     init_tracing();
     let builder = Pool::builder().workers(2).timeout(Duration::from_secs(10));
+    if quickjs() {
+        return in_process(builder);
+    }
+    node_builder(builder)
+}
+
+/// A builder on Node.js whatever `OUTRIGGER_TEST_ENGINE` says, for tests of
+/// what only a process engine has.
+pub fn node_builder(builder: PoolBuilder) -> PoolBuilder {
     match std::env::var_os("OUTRIGGER_TEST_NODE") {
         Some(node) => builder.node(node),
         None => builder,
     }
+}
+
+/// Whether the engine-independent tests run on QuickJS
+/// (`OUTRIGGER_TEST_ENGINE=quickjs`).
+pub fn quickjs() -> bool {
+    match std::env::var("OUTRIGGER_TEST_ENGINE").as_deref() {
+        Ok("quickjs") => true,
+        Ok("node") | Err(_) => false,
+        Ok(other) => panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node` and `quickjs`"),
+    }
+}
+
+/// Skips the rest of a test that needs what only the Node.js engine has
+/// (a process, npm packages, Node's built-ins, ...), saying so.
+#[macro_export]
+macro_rules! node_only {
+    ($why:expr) => {
+        if $crate::common::quickjs() {
+            eprintln!("skipped on QuickJS: {}", $why);
+            return;
+        }
+    };
+}
+
+/// What the engine under test says: Node.js's words or QuickJS's.
+pub fn either<T>(node: T, on_quickjs: T) -> T {
+    if quickjs() {
+        on_quickjs
+    } else {
+        node
+    }
+}
+
+#[cfg(feature = "quickjs")]
+fn in_process(builder: PoolBuilder) -> PoolBuilder {
+    builder.engine(outrigger::Engine::QuickJs)
+}
+
+#[cfg(not(feature = "quickjs"))]
+fn in_process(_: PoolBuilder) -> PoolBuilder {
+    panic!("OUTRIGGER_TEST_ENGINE=quickjs needs the tests built with `--features quickjs`")
 }
 
 /// A started two-worker pool.
@@ -83,4 +135,30 @@ pub fn tsc() -> PathBuf {
         bundled.display(),
     );
     bundled
+}
+
+/// Any JSON value that survives JavaScript exactly.
+pub fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    // Integers JavaScript holds exactly; no -0 (JSON.stringify(-0) is "0");
+    // no integral floats below 1e21 (JavaScript has one number type, so
+    // 2.0 comes back as the integer 2).
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite, not integral", |f| {
+                f.is_finite() && (f.fract() != 0.0 || f.abs() >= 1e21)
+            })
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
 }

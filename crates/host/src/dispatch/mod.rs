@@ -168,7 +168,10 @@ impl Dispatcher {
                     .iter()
                     .flatten()
                     .filter(|m| self.takes_runs(m))
-                    .min_by_key(|m| m.in_flight())
+                    // Among the least busy, one that is idle now (an engine
+                    // thread preparing a spare context is not: the run would
+                    // wait for it). A process always is.
+                    .min_by_key(|m| (m.in_flight(), !m.worker.is_idle()))
                     .filter(|m| m.in_flight() < self.limits.max_in_flight)
                     .cloned();
                 if let Some(member) = best {

@@ -8,7 +8,8 @@ use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use crate::callbacks::{Approval, ApprovalRequest, Approver, CallContext, EventSink, Registry};
+use super::approval::{self, RunApprovals};
+use crate::callbacks::{ApprovalRequest, Approver, CallContext, EventSink, Registry};
 use crate::wire::{self, codes, CallbackCall};
 
 /// The side of a channel a callback's call came in on: where its answer
@@ -36,12 +37,7 @@ pub(crate) struct Calls {
 struct RunCalls {
     token: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::AbortHandle>,
-    /// The run's id as its handle knows it (its first request's), and its
-    /// own approver, when `begin` said so.
-    public: Option<u64>,
-    approver: Option<Approver>,
-    /// Its calls waiting for approval, by callback request id.
-    pending: Arc<Mutex<Vec<(u64, ApprovalRequest)>>>,
+    approvals: RunApprovals,
 }
 
 impl RunCalls {
@@ -113,45 +109,40 @@ impl Calls {
         );
         let args = call.args();
         let answers = connection.clone();
-        let needs_approval = self.registry.needs_approval(&method);
-        let params: serde_json::Value = if needs_approval {
-            serde_json::from_str(args.get()).unwrap_or_default()
-        } else {
-            serde_json::Value::Null
+        let gate = {
+            let runs = self.runs.lock().unwrap();
+            let approvals = runs.get(&run).map(|calls| &calls.approvals);
+            approval::gate(
+                &self.registry,
+                approvals,
+                run,
+                &method,
+                &args,
+                call.site.clone(),
+            )
         };
-        if needs_approval {
-            // Params the callback would refuse are refused before anyone is asked.
-            if let Err(error) = self.registry.check_params(&method, &params) {
+        let gate = match gate {
+            Ok(gate) => gate,
+            Err(error) => {
                 return connection.answer(wire::error_response(
                     Some(id),
                     error.code(),
                     error.message(),
                     error.data(),
-                ));
+                ))
             }
-        }
-        let approval = needs_approval.then(|| {
-            let runs = self.runs.lock().unwrap();
-            let calls = runs.get(&run);
-            let request = ApprovalRequest {
-                run: calls.and_then(|c| c.public).unwrap_or(run),
-                callback: method.clone(),
-                params,
-                position: call.site.clone(),
-            };
-            let approver = calls
-                .and_then(|c| c.approver.clone())
-                .or_else(|| self.registry.approver().cloned());
-            let pending = calls.map(|c| c.pending.clone()).unwrap_or_default();
-            (request, approver, pending)
-        });
+        };
         let span = tracing::info_span!("outrigger.callback", callback = %method, run, id);
         let task = tokio::spawn(
             async move {
-                if let Some((request, approver, pending)) = approval {
-                    if let Err(line) = approve(&*answers, run, id, request, approver, pending).await
-                    {
-                        answers.answer(line);
+                if let Some(gate) = gate {
+                    if let Err(denied) = gate.pass(id, |held| answers.hold(run, held)).await {
+                        answers.answer(wire::error_response(
+                            Some(id),
+                            denied.code(),
+                            denied.message(),
+                            denied.data(),
+                        ));
                         return;
                     }
                 }
@@ -196,23 +187,17 @@ impl Calls {
     /// knows it, and its own approver.
     pub(crate) fn begin(&self, run: u64, public: u64, approver: Option<Approver>) {
         let mut runs = self.runs.lock().unwrap();
-        let calls = runs.entry(run).or_default();
-        calls.public = Some(public);
-        calls.approver = approver;
+        runs.entry(run)
+            .or_default()
+            .approvals
+            .begin(public, approver);
     }
 
     /// The calls of run `run` waiting for approval.
     pub(crate) fn pending_approvals(&self, run: u64) -> Vec<ApprovalRequest> {
         let runs = self.runs.lock().unwrap();
-        runs.get(&run).map_or_else(Vec::new, |calls| {
-            calls
-                .pending
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(_, request)| request.clone())
-                .collect()
-        })
+        runs.get(&run)
+            .map_or_else(Vec::new, |calls| calls.approvals.pending())
     }
 
     /// Drops the callback futures of a run that has ended.
@@ -229,65 +214,6 @@ impl Calls {
         for (_, calls) in runs {
             calls.end();
         }
-    }
-}
-
-/// Waits for a decision on a call that needs approval, the run's clock held
-/// meanwhile. `Err` is the line that answers a denied call.
-async fn approve<C: Caller>(
-    caller: &C,
-    run: u64,
-    id: u64,
-    request: ApprovalRequest,
-    approver: Option<Approver>,
-    pending: Arc<Mutex<Vec<(u64, ApprovalRequest)>>>,
-) -> Result<(), String> {
-    let callback = request.callback.clone();
-    let Some(approver) = approver else {
-        return Err(wire::error_response(
-            Some(id),
-            codes::APPROVAL_DENIED,
-            &format!("`{callback}` needs approval, and no approver is set (PoolBuilder::approver or Script::approver)"),
-            None,
-        ));
-    };
-    pending.lock().unwrap().push((id, request.clone()));
-    caller.hold(run, true);
-    // Whatever ends this (a decision, or the run's end dropping the task),
-    // the call stops waiting.
-    struct Waiting<'a, C: Caller> {
-        caller: &'a C,
-        run: u64,
-        id: u64,
-        pending: &'a Mutex<Vec<(u64, ApprovalRequest)>>,
-    }
-    impl<C: Caller> Drop for Waiting<'_, C> {
-        fn drop(&mut self) {
-            self.pending
-                .lock()
-                .unwrap()
-                .retain(|(id, _)| *id != self.id);
-            self.caller.hold(self.run, false);
-        }
-    }
-    let waiting = Waiting {
-        caller,
-        run,
-        id,
-        pending: &pending,
-    };
-    let started = std::time::Instant::now();
-    let decision = approver.decide(request).await;
-    drop(waiting);
-    tracing::debug!(callback = %callback, waited_ms = started.elapsed().as_millis() as u64, ?decision, "approval decided");
-    match decision {
-        Approval::Approve => Ok(()),
-        Approval::Deny(reason) => Err(wire::error_response(
-            Some(id),
-            codes::APPROVAL_DENIED,
-            &format!("`{callback}` was not approved: {reason}"),
-            Some(&serde_json::json!({ "reason": reason })),
-        )),
     }
 }
 

@@ -9,6 +9,7 @@
 //! worker's whole memory ([`memory`]), and the worker itself ([`worker`])
 //! with its [`lifecycle`].
 
+mod approval;
 mod calls;
 mod clock;
 mod connection;
@@ -17,6 +18,9 @@ mod memory;
 mod mounts;
 mod node;
 mod outbox;
+mod process;
+#[cfg(feature = "quickjs")]
+mod quickjs;
 mod runtime;
 mod script_cache;
 mod spawn;
@@ -50,6 +54,13 @@ pub enum Engine {
     /// [`PoolBuilder::node`](crate::PoolBuilder::node). The default.
     #[default]
     Node,
+    /// QuickJS (quickjs-ng, through rquickjs) inside the host: each worker
+    /// is an engine thread with its own QuickJS runtime, so no engine
+    /// program is needed. Needs the `quickjs` feature. See the engine table
+    /// in the README for what its scripts have, and SECURITY.md for what
+    /// isolates them.
+    #[cfg(feature = "quickjs")]
+    QuickJs,
 }
 
 impl Engine {
@@ -57,6 +68,8 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::Node => "Node.js",
+            #[cfg(feature = "quickjs")]
+            Engine::QuickJs => "QuickJS",
         }
     }
 
@@ -64,6 +77,8 @@ impl Engine {
     pub(crate) async fn prepare(self, settings: &EngineSettings<'_>) -> Result<Launch> {
         match self {
             Engine::Node => node::prepare(settings).await,
+            #[cfg(feature = "quickjs")]
+            Engine::QuickJs => Ok(Launch::InProcess(quickjs::Launch::new(settings.memory_mb))),
         }
     }
 }
@@ -85,10 +100,42 @@ pub(crate) struct EngineSettings<'a> {
     pub(crate) project: Option<&'a Path>,
 }
 
-/// A prepared engine: how to start one of its workers, and which of its
-/// versions may serve.
+/// A prepared engine: how to start one of its workers.
 #[derive(Debug, Clone)]
-pub(crate) struct Launch {
+pub(crate) enum Launch {
+    /// Each worker is a process.
+    Process(ProcessLaunch),
+    /// Each worker is a thread of the host running QuickJS.
+    #[cfg(feature = "quickjs")]
+    InProcess(quickjs::Launch),
+}
+
+impl Launch {
+    /// The Node.js that runs tools beside the workers (the type checker):
+    /// the workers' own, else the one named, else `node` from `PATH`.
+    #[cfg_attr(not(feature = "quickjs"), allow(unused_variables))]
+    pub(crate) fn node_for_tools(&self, named: Option<&Path>) -> std::path::PathBuf {
+        match self {
+            Launch::Process(launch) => launch.command.program.clone(),
+            #[cfg(feature = "quickjs")]
+            Launch::InProcess(_) => named.map_or_else(|| "node".into(), Path::to_path_buf),
+        }
+    }
+
+    /// What the engine is, for errors: the program, or the in-process engine.
+    pub(crate) fn program(&self) -> String {
+        match self {
+            Launch::Process(launch) => launch.command.program.display().to_string(),
+            #[cfg(feature = "quickjs")]
+            Launch::InProcess(_) => quickjs::PROGRAM.to_owned(),
+        }
+    }
+}
+
+/// How to start one process of an engine, and which of its versions may
+/// serve.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessLaunch {
     /// The engine's name, for messages.
     pub(crate) name: &'static str,
     pub(crate) command: EngineCommand,
@@ -98,7 +145,7 @@ pub(crate) struct Launch {
     pub(crate) out_of_memory: fn(&str) -> Option<memory::EngineOutOfMemory>,
 }
 
-impl Launch {
+impl ProcessLaunch {
     /// Checks a worker's answer to `init`: its version (returned) and the
     /// protocol it speaks.
     pub(crate) fn check(&self, hello: &Hello) -> Result<String, String> {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::memory::EngineOutOfMemory;
-use super::{runtime, spawn, EngineCommand, EngineSettings, Launch};
+use super::{runtime, spawn, EngineCommand, EngineSettings, Launch, ProcessLaunch};
 use crate::error::Result;
 use crate::paths::absolute_file;
 use crate::sandbox::Sandbox;
@@ -40,7 +40,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         .into_iter()
         .chain(settings.env.iter().cloned())
         .collect();
-    Ok(Launch {
+    Ok(Launch::Process(ProcessLaunch {
         name: "Node.js",
         command: EngineCommand {
             program,
@@ -50,7 +50,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         },
         min_major: MIN_MAJOR,
         out_of_memory,
-    })
+    }))
 }
 
 /// The flags the runtime needs (vm modules, `import.meta.resolve` with a

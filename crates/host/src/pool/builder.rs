@@ -632,9 +632,9 @@ impl PoolBuilder {
                 project: self.project.as_deref(),
             })
             .await?;
-        let program = launch.command.program.display().to_string();
+        let program = launch.program();
         let checker = Arc::new(Checker::new(CheckerSettings {
-            node: launch.command.program.clone(),
+            node: launch.node_for_tools(self.program.as_deref()),
             compiler: self.typescript_compiler.clone(),
             declarations: typescript.clone(),
             modules: self.modules.keys().cloned().collect(),

@@ -1,0 +1,175 @@
+//! Values crossing between scripts and the host: JSON text, or an error
+//! saying what JSON would lose, with the same rules and messages as the
+//! Node.js runtime (`js-client/src/04_json.mjs`). The checks run in a
+//! private realm of the engine's runtime (`values.js`), which scripts never
+//! see; values of any realm of the runtime can be handed to it.
+
+use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
+
+use crate::wire::{codes, RpcError};
+
+/// The private realm and its helpers.
+pub(super) struct Helper {
+    /// The realm of rquickjs's own classes (see [`Helper::new`]).
+    _lender: Context,
+    context: Context,
+    to_json: Persistent<Function<'static>>,
+    log_args: Persistent<Function<'static>>,
+    describe: Persistent<Function<'static>>,
+    export_names: Persistent<Function<'static>>,
+    /// `world.js` compiled once, read into each realm that needs it.
+    pub(super) world: Vec<u8>,
+}
+
+/// What was thrown, as `values.js` describes it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Thrown {
+    pub(super) is_error: bool,
+    pub(super) name: String,
+    pub(super) message: String,
+    pub(super) stack: Option<String>,
+    pub(super) code: Option<String>,
+    #[serde(default)]
+    pub(super) capability: Option<String>,
+    #[serde(default)]
+    pub(super) setting: Option<String>,
+    #[serde(default)]
+    pub(super) specifier: Option<String>,
+    #[serde(default)]
+    pub(super) referrer: Option<String>,
+}
+
+impl Helper {
+    /// The private realms. rquickjs makes the prototype of its Rust
+    /// functions once per runtime, in the first context that makes one, and
+    /// keeps it: that context would live as long as the engine, and every
+    /// Rust function of every realm would lead to it. So the first is made
+    /// here, in a realm of base objects only, without code generation
+    /// (`Function("...")` throws there), frozen whole.
+    pub(super) fn new(rt: &Runtime) -> rquickjs::Result<Helper> {
+        let lender = Context::custom::<()>(rt)?;
+        let lender_global = lender.with(|ctx| {
+            Function::new(ctx.clone(), || ())?;
+            Ok::<_, rquickjs::Error>(Persistent::save(&ctx, ctx.globals()))
+        })?;
+        let context = Context::full(rt)?;
+        let (to_json, log_args, describe, export_names, world) = context.with(|ctx| {
+            let helpers: Object = ctx.eval(include_str!("values.js"))?;
+            let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
+                Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
+            };
+            let world = super::world::compile(&ctx, include_str!("world.js"), "outrigger:world")?;
+            let harden: Function = helpers.get("harden")?;
+            harden.call::<_, ()>((lender_global.restore(&ctx)?,))?;
+            Ok::<_, rquickjs::Error>((
+                get("toJson")?,
+                get("logArgs")?,
+                get("describe")?,
+                get("exportNames")?,
+                world,
+            ))
+        })?;
+        Ok(Helper {
+            _lender: lender,
+            context,
+            to_json,
+            log_args,
+            describe,
+            export_names,
+            world,
+        })
+    }
+
+    /// JSON text of `value` (named `what` in errors), or the error a run
+    /// ends with: `NON_JSON`, or `LIMIT` past `max_bytes`.
+    pub(super) fn to_json<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        value: Value<'js>,
+        what: &str,
+        max_bytes: usize,
+    ) -> Result<String, RpcError> {
+        let _ = &self.context;
+        let call = || -> rquickjs::Result<Value<'js>> {
+            let f = self.to_json.clone().restore(ctx)?;
+            f.call((value, what, max_bytes as f64))
+        };
+        match call() {
+            Ok(result) => {
+                if let Some(text) = result.as_string() {
+                    let text = text.to_string().map_err(|e| internal(&e.to_string()))?;
+                    if text.len() > max_bytes {
+                        return Err(RpcError {
+                            code: codes::LIMIT,
+                            message: format!(
+                                "{what} is {} bytes of JSON, over the limit of {max_bytes}",
+                                text.len()
+                            ),
+                            data: None,
+                        });
+                    }
+                    return Ok(text);
+                }
+                let object = result.as_object();
+                let message: String = object
+                    .and_then(|o| o.get("error").ok())
+                    .unwrap_or_else(|| format!("{what} cannot be turned into JSON"));
+                let flag = |name: &str| {
+                    object
+                        .and_then(|o| o.get::<_, bool>(name).ok())
+                        .unwrap_or(false)
+                };
+                if flag("memory") {
+                    return Err(super::errors::memory_limit(&message, 0));
+                }
+                let code = if flag("limit") {
+                    codes::LIMIT
+                } else {
+                    codes::NON_JSON
+                };
+                Err(RpcError {
+                    code,
+                    message,
+                    data: None,
+                })
+            }
+            Err(error) => Err(super::errors::from_engine(ctx, error, what)),
+        }
+    }
+
+    /// The JSON text of a console call's arguments.
+    pub(super) fn log_args<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        args: Value<'js>,
+    ) -> rquickjs::Result<String> {
+        let f = self.log_args.clone().restore(ctx)?;
+        f.call((args,))
+    }
+
+    /// What was thrown, read safely (getters that throw give nothing).
+    pub(super) fn describe<'js>(&self, ctx: &Ctx<'js>, thrown: Value<'js>) -> Option<Thrown> {
+        let f = self.describe.clone().restore(ctx).ok()?;
+        let described: Value = f.call((thrown,)).ok()?;
+        let text = ctx.json_stringify(described).ok()??.to_string().ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The names a module namespace exports.
+    pub(super) fn export_names<'js>(&self, ctx: &Ctx<'js>, namespace: Object<'js>) -> Vec<String> {
+        let names = || -> rquickjs::Result<Vec<String>> {
+            let f = self.export_names.clone().restore(ctx)?;
+            f.call((namespace,))
+        };
+        names().unwrap_or_default()
+    }
+}
+
+fn internal(message: &str) -> RpcError {
+    RpcError {
+        code: codes::INTERNAL_ERROR,
+        message: message.into(),
+        data: None,
+    }
+}
