@@ -315,16 +315,11 @@ async fn errors_say_where_the_script_called_and_missing_tools_can_be_detected() 
         .unwrap_err();
     match error {
         Error::Script { message, line, .. } => {
-            if common::quickjs() {
-                // QuickJS's TypeError does not name what was called.
-                assert!(message.contains("not a function"), "{message}");
-            } else {
-                assert!(
-                    message.contains("host.findCustomer is not a callback"),
-                    "{message}"
-                );
-                assert!(message.contains("findCustomers"), "{message}");
-            }
+            assert!(
+                message.contains("host.findCustomer is not a callback"),
+                "{message}"
+            );
+            assert!(message.contains("findCustomers"), "{message}");
             assert_eq!(line, Some(2));
         }
         other => panic!("expected a script error, got {other:?}"),

@@ -115,6 +115,48 @@ pub(super) fn from_engine<'js>(ctx: &Ctx<'js>, error: rquickjs::Error, filename:
     }
 }
 
+/// QuickJS's `TypeError` for a call of something that is not a function
+/// names nothing. When the script calls a `host.` name there (a callback
+/// that does not exist: it reads as `undefined`, so that scripts can detect
+/// optional tools), say so and list the callbacks that do, as Node's
+/// worker does.
+pub(super) fn name_missing_callback(error: &mut RpcError, source: &str, callbacks: &str) {
+    let Some(data) = error.data.as_mut().and_then(|d| d.as_object_mut()) else {
+        return;
+    };
+    if data.get("name").and_then(|n| n.as_str()) != Some("TypeError")
+        || data.get("message").and_then(|m| m.as_str()) != Some("not a function")
+    {
+        return;
+    }
+    let at = |key: &str| data.get(key).and_then(|v| v.as_u64()).map(|v| v as usize);
+    let (Some(line), Some(column)) = (at("line"), at("column")) else {
+        return;
+    };
+    let Some(callee) = callee_at(source, line, column) else {
+        return;
+    };
+    if !callee.starts_with("host.") {
+        return;
+    }
+    let message = format!("{callee} is not a callback (callbacks: {callbacks})");
+    data.insert("message".into(), message.clone().into());
+    error.message = format!("TypeError: {message}");
+}
+
+/// The dotted name around 1-based `line` and `column` of `source`.
+fn callee_at(source: &str, line: usize, column: usize) -> Option<String> {
+    let text: Vec<char> = source.lines().nth(line.checked_sub(1)?)?.chars().collect();
+    let part = |c: &char| c.is_alphanumeric() || matches!(c, '_' | '$' | '.');
+    let at = column.checked_sub(1)?.min(text.len().checked_sub(1)?);
+    if !part(&text[at]) {
+        return None;
+    }
+    let start = (0..=at).rev().take_while(|i| part(&text[*i])).last()?;
+    let end = (at..text.len()).take_while(|i| part(&text[*i])).last()?;
+    Some(text[start..=end].iter().collect())
+}
+
 /// The `LIMIT` error of a run whose allocation the engine refused.
 pub(super) fn memory_limit(what: &str, bound_mb: u64) -> RpcError {
     let bound = if bound_mb > 0 {
@@ -168,6 +210,18 @@ fn clean_stack(stack: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_name_called_where_quickjs_points() {
+        let source = "const x = 1;\nawait host.weather.nope({ city: 'Oslo' });";
+        assert_eq!(
+            callee_at(source, 2, 19).as_deref(),
+            Some("host.weather.nope")
+        );
+        assert_eq!(callee_at(source, 2, 1).as_deref(), Some("await"));
+        assert_eq!(callee_at(source, 3, 1), None);
+        assert_eq!(callee_at(source, 2, 6), None);
+    }
 
     #[test]
     fn reads_line_and_column_of_the_script_from_the_stack() {

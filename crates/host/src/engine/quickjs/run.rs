@@ -41,6 +41,9 @@ pub(super) struct Run {
     pub(super) calls: Vec<u64>,
     /// Its realm goes when it ends.
     fresh: bool,
+    /// The script's source, when it is the run's own: errors are told
+    /// what they point at.
+    source: Option<Rc<str>>,
     waiting: Waiting,
     purpose: Purpose,
 }
@@ -239,6 +242,8 @@ struct Registration {
     max_callbacks: u32,
     fresh: bool,
     purpose: Purpose,
+    /// The script's source, when it is the run's own.
+    source: Option<Rc<str>>,
 }
 
 /// A run's signal to abort once no realm is locked.
@@ -258,6 +263,7 @@ fn register(st: &State, id: u64, realm: &Rc<Realm>, how: Registration) {
         max_callbacks,
         fresh,
         purpose,
+        source,
     } = how;
     realm.runs.borrow_mut().push(id);
     st.runs.borrow_mut().insert(
@@ -278,6 +284,7 @@ fn register(st: &State, id: u64, realm: &Rc<Realm>, how: Registration) {
             fresh,
             waiting: Waiting::Nothing,
             purpose,
+            source,
         },
     );
 }
@@ -355,6 +362,7 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
         max_callbacks: params.max_callbacks,
         fresh,
         purpose: Purpose::Value,
+        source: Some(code.clone()),
     };
     register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
@@ -468,6 +476,7 @@ fn start_call(st: &State, id: u64, params: &str, attachment: Option<String>) {
         max_callbacks: params.max_callbacks,
         fresh: false,
         purpose: Purpose::Value,
+        source: None,
     };
     register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
@@ -535,6 +544,7 @@ fn start_load(st: &State, rt: &Runtime, id: u64, params: &str) {
         purpose: Purpose::Load {
             handle: params.handle,
         },
+        source: None,
     };
     register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
@@ -782,6 +792,12 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
                 && ![codes::LIMIT, codes::TIMEOUT, codes::CANCELLED].contains(&e.code) =>
         {
             Err(errors::memory_limit(&e.message, st.memory_mb))
+        }
+        Err(mut e) if e.code == codes::SCRIPT_ERROR => {
+            if let Some(source) = &run.source {
+                errors::name_missing_callback(&mut e, source, &st.registry.names());
+            }
+            Err(e)
         }
         other => other,
     };
