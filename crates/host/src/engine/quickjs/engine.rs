@@ -252,9 +252,6 @@ struct Engine {
     rt: Runtime,
 }
 
-/// Bytes allocated between the engine's collections.
-const GC_THRESHOLD: usize = 8 * 1024 * 1024;
-
 impl Engine {
     fn new(settings: &Settings) -> Result<Engine, String> {
         let budget = Rc::new(Budget::default());
@@ -264,11 +261,6 @@ impl Engine {
             .map_err(|e| format!("cannot create a QuickJS runtime: {e}"))?;
         // The thread has 16 MiB of native stack; QuickJS stops well short.
         rt.set_max_stack_size(8 * 1024 * 1024);
-        // An ended realm is a cycle only a collection frees, and a
-        // collection walks every live object: fewer, larger collections
-        // cost fresh contexts less. The memory bound still holds (the
-        // allocator counts; a refused allocation collects first).
-        rt.set_gc_threshold(GC_THRESHOLD.min(limit / 4).max(256 * 1024));
         rt.set_loader(super::realm::Resolver, super::realm::Loader);
         let helper = Helper::new(&rt).map_err(|e| format!("cannot set up the engine: {e}"))?;
         let shared = settings.shared.clone();
