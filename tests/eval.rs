@@ -340,8 +340,10 @@ async fn a_repeated_script_is_compiled_once_per_worker() {
     assert_eq!(stats.len(), 1);
     assert_eq!(stats[0].script_compiles, 1, "{stats:?}");
     assert_eq!(stats[0].script_hits, 4, "{stats:?}");
-    assert_eq!(stats[0].module_compiles, 1, "{stats:?}");
-    assert_eq!(stats[0].module_cache_hits, 2, "{stats:?}");
+    // Deno's `vm.SourceTextModule` makes no code cache: each run compiles.
+    let (compiles, hits) = if common::deno() { (3, 0) } else { (1, 2) };
+    assert_eq!(stats[0].module_compiles, compiles, "{stats:?}");
+    assert_eq!(stats[0].module_cache_hits, hits, "{stats:?}");
 }
 
 #[tokio::test]

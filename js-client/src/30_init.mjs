@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { PROTOCOL_VERSION, CODES } from './00_codes.mjs';
 import { nowMicros } from './01_clock.mjs';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
@@ -62,7 +62,7 @@ function isDirectory(dir) {
 
 /** The answer to `init`. */
 function hello() {
-  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid, clock: nowMicros() });
+  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: engine.name, version: engine.version, pid: process.pid, clock: nowMicros() });
 }
 
 /**

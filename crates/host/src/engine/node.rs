@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::memory::EngineOutOfMemory;
-use super::{runtime, spawn, EngineCommand, EngineSettings, Launch, ProcessLaunch};
+use super::{runtime, spawn, Engine, EngineCommand, EngineSettings, Launch, ProcessLaunch};
 use crate::error::Result;
 use crate::paths::absolute_file;
 use crate::sandbox::Sandbox;
@@ -41,7 +41,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         .chain(settings.env.iter().cloned())
         .collect();
     Ok(Launch::Process(ProcessLaunch {
-        name: "Node.js",
+        engine: Engine::Node,
         command: EngineCommand {
             program,
             args,
@@ -50,6 +50,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         },
         min_major: MIN_MAJOR,
         out_of_memory,
+        _private_dir: None,
     }))
 }
 
@@ -113,7 +114,7 @@ fn heap_flag(mib: u64) -> OsString {
 /// `Fatal process out of memory`, or a C++ allocation that threw
 /// `std::bad_alloc`. Scripts cannot write to a worker's stderr, so these
 /// lines are the engine's.
-fn out_of_memory(line: &str) -> Option<EngineOutOfMemory> {
+pub(super) fn out_of_memory(line: &str) -> Option<EngineOutOfMemory> {
     let lower = line.to_ascii_lowercase();
     if !lower.contains("out of memory") && !lower.contains("std::bad_alloc") {
         return None;

@@ -202,7 +202,7 @@ impl ProcessWorker {
         }
         tracing::info!(
             pid,
-            engine = launch.name,
+            engine = launch.engine.name(),
             version = worker.version.get().map(String::as_str),
             cgroup = worker.memory.has_cgroup(),
             "worker ready"

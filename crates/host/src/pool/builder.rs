@@ -168,11 +168,19 @@ impl PoolBuilder {
         self
     }
 
-    /// The engine program: a path, or a name looked up in `PATH`
-    /// (default `node`). Node.js 20 or newer.
-    pub fn node(mut self, program: impl Into<PathBuf>) -> Self {
+    /// The engine's program, whichever [`engine`](Self::engine) it is: a
+    /// path, or a name looked up in `PATH` (default `node` for
+    /// [`Engine::Node`], `deno` for [`Engine::Deno`]).
+    pub fn engine_path(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = Some(program.into());
         self
+    }
+
+    /// Node.js's spelling of [`engine_path`](Self::engine_path): the
+    /// `node` program, 20 or newer. With the QuickJS engine, the Node.js
+    /// that runs the type checker.
+    pub fn node(self, program: impl Into<PathBuf>) -> Self {
+        self.engine_path(program)
     }
 
     /// An extra command-line argument for the engine, e.g.

@@ -1,0 +1,270 @@
+//! The Deno engine: finding `deno`, its command line, and the sandbox
+//! mapped onto Deno's permissions, which, unlike Node's permission model,
+//! also cover the network.
+//!
+//! Deno runs the same runtime program as Node.js (its `node:` built-ins,
+//! `node:vm` included, are enough), read from stdin as JavaScript. What it
+//! must never do on its own is fetch code: `--no-npm` and `--no-remote`
+//! stop `import('npm:…')` and `import('https://…')` from downloading and
+//! running packages with no permission asked, `--no-prompt` turns a missing
+//! permission into an error instead of a question on a terminal, and
+//! `--no-config` and `--no-lock` keep a `deno.json` or lock file found
+//! around the working directory out of it.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{node, runtime, spawn, Engine, EngineCommand, EngineSettings, Launch, ProcessLaunch};
+use crate::error::{Error, Result};
+use crate::paths::absolute_file;
+use crate::sandbox::Sandbox;
+
+/// The oldest Deno major version the runtime supports.
+const MIN_MAJOR: u32 = 2;
+
+/// Builds the command line: `deno run`, the flags that keep Deno from
+/// fetching code or asking questions, the user's arguments, the sandbox as
+/// permissions, V8's flags, and the runtime read from stdin. The names of
+/// the environment variables the worker may read follow as the program's
+/// arguments: Deno lets a program list the environment only with every
+/// variable allowed, so the runtime reads these by name instead.
+pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
+    let program = spawn::resolve_program(
+        settings.program.unwrap_or(Path::new("deno")),
+        "install Deno 2 or newer (e.g. `npm install deno`), or set the engine path with \
+         PoolBuilder::engine_path",
+    )?;
+    let cache = Arc::new(PrivateDir::new()?);
+    let env: Vec<(OsString, OsString)> = settings
+        .sandbox
+        .env()
+        .into_iter()
+        .chain(settings.env.iter().cloned())
+        .collect();
+    let mut names: Vec<OsString> = env.iter().map(|(name, _)| name.clone()).collect();
+    names.sort();
+    names.dedup();
+    let mut args: Vec<OsString> = [
+        "run",
+        "--no-prompt",
+        "--no-config",
+        "--no-lock",
+        "--no-npm",
+        "--no-remote",
+        "--quiet",
+        "--ext=js",
+    ]
+    .map(OsString::from)
+    .to_vec();
+    args.extend(settings.args.iter().cloned());
+    args.extend(permissions(settings.sandbox, settings.project, &names)?);
+    args.push(v8_flags(
+        settings.sandbox.heap_mb().unwrap_or(settings.memory_mb),
+    ));
+    args.push("-".into());
+    args.extend(names);
+    let env = env
+        .into_iter()
+        .chain([
+            ("DENO_NO_UPDATE_CHECK".into(), "1".into()),
+            ("DENO_DIR".into(), cache.path.clone().into_os_string()),
+        ])
+        .collect();
+    Ok(Launch::Process(ProcessLaunch {
+        engine: Engine::Deno,
+        command: EngineCommand {
+            program,
+            args,
+            env,
+            stdin: Some(runtime::program_arc()),
+        },
+        min_major: MIN_MAJOR,
+        out_of_memory: node::out_of_memory,
+        _private_dir: Some(cache),
+    }))
+}
+
+/// V8's flags: no code generation from strings in the worker's own realm
+/// (contexts ask for it per context), and the heap's limit (see
+/// `node::heap_flag`). Node's `--frozen-intrinsics` is Node's own, not V8's:
+/// Deno has no equivalent, see docs/ENGINES.md.
+fn v8_flags(heap_mb: u64) -> OsString {
+    format!("--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size={heap_mb}")
+        .into()
+}
+
+/// The sandbox as Deno permissions. With the permission model off
+/// (`Sandbox::permission_model(false)`, trusted code), everything.
+fn permissions(
+    sandbox: &Sandbox,
+    project: Option<&Path>,
+    env: &[OsString],
+) -> Result<Vec<OsString>> {
+    if !sandbox.permission_model_enabled() {
+        return Ok(vec!["--allow-all".into()]);
+    }
+    let read: Vec<String> = sandbox
+        .read_paths()
+        .iter()
+        .chain(sandbox.write_paths())
+        .map(PathBuf::as_path)
+        .chain(project)
+        .map(absolute_file)
+        .collect();
+    let write: Vec<String> = sandbox
+        .write_paths()
+        .iter()
+        .map(|p| absolute_file(p))
+        .collect();
+    let net: Vec<String> = sandbox
+        .fetch_patterns()
+        .iter()
+        .filter_map(|p| net_host(p))
+        .collect();
+    let env: Vec<String> = env
+        .iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    let mut args = Vec::new();
+    for (flag, items) in [
+        ("--allow-read=", read),
+        ("--allow-write=", write),
+        ("--allow-net=", net),
+        ("--allow-env=", env),
+    ] {
+        // A bare `--allow-read` would allow everything.
+        if items.is_empty() {
+            continue;
+        }
+        if let Some(item) = items.iter().find(|item| item.contains(',')) {
+            return Err(Error::InvalidInput(format!(
+                "{item:?} holds a comma, which Deno's {} list cannot say",
+                flag.trim_end_matches('=')
+            )));
+        }
+        args.push(format!("{flag}{}", items.join(",")).into());
+    }
+    Ok(args)
+}
+
+/// The `--allow-net` entry for an `allow_fetch` pattern: its host and port
+/// (the scheme's default port when the pattern names none), subdomains kept
+/// as Deno's `*.` form. Deno allows addresses, not paths: a path prefix is
+/// still checked by the worker's fetch wrapper. `None` for what
+/// `Sandbox::check` would refuse.
+fn net_host(pattern: &str) -> Option<String> {
+    let (scheme, rest) = pattern.split_once("://")?;
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && !host.is_empty()
+        }
+        None => false,
+    } && !authority.ends_with(']');
+    if has_port {
+        return Some(authority.to_owned());
+    }
+    let port = match scheme {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => return None,
+    };
+    Some(format!("{authority}:{port}"))
+}
+
+/// A directory of Deno's own (`DENO_DIR`: its caches, the compiled runtime's
+/// code cache), private to the pool and removed with it, so that nothing a
+/// user's Deno cache holds reaches the workers.
+#[derive(Debug)]
+pub(crate) struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    fn new() -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "outrigger-deno-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| Error::Spawn {
+                program: "deno".into(),
+                message: format!(
+                    "cannot make Deno's private directory {}: {e}",
+                    path.display()
+                ),
+            })?;
+        Ok(PrivateDir { path })
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_patterns_become_host_and_port() {
+        for (pattern, host) in [
+            ("https://api.example.com", "api.example.com:443"),
+            ("https://api.example.com/v1/*", "api.example.com:443"),
+            ("http://127.0.0.1:8080/*", "127.0.0.1:8080"),
+            ("http://[::1]:3000", "[::1]:3000"),
+            ("http://[::1]/x", "[::1]:80"),
+            ("wss://*.example.org/v1/", "*.example.org:443"),
+            ("ws://stream.example.com", "stream.example.com:80"),
+        ] {
+            assert_eq!(net_host(pattern).as_deref(), Some(host), "{pattern}");
+        }
+        assert_eq!(net_host("https://"), None);
+        assert_eq!(net_host("not a url"), None);
+    }
+
+    #[test]
+    fn strict_sandbox_grants_nothing_and_trusted_code_everything() {
+        assert!(permissions(&Sandbox::strict(), None, &[])
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            permissions(&Sandbox::strict().permission_model(false), None, &[]).unwrap(),
+            vec![OsString::from("--allow-all")]
+        );
+        let flags = permissions(
+            &Sandbox::strict()
+                .allow_read("/srv/data")
+                .allow_write("/srv/out")
+                .allow_fetch("https://api.example.com/v1/")
+                .allow_fetch("http://127.0.0.1:8080"),
+            Some(Path::new("/srv/project")),
+            &["TZ".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            flags,
+            [
+                "--allow-read=/srv/data,/srv/out,/srv/project",
+                "--allow-write=/srv/out",
+                "--allow-net=api.example.com:443,127.0.0.1:8080",
+                "--allow-env=TZ",
+            ]
+            .map(OsString::from)
+        );
+        let comma = permissions(&Sandbox::strict().allow_read("/a,b"), None, &[]);
+        assert!(matches!(comma, Err(Error::InvalidInput(m)) if m.contains("comma")));
+    }
+}
