@@ -3,7 +3,7 @@
 
 import util from 'node:util';
 import { CODES } from './00_codes.mjs';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { respondError } from './03_channel.mjs';
 import { NonJsonError, toJsonText } from './04_json.mjs';
 
@@ -197,8 +197,9 @@ export function errorFor(thrown, filename) {
     return { code: CODES.TIMEOUT, message: thrown.message };
   }
   if (isAllocationFailure(thrown)) return memoryLimitError(thrown);
+  const decorated = decoratedByDeno(thrown);
   const isError = util.types.isNativeError(thrown)
-    || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
+    || (!decorated && thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
   if (isError) {
     const rawStack = safeGet(thrown, 'stack');
     let { line, column } = locate(rawStack, filename);
@@ -219,7 +220,7 @@ export function errorFor(thrown, filename) {
   }
   let message;
   try {
-    message = typeof thrown === 'string' ? thrown : toJsonText(thrown, 'thrown value');
+    message = typeof thrown === 'string' ? thrown : toJsonText(decorated ? withoutStack(thrown) : thrown, 'thrown value');
   } catch {
     message = util.inspect(thrown, { customInspect: false, showProxy: true });
   }
@@ -229,6 +230,29 @@ export function errorFor(thrown, filename) {
     message: `uncaught ${name}: ${message}`,
     data: { name, message, stack: null, line: null, column: null },
   };
+}
+
+/**
+ * Deno's `vm` gives a thrown object that is not an error a `stack` of its
+ * own, as Node does only to errors: the place, the source line and a caret,
+ * then "undefined" where an error's own stack would be. Such an object is
+ * still the plain value the script threw.
+ */
+function decoratedByDeno(thrown) {
+  if (!engine.deno || thrown === null || typeof thrown !== 'object' || util.types.isNativeError(thrown)) return false;
+  try {
+    const stack = Object.getOwnPropertyDescriptor(thrown, 'stack')?.value;
+    return typeof stack === 'string' && /^[^\n]*:\d+\n[^\n]*\n\s*\^+\s*\n\nundefined$/.test(stack);
+  } catch {
+    return false;
+  }
+}
+
+/** A copy of a thrown object without the `stack` Deno gave it. */
+function withoutStack(thrown) {
+  const copy = Object.assign({}, thrown);
+  delete copy.stack;
+  return copy;
 }
 
 /**

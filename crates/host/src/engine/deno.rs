@@ -25,7 +25,8 @@ use crate::sandbox::Sandbox;
 const MIN_MAJOR: u32 = 2;
 
 /// Builds the command line: `deno run`, the flags that keep Deno from
-/// fetching code or asking questions, the user's arguments, the sandbox as
+/// fetching code or asking questions, the user's arguments (`deno run`
+/// flags; their `--v8-flags` join the runtime's), the sandbox as
 /// permissions, V8's flags, and the runtime read from stdin. The names of
 /// the environment variables the worker may read follow as the program's
 /// arguments: Deno lets a program list the environment only with every
@@ -58,10 +59,18 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     ]
     .map(OsString::from)
     .to_vec();
-    args.extend(settings.args.iter().cloned());
+    let mut user_v8 = Vec::new();
+    for arg in settings.args {
+        match arg.to_str().and_then(|a| a.strip_prefix("--v8-flags=")) {
+            Some(flags) => user_v8.push(flags.to_owned()),
+            None => args.push(arg.clone()),
+        }
+    }
     args.extend(permissions(settings.sandbox, settings.project, &names)?);
     args.push(v8_flags(
-        settings.sandbox.heap_mb().unwrap_or(settings.memory_mb),
+        settings.memory_mb,
+        &user_v8,
+        settings.sandbox.heap_mb(),
     ));
     args.push("-".into());
     args.extend(names);
@@ -86,13 +95,22 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     }))
 }
 
-/// V8's flags: no code generation from strings in the worker's own realm
-/// (contexts ask for it per context), and the heap's limit (see
-/// `node::heap_flag`). Node's `--frozen-intrinsics` is Node's own, not V8's:
-/// Deno has no equivalent, see docs/ENGINES.md.
-fn v8_flags(heap_mb: u64) -> OsString {
-    format!("--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size={heap_mb}")
-        .into()
+/// V8's flags, in one `--v8-flags` (V8 reads them in order, the last of a
+/// kind winning): no code generation from strings in the worker's own realm
+/// (contexts ask for it per context); the heap's limit from the bound (see
+/// `node::heap_flag`), then the user's own `--v8-flags`, then
+/// `Sandbox::max_heap_mb`, as on Node. Node's `--frozen-intrinsics` is
+/// Node's, not V8's: Deno has no equivalent (docs/ENGINES.md).
+fn v8_flags(bound_mb: u64, user: &[String], heap_mb: Option<u64>) -> OsString {
+    let mut flags = vec!["--disallow-code-generation-from-strings".to_owned()];
+    if heap_mb.is_none() {
+        flags.push(format!("--max-old-space-size={bound_mb}"));
+    }
+    flags.extend(user.iter().cloned());
+    if let Some(mib) = heap_mb {
+        flags.push(format!("--max-old-space-size={mib}"));
+    }
+    format!("--v8-flags={}", flags.join(",")).into()
 }
 
 /// The sandbox as Deno permissions. With the permission model off
@@ -233,6 +251,19 @@ mod tests {
         }
         assert_eq!(net_host("https://"), None);
         assert_eq!(net_host("not a url"), None);
+    }
+
+    #[test]
+    fn the_users_v8_flags_join_the_runtimes_and_the_sandbox_heap_wins() {
+        assert_eq!(
+            v8_flags(512, &[], None),
+            "--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=512"
+        );
+        assert_eq!(
+            v8_flags(512, &["--max-old-space-size=48".into()], Some(64)),
+            "--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=48,\
+             --max-old-space-size=64"
+        );
     }
 
     #[test]

@@ -184,7 +184,8 @@ impl PoolBuilder {
     }
 
     /// An extra command-line argument for the engine, e.g.
-    /// `--max-old-space-size=256`.
+    /// `--max-old-space-size=256` for Node.js; for Deno, a `deno run` flag,
+    /// e.g. `--v8-flags=--max-old-space-size=256`.
     pub fn node_arg(mut self, arg: impl Into<OsString>) -> Self {
         self.engine_args.push(arg.into());
         self
