@@ -136,6 +136,9 @@ export function locateInFile(stack) {
     const frame = STACK_FRAME.exec(line);
     if (frame && frame[1].startsWith('/')) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
   }
+  // A file without a place (a syntax error on Deno, see 20_compile.mjs).
+  const bare = /^\s+at (\/[^\n]*)$/m.exec(stack);
+  if (bare && !/:\d+:\d+\)?$/.test(bare[1])) return { file: bare[1] };
   return {};
 }
 

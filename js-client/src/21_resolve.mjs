@@ -13,7 +13,7 @@
 
 import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config, engine } from './02_config.mjs';
 import { ImportFailure } from './05_errors.mjs';
@@ -76,7 +76,9 @@ function resolveEsm(specifier, parentFile) {
   if (/^(\.{0,2}\/|file:)/.test(specifier)) {
     const url = new URL(specifier, pathToFileURL(parentFile));
     if (url.protocol !== 'file:') throw new Error(`it resolves to ${url.href}, which is not a file`);
-    return existingFile(fileURLToPath(url), specifier, parentFile);
+    // As Node's: a file that is not there is for the read to report.
+    const file = fileURLToPath(url);
+    return isFile(file) || isDirectory(file) ? existingFile(file, specifier, parentFile) : file;
   }
   if (specifier.startsWith('#')) {
     // Package imports: Node's CommonJS resolver reads them the same way.
@@ -140,7 +142,7 @@ function resolvePackage(packageDir, subpath, specifier, parentFile) {
     : [main, `${main}.js`, `${main}.json`, `${main}.node`, `${main}/index.js`, `${main}/index.json`, `${main}/index.node`, 'index.js'];
   for (const candidate of candidates) {
     const file = path.join(packageDir, candidate);
-    if (isFile(file)) return file;
+    if (isFile(file)) return realpathSync(file);
   }
   throw resolveError('ERR_MODULE_NOT_FOUND', `Cannot find package '${packageDir}' imported from ${parentFile}`);
 }
@@ -168,8 +170,9 @@ function exportTarget(packageDir, target, star) {
   return undefined;
 }
 
+/** `file` with its symbolic links resolved, as Node's resolver gives it. */
 function existingFile(file, specifier, parentFile) {
-  if (isFile(file)) return file;
+  if (isFile(file)) return realpathSync(file);
   if (isDirectory(file)) {
     throw resolveError('ERR_UNSUPPORTED_DIR_IMPORT', `Directory import '${file}' is not supported resolving ES modules imported from ${parentFile}`);
   }

@@ -553,6 +553,8 @@ impl PoolBuilder {
     /// the sync, callback and promise forms alike. Paths elsewhere stay as
     /// the sandbox decides. A mount is not a grant of the real file system:
     /// nothing under `path` on the host's disk is reachable through it.
+    /// Not available on [`Engine::Deno`]: `build()` says so with
+    /// [`Error::InvalidInput`].
     ///
     /// ```no_run
     /// # async fn demo() -> outrigger_host::Result<()> {
@@ -599,6 +601,38 @@ impl PoolBuilder {
                 }
             }
         }
+        if self.engine == Engine::Deno && !self.mounts.is_empty() {
+            // A mount's reads and writes are synchronous on the file
+            // channel, an inherited descriptor, which Deno's `node:fs`
+            // cannot use (its descriptors are its own resource ids).
+            return Err(Error::InvalidInput(
+                "PoolBuilder::mount is not available on Engine::Deno: Deno's node:fs cannot read \
+                 and write the file channel synchronously; use Engine::Node, or give scripts the \
+                 files with Sandbox::allow_read/allow_write"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses built-ins allowed whole that the engine's sandbox cannot
+    /// hold. Deno's permissions do not cover threads: a worker thread runs
+    /// outside the script's context with the worker's own descriptors, its
+    /// channel among them (Node's permission model refuses to start one).
+    /// WASI is refused with it: Deno's `node:wasi` is not vouched for.
+    fn check_builtins(&self) -> Result<()> {
+        if self.engine != Engine::Deno || !self.sandbox.permission_model_enabled() {
+            return Ok(());
+        }
+        for name in ["worker_threads", "wasi"] {
+            if self.allowed_builtins.contains(name) {
+                return Err(Error::InvalidInput(format!(
+                    "PoolBuilder::allow_builtin(\"node:{name}\") is not available on Engine::Deno: \
+                     Deno's permissions cannot keep it in the sandbox (trusted code may turn the \
+                     sandbox off with Sandbox::permission_model(false))"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -614,6 +648,7 @@ impl PoolBuilder {
         }
         self.sandbox.check()?;
         self.check_mounts()?;
+        self.check_builtins()?;
         // Tool discovery (`host.$tools`) answers from the other callbacks.
         let tools = Arc::new(self.registry.declarations());
         for (decl, handler) in crate::discovery::builtins(tools) {
