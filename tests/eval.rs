@@ -380,3 +380,25 @@ async fn an_evicted_script_is_sent_again() {
         }
     }
 }
+
+#[tokio::test]
+async fn stats_name_the_engine_and_its_version() {
+    let pool = common::pool().await;
+    let engine = pool.stats().engine.expect("a live worker names its engine");
+    let expected = match common::engine() {
+        common::TestEngine::Node => outrigger::Engine::Node,
+        common::TestEngine::Deno => outrigger::Engine::Deno,
+        #[cfg(feature = "quickjs")]
+        common::TestEngine::QuickJs => outrigger::Engine::QuickJs,
+        #[cfg(not(feature = "quickjs"))]
+        common::TestEngine::QuickJs => unreachable!("QuickJS needs the feature"),
+    };
+    assert_eq!(engine.engine, expected);
+    // A version as the engine says it: digits first, or QuickJS's name.
+    assert!(
+        engine.version.starts_with(|c: char| c.is_ascii_digit())
+            || engine.version.starts_with("quickjs-ng"),
+        "{engine}"
+    );
+    assert!(engine.to_string().starts_with(expected.name()), "{engine}");
+}

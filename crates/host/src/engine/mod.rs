@@ -93,6 +93,29 @@ impl Engine {
     }
 }
 
+/// An engine and its version, in [`Stats::engine`](crate::Stats::engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineInfo {
+    /// The engine.
+    pub engine: Engine,
+    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno),
+    /// `quickjs-ng 0.16.2`.
+    pub version: String,
+}
+
+impl EngineInfo {
+    pub(crate) fn new(engine: Engine, version: String) -> Self {
+        EngineInfo { engine, version }
+    }
+}
+
+impl std::fmt::Display for EngineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.engine.name(), self.version)
+    }
+}
+
 /// What the pool tells an engine about the workers it wants.
 #[derive(Debug)]
 pub(crate) struct EngineSettings<'a> {

@@ -762,6 +762,7 @@ impl PoolBuilder {
             }
             return Err(error);
         }
+        let engine = workers.first().map(|w| w.engine.to_string());
         for (position, worker) in workers.into_iter().enumerate() {
             dispatcher.install(position, worker);
         }
@@ -775,7 +776,7 @@ impl PoolBuilder {
         };
         // Its tasks keep it for as long as the dispatcher lives.
         supervisor.watch(exits, signals, health);
-        tracing::info!(workers = self.workers, engine = self.engine.name(), elapsed = ?started.elapsed(), "pool started");
+        tracing::info!(workers = self.workers, engine = engine.as_deref().unwrap_or(self.engine.name()), elapsed = ?started.elapsed(), "pool started");
         let runner = Runner::new(
             dispatcher,
             ids,
