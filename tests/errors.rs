@@ -220,6 +220,45 @@ channel.read(1)
 }
 
 #[tokio::test]
+async fn a_missing_or_old_deno_is_a_spawn_error_saying_what_was_looked_for() {
+    let error = Pool::builder()
+        .engine(outrigger::Engine::Deno)
+        .engine_path("outrigger-no-such-deno")
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { program, message } => {
+            assert_eq!(program, "outrigger-no-such-deno");
+            assert!(
+                message.contains("PATH") && message.contains("Deno 2"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let (dir, engine) = fake_engine("1.46.3");
+    let error = Pool::builder()
+        .workers(1)
+        .engine(outrigger::Engine::Deno)
+        .engine_path(&engine)
+        .env("PATH", "/usr/bin:/bin")
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { message, .. } => {
+            assert!(
+                message.contains("Deno 1.46.3") && message.contains("Deno 2 or newer"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn an_old_engine_is_a_spawn_error_naming_the_version() {
     let (dir, engine) = fake_engine("18.19.0");
     let error = Pool::builder()
