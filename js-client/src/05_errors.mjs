@@ -103,11 +103,12 @@ export function cleanStack(stack) {
     .split('\n')
     .filter((line) => {
       const frame = STACK_FRAME.exec(line);
-      if (!frame) return !/^\s+at /.test(line) || !/node:|outrigger:|\[eval\d*\]/.test(line);
+      if (!frame) return !/^\s+at /.test(line) || !/node:|ext:|outrigger:|\[eval\d*\]/.test(line);
       const file = frame[1];
-      // The runtime's own frames: Node's, the runtime's files, what it
-      // compiles into contexts (`outrigger:bootstrap`, `outrigger:call`).
-      return !file.startsWith('node:') && !file.startsWith('outrigger:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
+      // The runtime's own frames: the engine's (Node's `node:`, Deno's
+      // `ext:`), the runtime's files, what it compiles into contexts
+      // (`outrigger:bootstrap`, `outrigger:call`).
+      return !file.startsWith('node:') && !file.startsWith('ext:') && !file.startsWith('outrigger:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
     })
     .join('\n');
 }
