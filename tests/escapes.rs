@@ -976,3 +976,25 @@ async fn a_raw_connection_outside_the_fetch_allowlist() {
     assert_eq!(out.value, json!(["connected", outside]));
     still_works(&pool).await;
 }
+
+/// A fetch the allowlist lets through but Deno's own network permission
+/// refuses (here a `--deny-net` the user added) reads as one the allowlist
+/// refused.
+#[tokio::test]
+async fn a_fetch_deno_refuses_reads_as_refused_by_the_sandbox() {
+    if !common::deno() {
+        eprintln!("skipped: only Deno's permissions cover the network");
+        return;
+    }
+    let server = server().await;
+    let url = format!("{}/secret", server.base);
+    attempt(
+        one_worker()
+            .sandbox(Sandbox::strict().allow_fetch(server.base.clone()))
+            .node_arg("--deny-net=127.0.0.1"),
+        "fetch_refused_origin.js",
+        json!({"url": url}),
+        Expect::Denied("fetch()", "Sandbox::allow_fetch"),
+    )
+    .await;
+}
