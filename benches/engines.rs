@@ -385,7 +385,12 @@ async fn main() {
             node: mib(node_rss),
             deno: deno_cell(deno_rss.map(mib)),
             quickjs: format!("{} ({})", mib(added), mib(counted)),
-            ratio: format!("{:.0}× less", node_rss as f64 / added.max(1) as f64),
+            // What a thread adds can be below what the host's resident
+            // memory shows moving: then there is no ratio to give.
+            ratio: match added {
+                0 => "–".into(),
+                added => format!("{:.0}× less", node_rss as f64 / added as f64),
+            },
             target: "–".into(),
         });
     }
