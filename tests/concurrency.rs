@@ -200,9 +200,8 @@ async fn requests_sent_together_share_reads_and_answers_share_writes() {
         reads * 4 <= messages_in,
         "{messages_in} messages came in {reads} reads"
     );
-    // On Deno the answers share fewer writes (measured: ~4 a write, at the
-    // edge of Node's bound), as its timers due together settle over more
-    // of the worker's turns.
+    // On Deno the answers share fewer writes: measured ~4 a write, at the
+    // edge of the bound Node.js meets.
     let per_write = if common::deno() { 3 } else { 4 };
     assert!(
         writes * per_write <= messages_out,
