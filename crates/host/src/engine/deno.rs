@@ -195,9 +195,13 @@ fn net_host(pattern: &str) -> Option<String> {
     Some(format!("{authority}:{port}"))
 }
 
+/// Names of the private directories: `outrigger-deno-<host pid>-<n>`.
+const PRIVATE_DIR_PREFIX: &str = "outrigger-deno-";
+
 /// A directory of Deno's own (`DENO_DIR`: its caches, the compiled runtime's
 /// code cache), private to the pool and removed with it, so that nothing a
-/// user's Deno cache holds reaches the workers.
+/// user's Deno cache holds reaches the workers. Those of hosts that ended
+/// without dropping their pool (killed) are swept when the next is made.
 #[derive(Debug)]
 pub(crate) struct PrivateDir {
     path: PathBuf,
@@ -207,8 +211,10 @@ impl PrivateDir {
     fn new() -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "outrigger-deno-{}-{}",
+        let temp = std::env::temp_dir();
+        sweep_stale(&temp);
+        let path = temp.join(format!(
+            "{PRIVATE_DIR_PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -223,6 +229,29 @@ impl PrivateDir {
                 ),
             })?;
         Ok(PrivateDir { path })
+    }
+}
+
+/// Removes the private directories of hosts no longer running. One whose
+/// host's pid was reused is left for a later sweep; another user's cannot
+/// be removed and is left alone.
+fn sweep_stale(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PRIVATE_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -264,6 +293,21 @@ mod tests {
             "--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=48,\
              --max-old-space-size=64"
         );
+    }
+
+    #[test]
+    fn private_dirs_of_ended_hosts_are_swept_and_live_ones_kept() {
+        let temp = std::env::temp_dir().join(format!("outrigger-sweep-{}", std::process::id()));
+        // No process has pid 0 in /proc; this one is live.
+        let stale = temp.join(format!("{PRIVATE_DIR_PREFIX}0-0"));
+        let live = temp.join(format!("{PRIVATE_DIR_PREFIX}{}-0", std::process::id()));
+        let other = temp.join("something-else");
+        for dir in [&stale, &live, &other] {
+            std::fs::create_dir_all(dir.join("cache")).unwrap();
+        }
+        sweep_stale(&temp);
+        assert!(!stale.exists() && live.exists() && other.exists());
+        std::fs::remove_dir_all(&temp).unwrap();
     }
 
     #[test]
