@@ -1,6 +1,8 @@
-//! The engines side by side, in one run: Node.js workers (processes) and
-//! QuickJS engine threads (in process), through the same Pool API. Prints
-//! the table of BENCHMARKS.md ("Engines").
+//! The engines side by side, in one run: Node.js workers (processes), Deno
+//! workers (processes; `$OUTRIGGER_DENO`, else the one scripts/test.sh
+//! installs under `target/engines/deno`, else `deno` from `PATH`, else its
+//! column says it was not found) and QuickJS engine threads (in process),
+//! through the same Pool API. Prints the table of BENCHMARKS.md ("Engines").
 //!
 //! ```sh
 //! cargo bench --features quickjs --bench engines              # ~1 min
@@ -10,6 +12,7 @@
 //! Like `report.rs`, subjects that are compared are sampled in rotating
 //! blocks (the 2-core machine drifts), and everything is warmed up first.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use outrigger::{CallContext, Engine, Isolation, Pool, Script};
@@ -58,9 +61,33 @@ impl Plan {
     }
 }
 
+/// The Deno to measure, if there is one.
+fn deno_program() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("OUTRIGGER_DENO") {
+        return Some(path.into());
+    }
+    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/engines/deno/node_modules/@deno/linux-x64-glibc/deno");
+    if installed.exists() {
+        return Some(installed);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("deno"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A builder on `engine`, Deno being the one found.
+fn builder(engine: Engine) -> outrigger::PoolBuilder {
+    let builder = Pool::builder().engine(engine);
+    match (engine, deno_program()) {
+        (Engine::Deno, Some(deno)) => builder.engine_path(deno),
+        _ => builder,
+    }
+}
+
 async fn pool(engine: Engine, workers: usize, isolation: Isolation) -> Pool {
-    Pool::builder()
-        .engine(engine)
+    builder(engine)
         .workers(workers)
         .isolation(isolation)
         .timeout(Duration::from_secs(60))
@@ -80,11 +107,11 @@ fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
-/// Sequential `2 + 2`, the two pools' samples taken in rotating blocks.
-async fn sequential(node: &Pool, quickjs: &Pool, plan: &Plan) -> [Vec<Duration>; 2] {
-    let mut samples = [Vec::new(), Vec::new()];
+/// Sequential `2 + 2`, the pools' samples taken in rotating blocks.
+async fn sequential(pools: &[&Pool], plan: &Plan) -> Vec<Vec<Duration>> {
+    let mut samples = vec![Vec::new(); pools.len()];
     for _ in 0..plan.rounds {
-        for (pool, taken) in [node, quickjs].into_iter().zip(samples.iter_mut()) {
+        for (pool, taken) in pools.iter().zip(samples.iter_mut()) {
             for _ in 0..plan.block {
                 let started = Instant::now();
                 assert_eq!(pool.eval::<i64>("2 + 2").await.unwrap(), 4);
@@ -129,12 +156,7 @@ async fn callback_loop(pool: &Pool, n: usize) -> Duration {
 /// Build to first result.
 async fn startup(engine: Engine, workers: usize) -> Duration {
     let started = Instant::now();
-    let pool = Pool::builder()
-        .engine(engine)
-        .workers(workers)
-        .build()
-        .await
-        .unwrap();
+    let pool = builder(engine).workers(workers).build().await.unwrap();
     assert_eq!(pool.eval::<i64>("1").await.unwrap(), 1);
     let took = started.elapsed();
     pool.shutdown().await;
@@ -157,15 +179,22 @@ fn mib(bytes: u64) -> String {
 struct Row {
     what: String,
     node: String,
+    deno: String,
     quickjs: String,
     ratio: String,
     target: String,
+}
+
+/// Deno's cell: its value, or why there is none.
+fn deno_cell(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "(no `deno` found)".into())
 }
 
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = Plan::new(quick);
+    let has_deno = deno_program().is_some();
     let started = Instant::now();
     let mut rows = Vec::new();
 
@@ -173,10 +202,21 @@ async fn main() {
     for isolation in [Isolation::Run, Isolation::Worker] {
         let node = pool(Engine::Node, 2, isolation).await;
         let quickjs = pool(Engine::QuickJs, 2, isolation).await;
-        sequential(&node, &quickjs, &plan).await; // warm-up
-        let [mut n, mut q] = sequential(&node, &quickjs, &plan).await;
+        let deno = match has_deno {
+            true => Some(pool(Engine::Deno, 2, isolation).await),
+            false => None,
+        };
+        let mut pools = vec![&node, &quickjs];
+        pools.extend(deno.as_ref());
+        sequential(&pools, &plan).await; // warm-up
+        let mut samples = sequential(&pools, &plan).await.into_iter();
+        let (mut n, mut q) = (samples.next().unwrap(), samples.next().unwrap());
         let (n50, q50) = (percentile(&mut n, 0.5), percentile(&mut q, 0.5));
         let (n99, q99) = (percentile(&mut n, 0.99), percentile(&mut q, 0.99));
+        let d = samples.next().map(|mut d| {
+            let (d50, d99) = (percentile(&mut d, 0.5), percentile(&mut d, 0.99));
+            format!("{} / {}", us(d50), us(d99))
+        });
         let label = match isolation {
             Isolation::Run => "fresh context per run (`Isolation::Run`)",
             _ => "shared context (`Isolation::Worker`)",
@@ -184,50 +224,84 @@ async fn main() {
         rows.push(Row {
             what: format!("sequential `2 + 2`, p50 / p99, {label}"),
             node: format!("{} / {}", us(n50), us(n99)),
+            deno: deno_cell(d),
             quickjs: format!("{} / {}", us(q50), us(q99)),
             ratio: format!("{:.1}× faster", n50.as_secs_f64() / q50.as_secs_f64()),
             target: "–".into(),
         });
         node.shutdown().await;
         quickjs.shutdown().await;
+        if let Some(deno) = deno {
+            deno.shutdown().await;
+        }
     }
 
     eprintln!("2. fresh-context runs per second");
-    for concurrency in [1, 16] {
+    for concurrency in [1, 16, 64] {
         let node = pool(Engine::Node, 2, Isolation::Run).await;
         let quickjs = pool(Engine::QuickJs, 2, Isolation::Run).await;
+        let deno = match has_deno {
+            true => Some(pool(Engine::Deno, 2, Isolation::Run).await),
+            false => None,
+        };
         throughput(&node, concurrency, plan.throughput / 4).await;
         throughput(&quickjs, concurrency, plan.throughput / 4).await;
-        // Alternate halves, so that drift hits both.
+        if let Some(deno) = &deno {
+            throughput(deno, concurrency, plan.throughput / 4).await;
+        }
+        // Alternate halves, so that drift hits all.
         let mut n = 0.0;
         let mut q = 0.0;
+        let mut d = 0.0;
         for _ in 0..2 {
             n += throughput(&node, concurrency, plan.throughput / 2).await / 2.0;
             q += throughput(&quickjs, concurrency, plan.throughput / 2).await / 2.0;
+            if let Some(deno) = &deno {
+                d += throughput(deno, concurrency, plan.throughput / 2).await / 2.0;
+            }
         }
         let ratio = q / n;
         rows.push(Row {
             what: format!("fresh-context runs per second, 2 workers, concurrency {concurrency}"),
             node: format!("{n:.0} /s"),
+            deno: deno_cell(deno.as_ref().map(|_| format!("{d:.0} /s"))),
             quickjs: format!("{q:.0} /s"),
             ratio: format!("{ratio:.1}×"),
-            target: format!("≥ 10× {}", if ratio >= 10.0 { "✅" } else { "❌" }),
+            target: if concurrency == 64 {
+                "–".into()
+            } else {
+                format!("≥ 10× {}", if ratio >= 10.0 { "✅" } else { "❌" })
+            },
         });
         node.shutdown().await;
         quickjs.shutdown().await;
+        if let Some(deno) = deno {
+            deno.shutdown().await;
+        }
     }
 
     eprintln!("3. callback round trips");
     {
         let node = pool(Engine::Node, 1, Isolation::Run).await;
         let quickjs = pool(Engine::QuickJs, 1, Isolation::Run).await;
+        let deno = match has_deno {
+            true => Some(pool(Engine::Deno, 1, Isolation::Run).await),
+            false => None,
+        };
         callback_loop(&node, plan.callbacks).await;
         callback_loop(&quickjs, plan.callbacks).await;
+        if let Some(deno) = &deno {
+            callback_loop(deno, plan.callbacks).await;
+        }
         let mut n = Duration::ZERO;
         let mut q = Duration::ZERO;
+        let mut d = Duration::ZERO;
         for _ in 0..4 {
             n += callback_loop(&node, plan.callbacks).await / 4;
             q += callback_loop(&quickjs, plan.callbacks).await / 4;
+            if let Some(deno) = &deno {
+                d += callback_loop(deno, plan.callbacks).await / 4;
+            }
         }
         let ratio = n.as_secs_f64() / q.as_secs_f64();
         rows.push(Row {
@@ -236,26 +310,36 @@ async fn main() {
                 plan.callbacks
             ),
             node: us(n),
+            deno: deno_cell(deno.as_ref().map(|_| us(d))),
             quickjs: us(q),
             ratio: format!("{ratio:.1}× faster"),
             target: format!("≥ 5× faster {}", if ratio >= 5.0 { "✅" } else { "❌" }),
         });
         node.shutdown().await;
         quickjs.shutdown().await;
+        if let Some(deno) = deno {
+            deno.shutdown().await;
+        }
     }
 
     eprintln!("4. start-up");
     for workers in [1, 2] {
         let mut n = Vec::new();
         let mut q = Vec::new();
+        let mut d = Vec::new();
         for _ in 0..plan.startups {
             n.push(startup(Engine::Node, workers).await);
             q.push(startup(Engine::QuickJs, workers).await);
+            if has_deno {
+                d.push(startup(Engine::Deno, workers).await);
+            }
         }
         let (n50, q50) = (percentile(&mut n, 0.5), percentile(&mut q, 0.5));
+        let d50 = has_deno.then(|| percentile(&mut d, 0.5));
         rows.push(Row {
             what: format!("start-up to first result, {workers} worker(s), p50"),
             node: format!("{:.1} ms", n50.as_secs_f64() * 1e3),
+            deno: deno_cell(d50.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))),
             quickjs: format!("{:.2} ms", q50.as_secs_f64() * 1e3),
             ratio: format!("{:.0}× faster", n50.as_secs_f64() / q50.as_secs_f64()),
             target: "–".into(),
@@ -264,10 +348,22 @@ async fn main() {
 
     eprintln!("5. memory per engine");
     {
+        let rss_per_worker =
+            |pool: &Pool| pool.worker_pids().iter().map(|&p| rss_of(p)).sum::<u64>() / 2;
         let node = pool(Engine::Node, 2, Isolation::Run).await;
         throughput(&node, 16, plan.memory_runs).await;
-        let node_rss: u64 = node.worker_pids().iter().map(|&p| rss_of(p)).sum::<u64>() / 2;
+        let node_rss = rss_per_worker(&node);
         node.shutdown().await;
+        let deno_rss = match has_deno {
+            true => {
+                let deno = pool(Engine::Deno, 2, Isolation::Run).await;
+                throughput(&deno, 16, plan.memory_runs).await;
+                let rss = rss_per_worker(&deno);
+                deno.shutdown().await;
+                Some(rss)
+            }
+            false => None,
+        };
         // Engine threads live in this process: what 2 more of them add to
         // its resident memory, after the same runs, and what their
         // allocators count.
@@ -285,8 +381,9 @@ async fn main() {
         quickjs.shutdown().await;
         let added = after.saturating_sub(before) / 2;
         rows.push(Row {
-            what: format!("memory per engine after {} fresh-context runs: RSS per Node worker; QuickJS: host RSS added per engine thread (its allocator's count)", plan.memory_runs),
+            what: format!("memory per engine after {} fresh-context runs: RSS per Node.js or Deno worker; QuickJS: host RSS added per engine thread (its allocator's count)", plan.memory_runs),
             node: mib(node_rss),
+            deno: deno_cell(deno_rss.map(mib)),
             quickjs: format!("{} ({})", mib(added), mib(counted)),
             // The host may reuse pages freed by the Node half: the larger
             // of the two QuickJS figures is compared.
@@ -298,21 +395,34 @@ async fn main() {
         });
     }
 
-    println!("| measurement | Node.js workers | QuickJS engine threads | ratio | target |");
-    println!("|---|---|---|---|---|");
+    println!("| measurement | Node.js workers | Deno workers | QuickJS engine threads | QuickJS against Node.js | target |");
+    println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} |",
-            r.what, r.node, r.quickjs, r.ratio, r.target
+            "| {} | {} | {} | {} | {} | {} |",
+            r.what, r.node, r.deno, r.quickjs, r.ratio, r.target
         );
     }
-    let node_version = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let version = |program: PathBuf| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
+    let node_version = version("node".into());
+    let deno_version = deno_program()
+        .map(version)
+        .unwrap_or_else(|| "not found".into());
     println!(
-        "\nMeasured with `cargo bench --features quickjs --bench engines{}`, Node.js {node_version}, quickjs-ng 0.16.2, in {:.0} s.",
+        "\nMeasured with `cargo bench --features quickjs --bench engines{}`, Node.js {node_version}, {deno_version}, quickjs-ng 0.16.2, in {:.0} s.",
         if quick { " -- --quick" } else { "" },
         started.elapsed().as_secs_f64()
     );

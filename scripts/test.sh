@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every check and test of the project: formatting, lints, the Rust tests
-# (unit, integration against real Node.js workers and against the in-process
-# QuickJS engine, doc tests) and the js-client's own `node --test` suite. CI
-# runs exactly this.
+# (unit, integration against real Node.js workers, against Deno and against
+# the in-process QuickJS engine, doc tests) and the js-client's own
+# `node --test` suite. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +56,22 @@ rust_tests
 step "Rust integration tests on QuickJS (in process)"
 QUICKJS_TESTS=(eval errors callbacks sessions modules timeouts concurrency blocking supervision reliability world bad_input approvals code_mode ts_scripts)
 OUTRIGGER_TEST_ENGINE=quickjs rust_tests "${QUICKJS_TESTS[@]/#/--test=}"
+
+# The integration and escape suites again on Deno, from the same build: its
+# binary comes from the npm registry (package deno, whose platform package
+# holds it), cached under target/. Tests of what Deno cannot do skip
+# themselves, saying so; docs/ENGINES.md lists them.
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_DENO:-}" ]; then
+  dir="target/engines/deno"
+  deno="$PWD/$dir/node_modules/@deno/linux-x64-glibc/deno"
+  if [ ! -x "$deno" ]; then
+    step "installing Deno from the npm registry"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund "deno@2" >/dev/null
+  fi
+  step "Rust integration and escape tests on $("$deno" --version | head -1)"
+  OUTRIGGER_TEST_ENGINE=deno OUTRIGGER_DENO="$deno" rust_tests --tests
+fi
 
 step "doc tests"
 cargo test --workspace --doc "${FEATURES[@]}"

@@ -29,6 +29,21 @@ enum Expect {
     Limit(&'static str),
     /// The script called `process.exit` with this code: the run ended, not the worker.
     Exit(i32),
+    /// `build()` refused the builder with this text.
+    BuildRefused(&'static str),
+    /// An error the script did not catch, by its name.
+    Thrown(&'static str),
+}
+
+/// What a script reads from an operation the engine's sandbox refused:
+/// Node's permission model sets `ERR_ACCESS_DENIED`; Deno throws its
+/// `NotCapable`, without a code (the escape files read `e.code ?? e.name`).
+fn refused() -> &'static str {
+    if common::deno() {
+        "NotCapable"
+    } else {
+        "ERR_ACCESS_DENIED"
+    }
 }
 
 fn escape_file(name: &str) -> String {
@@ -38,6 +53,14 @@ fn escape_file(name: &str) -> String {
 
 /// Runs one attempt and checks its outcome, then that the pool still answers.
 async fn attempt(builder: PoolBuilder, file: &str, globals: Value, expect: Expect) {
+    if let Expect::BuildRefused(text) = expect {
+        let error = builder.build().await.expect_err(file);
+        assert!(
+            matches!(&error, Error::InvalidInput(m) if m.contains(text)),
+            "{file}: {error:?}"
+        );
+        return;
+    }
     let pool = builder.build().await.expect("the pool starts");
     let mut script = Script::module(escape_file(file)).name(file);
     if let Value::Object(globals) = globals {
@@ -83,6 +106,9 @@ async fn attempt(builder: PoolBuilder, file: &str, globals: Value, expect: Expec
             assert!(message.contains(text), "{file}: {message}")
         }
         (Expect::Exit(expected), Err(Error::Exit { code })) => assert_eq!(code, expected, "{file}"),
+        (Expect::Thrown(expected), Err(Error::Script { name, .. })) => {
+            assert_eq!(name, expected, "{file}")
+        }
         _ => panic!("{file}: expected {expect:?}, got {outcome:?}"),
     }
     still_works(&pool).await;
@@ -265,43 +291,58 @@ escape!(
     read_etc_passwd,
     "fs_read_passwd.js",
     with_builtins(&["node:fs"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    Expect::Value(json!(refused()))
 );
 escape!(
     write_a_file,
     "fs_write_file.js",
     with_builtins(&["node:fs"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    Expect::Value(json!(refused()))
 );
 escape!(
     spawn_a_process,
     "spawn_process.js",
     with_builtins(&["node:child_process"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    Expect::Value(json!(refused()))
 );
 escape!(
     start_a_worker_thread,
     "worker_thread.js",
     with_builtins(&["node:worker_threads"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    if common::deno() {
+        Expect::BuildRefused("Engine::Deno")
+    } else {
+        Expect::Value(json!("ERR_ACCESS_DENIED"))
+    }
 );
 escape!(
     process_binding_and_native_addons,
     "process_binding.js",
     with_builtins(&["node:process"]),
-    Expect::Value(json!(["ERR_ACCESS_DENIED", "ERR_DLOPEN_DISABLED"]))
+    // Deno's `process.binding` answers with its own stand-ins, whose
+    // operations its permissions check like any other; addons need
+    // `--allow-ffi`, never given.
+    if common::deno() {
+        Expect::Value(json!(["reached", "NotCapable"]))
+    } else {
+        Expect::Value(json!(["ERR_ACCESS_DENIED", "ERR_DLOPEN_DISABLED"]))
+    }
 );
 escape!(
     open_the_inspector,
     "inspector_open.js",
     with_builtins(&["node:inspector"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    Expect::Value(json!(refused()))
 );
 escape!(
     start_wasi,
     "wasi.js",
     with_builtins(&["node:wasi"]),
-    Expect::Value(json!("ERR_ACCESS_DENIED"))
+    if common::deno() {
+        Expect::BuildRefused("Engine::Deno")
+    } else {
+        Expect::Value(json!("ERR_ACCESS_DENIED"))
+    }
 );
 escape!(
     read_the_host_environment,
@@ -309,7 +350,13 @@ escape!(
     with_builtins(&["node:process"])
         .sandbox(Sandbox::strict().env_passthrough(["PATH", "OUTRIGGER_NOT_SET_ANYWHERE"]))
         .env("EXPLICIT", "1"),
-    Expect::Value(json!(["EXPLICIT", "PATH"]))
+    // Deno lists the environment only with all of it allowed: the workers
+    // may read the variables they are given by name, and no others.
+    if common::deno() {
+        Expect::Thrown("NotCapable")
+    } else {
+        Expect::Value(json!(["EXPLICIT", "PATH"]))
+    }
 );
 
 // Lent objects cannot be changed for other runs.
@@ -659,19 +706,14 @@ async fn granted_paths_are_readable_and_writable_and_nothing_else() {
         .build()
         .await
         .unwrap();
-    let code = "import fs from 'node:fs';\nconst attempt = (f) => { try { return f(); } catch (e) { return e.code; } };\nexport default [\n  attempt(() => fs.readFileSync(dir + '/in/data.txt', 'utf8')),\n  attempt(() => { fs.writeFileSync(dir + '/out/w.txt', 'x'); return 'written'; }),\n  attempt(() => { fs.writeFileSync(dir + '/in/w.txt', 'x'); return 'written'; }),\n  attempt(() => fs.readFileSync('/etc/hostname', 'utf8')),\n];";
+    let code = "import fs from 'node:fs';\nconst attempt = (f) => { try { return f(); } catch (e) { return e.code ?? e.name; } };\nexport default [\n  attempt(() => fs.readFileSync(dir + '/in/data.txt', 'utf8')),\n  attempt(() => { fs.writeFileSync(dir + '/out/w.txt', 'x'); return 'written'; }),\n  attempt(() => { fs.writeFileSync(dir + '/in/w.txt', 'x'); return 'written'; }),\n  attempt(() => fs.readFileSync('/etc/hostname', 'utf8')),\n];";
     let out = pool
         .run(Script::module(code).global("dir", dir.display().to_string()))
         .await
         .unwrap();
     assert_eq!(
         out.value,
-        json!([
-            "granted",
-            "written",
-            "ERR_ACCESS_DENIED",
-            "ERR_ACCESS_DENIED"
-        ])
+        json!(["granted", "written", refused(), refused()])
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -876,11 +918,83 @@ escape!(
     out_of_a_mount_by_path,
     "mount_traversal.js",
     one_worker().mount("/data", outrigger::MemoryStore::new()),
-    Expect::Value(json!([
-        "ERR_OUTRIGGER_DENIED",
-        "ERR_OUTRIGGER_DENIED",
-        "ERR_INVALID_ARG_VALUE",
-        "ERR_OUTRIGGER_DENIED",
-        "ERR_OUTRIGGER_DENIED"
-    ]))
+    if common::deno() {
+        Expect::BuildRefused("PoolBuilder::mount")
+    } else {
+        Expect::Value(json!([
+            "ERR_OUTRIGGER_DENIED",
+            "ERR_OUTRIGGER_DENIED",
+            "ERR_INVALID_ARG_VALUE",
+            "ERR_OUTRIGGER_DENIED",
+            "ERR_OUTRIGGER_DENIED"
+        ]))
+    }
 );
+
+/// Deno's permissions cover the network: a script given `node:net` that
+/// connects to an address `Sandbox::allow_fetch` does not name is refused by
+/// the engine itself, not only by the fetch wrapper. Node's permission model
+/// has no network: there the same connection goes through (SECURITY.md).
+#[tokio::test]
+async fn a_raw_connection_outside_the_fetch_allowlist() {
+    let allowed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ports = [
+        allowed.local_addr().unwrap().port(),
+        other.local_addr().unwrap().port(),
+    ];
+    for listener in [allowed, other] {
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+    }
+    let pool = with_builtins(&["node:net"])
+        .sandbox(Sandbox::strict().allow_fetch(format!("http://127.0.0.1:{}", ports[0])))
+        .build()
+        .await
+        .unwrap();
+    let code = "import net from 'node:net';\n\
+        const connect = (port) => new Promise((resolve) => {\n\
+          try {\n\
+            const socket = net.connect(port, '127.0.0.1');\n\
+            socket.on('connect', () => { socket.destroy(); resolve('connected'); });\n\
+            socket.on('error', (e) => resolve(e.code ?? e.name));\n\
+          } catch (e) { resolve(e.code ?? e.name); }\n\
+        });\n\
+        export default [await connect(ports[0]), await connect(ports[1])];";
+    let out = pool
+        .run(Script::module(code).global("ports", ports))
+        .await
+        .unwrap();
+    let outside = if common::deno() {
+        "NotCapable"
+    } else {
+        "connected"
+    };
+    assert_eq!(out.value, json!(["connected", outside]));
+    still_works(&pool).await;
+}
+
+/// A fetch the allowlist lets through but Deno's own network permission
+/// refuses (here a `--deny-net` the user added) reads as one the allowlist
+/// refused.
+#[tokio::test]
+async fn a_fetch_deno_refuses_reads_as_refused_by_the_sandbox() {
+    if !common::deno() {
+        eprintln!("skipped: only Deno's permissions cover the network");
+        return;
+    }
+    let server = server().await;
+    let url = format!("{}/secret", server.base);
+    attempt(
+        one_worker()
+            .sandbox(Sandbox::strict().allow_fetch(server.base.clone()))
+            .node_arg("--deny-net=127.0.0.1"),
+        "fetch_refused_origin.js",
+        json!({"url": url}),
+        Expect::Denied("fetch()", "Sandbox::allow_fetch"),
+    )
+    .await;
+}

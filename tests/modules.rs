@@ -113,8 +113,10 @@ async fn a_module_that_fails_to_load_is_a_script_error() {
         .load_module("bad.mjs", "export const a = ;")
         .await
         .unwrap_err();
+    // Deno's `vm` reports syntax errors without their place (docs/ENGINES.md).
+    let line = if common::deno() { None } else { Some(1) };
     assert!(
-        matches!(&error, Error::Script { name, line: Some(1), .. } if name == "SyntaxError"),
+        matches!(&error, Error::Script { name, line: l, .. } if name == "SyntaxError" && *l == line),
         "{error:?}"
     );
     let error = pool

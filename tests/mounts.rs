@@ -122,6 +122,7 @@ fn in_plain_node() -> Value {
 
 #[tokio::test]
 async fn file_work_under_a_mount_answers_as_a_real_directory_does() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     let expected = in_plain_node();
     let pool = common::builder()
         .mount("/data", MemoryStore::new())
@@ -138,6 +139,7 @@ async fn file_work_under_a_mount_answers_as_a_real_directory_does() {
 
 #[tokio::test]
 async fn runs_and_workers_share_the_store_and_the_host_sees_it() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     let store = Arc::new(MemoryStore::new());
     let pool = common::builder()
         .workers(2)
@@ -178,6 +180,7 @@ async fn runs_and_workers_share_the_store_and_the_host_sees_it() {
 
 #[tokio::test]
 async fn bytes_of_every_value_and_large_files_round_trip() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     let store = Arc::new(MemoryStore::new());
     let pool = common::builder()
         .mount("/bin", store.clone())
@@ -200,6 +203,7 @@ async fn bytes_of_every_value_and_large_files_round_trip() {
 
 #[tokio::test]
 async fn a_file_left_open_is_written_back_when_its_run_ends() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     let store = Arc::new(MemoryStore::new());
     let pool = common::builder()
         .mount("/data", store.clone())
@@ -242,6 +246,7 @@ impl FileStore for FailingStore {
 
 #[tokio::test]
 async fn a_failing_store_reaches_scripts_as_node_errors_and_the_pool_serves_on() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     let pool = common::builder()
         .mount("/io", FailingStore(io::ErrorKind::Other))
         .mount("/locked", FailingStore(io::ErrorKind::PermissionDenied))
@@ -277,6 +282,7 @@ async fn a_failing_store_reaches_scripts_as_node_errors_and_the_pool_serves_on()
 
 #[tokio::test]
 async fn a_mount_is_not_a_grant_of_the_real_file_system() {
+    not_on_deno!("mounts are refused on Deno (a_mount_on_deno_fails_build_saying_so)");
     // `/etc` mounted: the host's /etc is not what scripts read there.
     let pool = common::builder()
         .mount("/etc", MemoryStore::new())
@@ -319,4 +325,19 @@ async fn bad_mount_points_fail_build_naming_the_setting() {
             other => panic!("{points:?}: expected InvalidInput, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_mount_on_deno_fails_build_saying_so() {
+    let error = common::builder()
+        .engine(outrigger::Engine::Deno)
+        .engine_path(common::deno_program())
+        .mount("/data", MemoryStore::new())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(m) if m.contains("PoolBuilder::mount") && m.contains("Deno")),
+        "{error:?}"
+    );
 }

@@ -89,10 +89,12 @@ async fn runs_a_module_file_with_its_relative_imports() {
     let script = Script::module_file(dir.join("main.mjs")).global("input", 21);
     assert_eq!(pool.run(script.clone()).await.unwrap().value, json!(42));
 
-    // The second run reuses the compiled files: no new compile.
+    // The second run reuses the compiled files: no new compile (Deno's
+    // `vm.SourceTextModule` makes no code cache: both files compile again).
     let before = compiles(&pool).await;
     assert_eq!(pool.run(script).await.unwrap().value, json!(42));
-    assert_eq!(compiles(&pool).await, before);
+    let again = if common::deno() { 2 } else { 0 };
+    assert_eq!(compiles(&pool).await, before + again);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -312,6 +314,7 @@ async fn a_syntax_error_in_a_dependency_names_its_file_line_and_column() {
         } => {
             assert_eq!(name, "SyntaxError");
             assert_eq!(script, canonical("node_modules/broken-pkg/index.js"));
+            not_on_deno!("Deno's `vm` reports syntax errors without their place (docs/ENGINES.md)");
             assert_eq!(line, Some(3));
             assert!(column.is_some());
         }

@@ -304,7 +304,11 @@ async fn running_out_of_heap_ends_the_run_and_the_next_one_succeeds() {
     node_only!("V8's heap limit (QuickJS's bound: tests/quickjs.rs)");
     let pool = common::builder()
         .workers(1)
-        .node_arg("--max-old-space-size=48")
+        .node_arg(if common::deno() {
+            "--v8-flags=--max-old-space-size=48"
+        } else {
+            "--max-old-space-size=48"
+        })
         .build()
         .await
         .unwrap();

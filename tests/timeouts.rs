@@ -26,6 +26,33 @@ async fn a_synchronous_loop_times_out_and_the_pool_keeps_serving() {
 }
 
 #[tokio::test]
+async fn a_looping_module_times_out_and_the_pool_keeps_serving() {
+    let pool = common::builder()
+        .timeout(Duration::from_millis(300))
+        .cancel_grace(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap();
+    let error = pool
+        .run(Script::module("while (true) {}\nexport default 1;"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout { after } if after == Duration::from_millis(300)),
+        "{error:?}"
+    );
+    assert_eq!(pool.eval::<i64>("1 + 1").await.unwrap(), 2);
+    // Node's and QuickJS's watchdogs stop the loop; Deno's `vm` ignores a
+    // module's timeout, so the host ends that worker after the cancel grace
+    // and starts another (docs/ENGINES.md).
+    let restarts = if common::deno() { 1 } else { 0 };
+    let settled =
+        common::eventually(Duration::from_secs(5), || pool.stats().restarts == restarts).await;
+    assert!(settled, "{:?}", pool.stats());
+    assert_eq!(pool.eval::<i64>("2 + 2").await.unwrap(), 4);
+}
+
+#[tokio::test]
 async fn a_promise_that_never_resolves_times_out() {
     let pool = common::builder()
         .timeout(Duration::from_millis(200))

@@ -8,10 +8,22 @@ export function nowMs() {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** What to add to `process.hrtime` for the host's clock (see `followHostClock`). */
+let hostOffsetMicros = 0;
+
 /**
  * Microseconds of the system's monotonic clock (`CLOCK_MONOTONIC`, the
  * host's clock too): the unit of a request's start deadline (`startBy`).
  */
 export function nowMicros() {
-  return Number(process.hrtime.bigint() / 1000n);
+  return Number(process.hrtime.bigint() / 1000n) + hostOffsetMicros;
+}
+
+/**
+ * Reckons the host's clock from its reading `hostMicros` just sent, for an
+ * engine whose `process.hrtime` is not `CLOCK_MONOTONIC` (Deno's counts from
+ * its start): late by the message's transit, tens of microseconds.
+ */
+export function followHostClock(hostMicros) {
+  hostOffsetMicros = hostMicros - Number(process.hrtime.bigint() / 1000n);
 }

@@ -1,5 +1,16 @@
 // The worker's settings: defaults here, filled in by the host's `init`
-// request (30_init.mjs), read everywhere else.
+// request (30_init.mjs), read everywhere else; and the engine it runs on.
+
+/**
+ * The engine running this worker: Node.js, or Deno through its Node
+ * compatibility (whose `process.versions.node` names the Node.js it
+ * imitates, not itself).
+ */
+export const engine = Object.freeze(
+  process.versions.deno === undefined
+    ? { name: 'node', version: process.versions.node, deno: false }
+    : { name: 'deno', version: process.versions.deno, deno: true },
+);
 
 export const config = {
   /** Modules scripts may import by name: name -> source. */

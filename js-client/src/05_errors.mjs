@@ -3,7 +3,7 @@
 
 import util from 'node:util';
 import { CODES } from './00_codes.mjs';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { respondError } from './03_channel.mjs';
 import { NonJsonError, toJsonText } from './04_json.mjs';
 
@@ -103,11 +103,12 @@ export function cleanStack(stack) {
     .split('\n')
     .filter((line) => {
       const frame = STACK_FRAME.exec(line);
-      if (!frame) return !/^\s+at /.test(line) || !/node:|outrigger:|\[eval\d*\]/.test(line);
+      if (!frame) return !/^\s+at /.test(line) || !/node:|ext:|outrigger:|\[eval\d*\]/.test(line);
       const file = frame[1];
-      // The runtime's own frames: Node's, the runtime's files, what it
-      // compiles into contexts (`outrigger:bootstrap`, `outrigger:call`).
-      return !file.startsWith('node:') && !file.startsWith('outrigger:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
+      // The runtime's own frames: the engine's (Node's `node:`, Deno's
+      // `ext:`), the runtime's files, what it compiles into contexts
+      // (`outrigger:bootstrap`, `outrigger:call`).
+      return !file.startsWith('node:') && !file.startsWith('ext:') && !file.startsWith('outrigger:') && !isRuntimeFile(file) && !/\[eval\d*\]/.test(file);
     })
     .join('\n');
 }
@@ -136,6 +137,9 @@ export function locateInFile(stack) {
     const frame = STACK_FRAME.exec(line);
     if (frame && frame[1].startsWith('/')) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
   }
+  // A file without a place (a syntax error on Deno, see 20_compile.mjs).
+  const bare = /^\s+at (\/[^\n]*)$/m.exec(stack);
+  if (bare && !/:\d+:\d+\)?$/.test(bare[1])) return { file: bare[1] };
   return {};
 }
 
@@ -197,8 +201,9 @@ export function errorFor(thrown, filename) {
     return { code: CODES.TIMEOUT, message: thrown.message };
   }
   if (isAllocationFailure(thrown)) return memoryLimitError(thrown);
+  const decorated = decoratedByDeno(thrown);
   const isError = util.types.isNativeError(thrown)
-    || (thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
+    || (!decorated && thrown !== null && typeof thrown === 'object' && typeof safeGet(thrown, 'stack') === 'string');
   if (isError) {
     const rawStack = safeGet(thrown, 'stack');
     let { line, column } = locate(rawStack, filename);
@@ -219,7 +224,7 @@ export function errorFor(thrown, filename) {
   }
   let message;
   try {
-    message = typeof thrown === 'string' ? thrown : toJsonText(thrown, 'thrown value');
+    message = typeof thrown === 'string' ? thrown : toJsonText(decorated ? withoutStack(thrown) : thrown, 'thrown value');
   } catch {
     message = util.inspect(thrown, { customInspect: false, showProxy: true });
   }
@@ -229,6 +234,29 @@ export function errorFor(thrown, filename) {
     message: `uncaught ${name}: ${message}`,
     data: { name, message, stack: null, line: null, column: null },
   };
+}
+
+/**
+ * Deno's `vm` gives a thrown object that is not an error a `stack` of its
+ * own, as Node does only to errors: the place, the source line and a caret,
+ * then "undefined" where an error's own stack would be. Such an object is
+ * still the plain value the script threw.
+ */
+function decoratedByDeno(thrown) {
+  if (!engine.deno || thrown === null || typeof thrown !== 'object' || util.types.isNativeError(thrown)) return false;
+  try {
+    const stack = Object.getOwnPropertyDescriptor(thrown, 'stack')?.value;
+    return typeof stack === 'string' && /^[^\n]*:\d+\n[^\n]*\n\s*\^+\s*\n\nundefined$/.test(stack);
+  } catch {
+    return false;
+  }
+}
+
+/** A copy of a thrown object without the `stack` Deno gave it. */
+function withoutStack(thrown) {
+  const copy = Object.assign({}, thrown);
+  delete copy.stack;
+  return copy;
 }
 
 /**

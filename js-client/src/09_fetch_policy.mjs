@@ -1,7 +1,7 @@
 // What `fetch` may reach: the `Sandbox::allow_fetch` patterns, checked on
 // every URL a request goes to, redirects included.
 
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 
 /** WebSocket schemes are checked as the HTTP ones they upgrade from. */
 const SCHEME_OF = { 'ws:': 'http:', 'wss:': 'https:' };
@@ -55,7 +55,18 @@ export async function guardedFetch(input, options, refuse = (message) => new Err
       throw refuse(`fetch refused: ${how}${url} is not allowed by the sandbox (Sandbox::allow_fetch)`);
     }
     const again = request.body !== null ? request.clone() : request;
-    const response = await fetch(request);
+    let response;
+    try {
+      response = await fetch(request);
+    } catch (error) {
+      // Deno's own network permission (`--allow-net`, made from the same
+      // patterns) refused it: as refused here. Deno's fetch says so only in
+      // the message of its error's cause.
+      if (engine.deno && /Requires net access/.test(String(error?.cause?.message ?? error?.message))) {
+        throw refuse(`fetch refused: ${url} is not allowed by the sandbox (Sandbox::allow_fetch)`);
+      }
+      throw error;
+    }
     if (mode === 'manual' || !REDIRECTS.has(response.status)) return response;
     if (mode === 'error') throw new TypeError(`fetch failed: ${url} redirected and the request's redirect mode is "error"`);
     const location = response.headers.get('location');

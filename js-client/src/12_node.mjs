@@ -8,9 +8,11 @@
 // the worker: no `binding`, `dlopen`, `kill`, `chdir` or `mainModule`, and
 // `exit()` ends the run, not the worker.
 
+import { engine } from './02_config.mjs';
+
 /** What the script's `process` is made from: plain data, read once. */
 export function processParts(project) {
-  const env = { ...process.env };
+  const env = readEnv();
   env.NODE_ENV ??= 'production';
   return Object.freeze({
     envJson: JSON.stringify(env),
@@ -22,6 +24,21 @@ export function processParts(project) {
     pid: process.pid,
     cwd: project ?? '/',
   });
+}
+
+/**
+ * The worker's environment. Deno lists it only with every variable allowed,
+ * so there the host allows the ones it passes by name and names them as the
+ * program's arguments.
+ */
+function readEnv() {
+  if (!engine.deno) return { ...process.env };
+  const env = {};
+  for (const name of process.argv.slice(2)) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /**

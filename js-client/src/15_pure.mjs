@@ -6,6 +6,7 @@
 
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { engine } from './02_config.mjs';
 import { harden } from './10_sharing.mjs';
 
 /** `require` of the worker's own realm, for its built-in modules. */
@@ -24,6 +25,18 @@ const LEFT_OUT = {
   crypto: ['setEngine', 'setFips', 'secureHeapUsed'],
 };
 
+/**
+ * Deno's stand-ins for some modules finish setting up their prototypes on
+ * first use (`createHash` sets its `Hash`'s), which they cannot do once
+ * frozen: each is used once before.
+ */
+const DENO_WARM_UP = {
+  crypto: (crypto) => {
+    crypto.createHash('sha1').update('').digest();
+    crypto.createHmac('sha1', 'key').update('').digest();
+  },
+};
+
 /** Worker-wide frozen views of pure modules, by name. */
 const pureViews = new Map();
 
@@ -32,6 +45,7 @@ export function pureView(name) {
   let view = pureViews.get(name);
   if (view === undefined) {
     const real = workerRequire(`node:${name}`);
+    if (engine.deno) DENO_WARM_UP[name]?.(real);
     const leftOut = LEFT_OUT[name] ?? [];
     view = typeof real === 'function' ? real : Object.fromEntries(Object.keys(real)
       .filter((key) => !leftOut.includes(key))

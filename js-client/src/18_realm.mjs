@@ -7,7 +7,7 @@
 // through descriptors made once; `fetch` is lent through the sandbox's policy.
 
 import vm from 'node:vm';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { denial } from './05_errors.mjs';
 import { activeRun } from './06_current_run.mjs';
 import { guardedFetch, fetchAllowed } from './09_fetch_policy.mjs';
@@ -384,7 +384,7 @@ export const sharedParts = Object.freeze({
     language: 'en-US',
     languages: Object.freeze(['en-US']),
     platform: process.platform,
-    userAgent: `Node.js/${process.versions.node.split('.')[0]}`,
+    userAgent: `${engine.deno ? 'Deno' : 'Node.js'}/${engine.version.split('.')[0]}`,
   }),
 });
 

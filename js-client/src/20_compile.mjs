@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CODES } from './00_codes.mjs';
 import { nowMs } from './01_clock.mjs';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { RunEnded, locate, safeGet } from './05_errors.mjs';
 
 const scriptCache = new Map();
@@ -149,6 +149,12 @@ function locateModuleSyntaxError(error, source, name) {
       located.stack = `${name}:${where.line}\n${source.split('\n')[where.line - 1] ?? ''}\n${' '.repeat(Math.max(0, where.column - 1))}^\n\nSyntaxError: ${error.message}\n    at ${name}:${where.line}:${where.column}`;
       return located;
     }
+  }
+  if (engine.deno && name.startsWith('/')) {
+    // Deno's `vm` gives no place: at least name the file that failed.
+    const named = new SyntaxError(error.message);
+    named.stack = `SyntaxError: ${error.message}\n    at ${name}`;
+    return named;
   }
   return error;
 }

@@ -6,13 +6,16 @@
 // ESM resolver: exports maps, "import" condition; needs
 // --experimental-import-meta-resolve for the parent argument) for imports,
 // and `createRequire(file).resolve` (the CommonJS resolver, "require"
-// condition) for `require`.
+// condition) for `require`. Deno's `import.meta.resolve` takes no parent,
+// so there imports go through `resolveEsm`, Node's ESM algorithm written
+// out for what packages use (relative and absolute paths, `node_modules`
+// lookup, `exports` with conditions and `*` patterns, `main`).
 
 import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { config } from './02_config.mjs';
+import { config, engine } from './02_config.mjs';
 import { ImportFailure } from './05_errors.mjs';
 import { cacheStats, lruGet, lruSet } from './20_compile.mjs';
 
@@ -42,9 +45,13 @@ export function resolveFile(specifier, parentFile, referrer, how) {
     if (how === 'require') {
       resolved = createRequire(parentFile).resolve(specifier);
     } else {
-      const url = import.meta.resolve(specifier, pathToFileURL(parentFile).href);
-      if (!url.startsWith('file:')) throw new Error(`it resolves to ${url}, which is not a file`);
-      resolved = fileURLToPath(url);
+      if (engine.deno) {
+        resolved = resolveEsm(specifier, parentFile);
+      } else {
+        const url = import.meta.resolve(specifier, pathToFileURL(parentFile).href);
+        if (!url.startsWith('file:')) throw new Error(`it resolves to ${url}, which is not a file`);
+        resolved = fileURLToPath(url);
+      }
     }
   } catch (error) {
     throw new ImportFailure(specifier, referrer, notFoundReason(specifier, error));
@@ -52,6 +59,140 @@ export function resolveFile(specifier, parentFile, referrer, how) {
   resolutions.set(cacheKey, resolved);
   if (resolutions.size > RESOLUTIONS_LIMIT) resolutions.delete(resolutions.keys().next().value);
   return resolved;
+}
+
+/** The conditions Node's ESM resolver matches in `exports`, in its order. */
+const ESM_CONDITIONS = new Set(['node', 'import', 'default']);
+
+/** An error as Node's ESM resolver gives it. */
+function resolveError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
+}
+
+/** The ESM resolution of `specifier` from `parentFile`: an absolute path. */
+function resolveEsm(specifier, parentFile) {
+  if (/^(\.{0,2}\/|file:)/.test(specifier)) {
+    const url = new URL(specifier, pathToFileURL(parentFile));
+    if (url.protocol !== 'file:') throw new Error(`it resolves to ${url.href}, which is not a file`);
+    // As Node's: a file that is not there is for the read to report.
+    const file = fileURLToPath(url);
+    return isFile(file) || isDirectory(file) ? existingFile(file, specifier, parentFile) : file;
+  }
+  if (specifier.startsWith('#')) {
+    // Package imports: Node's CommonJS resolver reads them the same way.
+    return createRequire(parentFile).resolve(specifier);
+  }
+  if (/^[a-z][a-z\d+.-]*:/i.test(specifier)) {
+    throw resolveError('ERR_UNSUPPORTED_ESM_URL_SCHEME', `Only URLs with a scheme in: file, data, and node are supported by the default ESM loader. Received protocol '${specifier.split(':')[0]}:'`);
+  }
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  const subpath = '.' + specifier.slice(name.length);
+  for (let dir = path.dirname(parentFile); ; dir = path.dirname(dir)) {
+    const packageDir = path.join(dir, 'node_modules', name);
+    if (isDirectory(packageDir)) return resolvePackage(packageDir, subpath, specifier, parentFile);
+    if (path.dirname(dir) === dir) break;
+  }
+  throw resolveError('ERR_MODULE_NOT_FOUND', `Cannot find package '${name}' imported from ${parentFile}`);
+}
+
+/** `subpath` (`.` or `./x`) of the package in `packageDir`. */
+function resolvePackage(packageDir, subpath, specifier, parentFile) {
+  let manifest = {};
+  try {
+    manifest = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+  } catch {
+    // No package.json (or an unreadable one): plain files and index.js.
+  }
+  const exportsField = manifest?.exports;
+  if (exportsField !== undefined && exportsField !== null) {
+    const sugar = typeof exportsField === 'string' || Array.isArray(exportsField)
+      || !Object.keys(exportsField).some((key) => key.startsWith('.'));
+    const map = sugar ? { '.': exportsField } : exportsField;
+    let target;
+    let star;
+    if (Object.hasOwn(map, subpath) && !subpath.includes('*')) {
+      target = map[subpath];
+    } else {
+      let best = '';
+      for (const key of Object.keys(map)) {
+        const at = key.indexOf('*');
+        if (at === -1) continue;
+        const prefix = key.slice(0, at);
+        const suffix = key.slice(at + 1);
+        if (subpath.length >= key.length && subpath.startsWith(prefix) && subpath.endsWith(suffix) && prefix.length > best.indexOf('*')) {
+          best = key;
+          target = map[key];
+          star = subpath.slice(prefix.length, subpath.length - suffix.length);
+        }
+      }
+    }
+    const file = exportTarget(packageDir, target, star);
+    if (file === undefined) {
+      throw resolveError('ERR_PACKAGE_PATH_NOT_EXPORTED', `Package subpath '${subpath}' is not defined by "exports" in ${path.join(packageDir, 'package.json')} imported from ${parentFile}`);
+    }
+    return existingFile(file, specifier, parentFile);
+  }
+  if (subpath !== '.') return existingFile(path.join(packageDir, subpath), specifier, parentFile);
+  const main = typeof manifest?.main === 'string' ? manifest.main : undefined;
+  const candidates = main === undefined
+    ? ['index.js']
+    : [main, `${main}.js`, `${main}.json`, `${main}.node`, `${main}/index.js`, `${main}/index.json`, `${main}/index.node`, 'index.js'];
+  for (const candidate of candidates) {
+    const file = path.join(packageDir, candidate);
+    if (isFile(file)) return realpathSync(file);
+  }
+  throw resolveError('ERR_MODULE_NOT_FOUND', `Cannot find package '${packageDir}' imported from ${parentFile}`);
+}
+
+/** An `exports` target with the conditions matched: a path, or undefined. */
+function exportTarget(packageDir, target, star) {
+  if (typeof target === 'string') {
+    if (!target.startsWith('./')) return undefined;
+    return path.join(packageDir, star === undefined ? target : target.replaceAll('*', star));
+  }
+  if (Array.isArray(target)) {
+    for (const each of target) {
+      const file = exportTarget(packageDir, each, star);
+      if (file !== undefined) return file;
+    }
+    return undefined;
+  }
+  if (target !== null && typeof target === 'object') {
+    for (const [condition, each] of Object.entries(target)) {
+      if (!ESM_CONDITIONS.has(condition)) continue;
+      const file = exportTarget(packageDir, each, star);
+      if (file !== undefined) return file;
+    }
+  }
+  return undefined;
+}
+
+/** `file` with its symbolic links resolved, as Node's resolver gives it. */
+function existingFile(file, specifier, parentFile) {
+  if (isFile(file)) return realpathSync(file);
+  if (isDirectory(file)) {
+    throw resolveError('ERR_UNSUPPORTED_DIR_IMPORT', `Directory import '${file}' is not supported resolving ES modules imported from ${parentFile}`);
+  }
+  throw resolveError('ERR_MODULE_NOT_FOUND', `Cannot find module '${file}' imported from ${parentFile}`);
+}
+
+function isFile(file) {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(dir) {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Node's resolver errors, said in terms of what was looked for. */

@@ -3,8 +3,8 @@
 
 import { statSync } from 'node:fs';
 import { PROTOCOL_VERSION, CODES } from './00_codes.mjs';
-import { nowMicros } from './01_clock.mjs';
-import { config } from './02_config.mjs';
+import { nowMicros, followHostClock } from './01_clock.mjs';
+import { config, engine } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
@@ -13,6 +13,7 @@ import { createContext, addSpare, scheduleRefill } from './25_preloads.mjs';
 
 /** Fills `config` from `init`'s params and answers. */
 export function init(id, params) {
+  if (engine.deno && typeof params.clock === 'number') followHostClock(params.clock);
   for (const [name, source] of Object.entries(params.modules ?? {})) config.modules.set(name, source);
   if (params.scriptCacheSize) config.scriptCacheSize = params.scriptCacheSize;
   if (params.maxMessageBytes) config.maxMessageBytes = params.maxMessageBytes;
@@ -62,7 +63,7 @@ function isDirectory(dir) {
 
 /** The answer to `init`. */
 function hello() {
-  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: 'node', version: process.versions.node, pid: process.pid, clock: nowMicros() });
+  return JSON.stringify({ protocol: PROTOCOL_VERSION, engine: engine.name, version: engine.version, pid: process.pid, clock: nowMicros() });
 }
 
 /**

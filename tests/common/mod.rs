@@ -1,5 +1,5 @@
-//! Shared set-up for the integration tests: real pools of real Node.js
-//! workers.
+//! Shared set-up for the integration tests: real pools of real engine
+//! workers (Node.js, Deno or QuickJS).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -9,19 +9,23 @@ use outrigger::{Pool, PoolBuilder};
 use proptest::prelude::*;
 
 /// A builder for a small pool with a short default timeout, on the engine
-/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, or `quickjs`),
-/// Node.js being `OUTRIGGER_TEST_NODE` (default: `node` from `PATH`).
+/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, `deno` or
+/// `quickjs`), Node.js being `OUTRIGGER_TEST_NODE` (default: `node` from
+/// `PATH`) and Deno [`deno_program`].
 pub fn builder() -> PoolBuilder {
     init_tracing();
     let builder = Pool::builder().workers(2).timeout(Duration::from_secs(10));
-    if quickjs() {
-        return in_process(builder);
+    match engine() {
+        TestEngine::QuickJs => in_process(builder),
+        TestEngine::Deno => builder
+            .engine(outrigger::Engine::Deno)
+            .engine_path(deno_program()),
+        TestEngine::Node => node_builder(builder),
     }
-    node_builder(builder)
 }
 
 /// A builder on Node.js whatever `OUTRIGGER_TEST_ENGINE` says, for tests of
-/// what only a process engine has.
+/// what only Node.js has.
 pub fn node_builder(builder: PoolBuilder) -> PoolBuilder {
     match std::env::var_os("OUTRIGGER_TEST_NODE") {
         Some(node) => builder.node(node),
@@ -29,18 +33,54 @@ pub fn node_builder(builder: PoolBuilder) -> PoolBuilder {
     }
 }
 
-/// Whether the engine-independent tests run on QuickJS
-/// (`OUTRIGGER_TEST_ENGINE=quickjs`).
-pub fn quickjs() -> bool {
+/// The engine the engine-independent tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestEngine {
+    Node,
+    Deno,
+    QuickJs,
+}
+
+/// The engine named by `OUTRIGGER_TEST_ENGINE` (default `node`).
+pub fn engine() -> TestEngine {
     match std::env::var("OUTRIGGER_TEST_ENGINE").as_deref() {
-        Ok("quickjs") => true,
-        Ok("node") | Err(_) => false,
-        Ok(other) => panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node` and `quickjs`"),
+        Ok("node") | Err(_) => TestEngine::Node,
+        Ok("deno") => TestEngine::Deno,
+        Ok("quickjs") => TestEngine::QuickJs,
+        Ok(other) => {
+            panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node`, `deno` and `quickjs`")
+        }
     }
 }
 
-/// Skips the rest of a test that needs what only the Node.js engine has
-/// (a process, npm packages, Node's built-ins, ...), saying so.
+/// Whether the engine-independent tests run on QuickJS
+/// (`OUTRIGGER_TEST_ENGINE=quickjs`).
+pub fn quickjs() -> bool {
+    engine() == TestEngine::QuickJs
+}
+
+/// Whether they run on Deno (`OUTRIGGER_TEST_ENGINE=deno`).
+pub fn deno() -> bool {
+    engine() == TestEngine::Deno
+}
+
+/// The Deno the tests run: `$OUTRIGGER_DENO`, else the one scripts/test.sh
+/// installs under `target/engines/deno`, else `deno` from `PATH`.
+pub fn deno_program() -> PathBuf {
+    if let Some(path) = std::env::var_os("OUTRIGGER_DENO") {
+        return PathBuf::from(path);
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/engines/deno/node_modules/@deno/linux-x64-glibc/deno");
+    if installed.exists() {
+        return installed;
+    }
+    PathBuf::from("deno")
+}
+
+/// Skips the rest of a test that needs what only an engine with Node.js's
+/// built-ins has (a process, npm packages, Node's built-ins, ...), saying
+/// so: it runs on Node.js and Deno, not on QuickJS.
 #[macro_export]
 macro_rules! node_only {
     ($why:expr) => {
@@ -51,7 +91,20 @@ macro_rules! node_only {
     };
 }
 
-/// What the engine under test says: Node.js's words or QuickJS's.
+/// Skips the rest of a test on Deno, saying why; docs/ENGINES.md lists
+/// these differences.
+#[macro_export]
+macro_rules! not_on_deno {
+    ($why:expr) => {
+        if $crate::common::deno() {
+            eprintln!("skipped on Deno: {}", $why);
+            return;
+        }
+    };
+}
+
+/// What the engine under test says: Node.js's words (Deno's too) or
+/// QuickJS's.
 pub fn either<T>(node: T, on_quickjs: T) -> T {
     if quickjs() {
         on_quickjs

@@ -57,7 +57,7 @@ pub use declarations::{Declarations, ToolFormat};
 pub use diagnostic::Diagnostic;
 pub use discovery::{ToolDescription, ToolSummary};
 pub use dispatch::{ExitCauses, Stats, WorkerCounts};
-pub use engine::Engine;
+pub use engine::{Engine, EngineInfo};
 pub use error::{Error, Result};
 pub use metrics::Histogram;
 pub use module::JsModule;

@@ -187,6 +187,11 @@ impl Sandbox {
         self.permission_model
     }
 
+    /// The `allow_fetch` patterns, as given.
+    pub(crate) fn fetch_patterns(&self) -> &[String] {
+        &self.fetch
+    }
+
     /// The paths workers may read (the project aside).
     pub(crate) fn read_paths(&self) -> &[PathBuf] {
         &self.read

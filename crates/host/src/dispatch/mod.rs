@@ -436,6 +436,7 @@ impl Dispatcher {
                 members().filter(|m| m.worker.is_alive()).cloned().collect();
             (stats, live)
         };
+        stats.engine = live.first().map(|m| m.worker.engine.clone());
         // Memory is read from the kernel, outside the table's lock.
         stats.per_worker = live
             .iter()

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::engine::Cause;
+use crate::engine::{Cause, EngineInfo};
 use crate::metrics::{Histogram, Recorder};
 
 /// A snapshot of a pool's counters.
@@ -41,6 +41,9 @@ pub struct Stats {
     pub moved: u64,
     /// Each live worker's own counts.
     pub per_worker: Vec<WorkerCounts>,
+    /// The engine the workers run and its version, as a live worker reports
+    /// it (`None` while none is live).
+    pub engine: Option<EngineInfo>,
 }
 
 /// One worker's counts, in [`Stats::per_worker`].

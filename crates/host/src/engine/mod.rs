@@ -13,6 +13,7 @@ mod approval;
 mod calls;
 mod clock;
 mod connection;
+mod deno;
 mod lifecycle;
 mod memory;
 mod mounts;
@@ -54,6 +55,13 @@ pub enum Engine {
     /// [`PoolBuilder::node`](crate::PoolBuilder::node). The default.
     #[default]
     Node,
+    /// Deno 2 or newer, from `PATH` or
+    /// [`PoolBuilder::engine_path`](crate::PoolBuilder::engine_path). It runs
+    /// the same worker runtime through its Node.js compatibility, and maps
+    /// the sandbox onto its own permissions, which also cover the network
+    /// (`Sandbox::allow_fetch` hosts become `--allow-net`). docs/ENGINES.md
+    /// lists what differs.
+    Deno,
     /// QuickJS (quickjs-ng, through rquickjs) inside the host: each worker
     /// is an engine thread with its own QuickJS runtime, so no engine
     /// program is needed. Needs the `quickjs` feature. See the engine table
@@ -68,6 +76,7 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::Node => "Node.js",
+            Engine::Deno => "Deno",
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => "QuickJS",
         }
@@ -77,9 +86,33 @@ impl Engine {
     pub(crate) async fn prepare(self, settings: &EngineSettings<'_>) -> Result<Launch> {
         match self {
             Engine::Node => node::prepare(settings).await,
+            Engine::Deno => deno::prepare(settings).await,
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => Ok(Launch::InProcess(quickjs::Launch::new(settings.memory_mb))),
         }
+    }
+}
+
+/// An engine and its version, in [`Stats::engine`](crate::Stats::engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineInfo {
+    /// The engine.
+    pub engine: Engine,
+    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno),
+    /// `quickjs-ng 0.16.2`.
+    pub version: String,
+}
+
+impl EngineInfo {
+    pub(crate) fn new(engine: Engine, version: String) -> Self {
+        EngineInfo { engine, version }
+    }
+}
+
+impl std::fmt::Display for EngineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.engine.name(), self.version)
     }
 }
 
@@ -112,11 +145,14 @@ pub(crate) enum Launch {
 
 impl Launch {
     /// The Node.js that runs tools beside the workers (the type checker):
-    /// the workers' own, else the one named, else `node` from `PATH`.
+    /// the workers' own, else (QuickJS) the one named, else `node` from `PATH`.
     #[cfg_attr(not(feature = "quickjs"), allow(unused_variables))]
     pub(crate) fn node_for_tools(&self, named: Option<&Path>) -> std::path::PathBuf {
         match self {
-            Launch::Process(launch) => launch.command.program.clone(),
+            Launch::Process(launch) if launch.engine == Engine::Node => {
+                launch.command.program.clone()
+            }
+            Launch::Process(_) => "node".into(),
             #[cfg(feature = "quickjs")]
             Launch::InProcess(_) => named.map_or_else(|| "node".into(), Path::to_path_buf),
         }
@@ -136,13 +172,14 @@ impl Launch {
 /// serve.
 #[derive(Debug, Clone)]
 pub(crate) struct ProcessLaunch {
-    /// The engine's name, for messages.
-    pub(crate) name: &'static str,
+    pub(crate) engine: Engine,
     pub(crate) command: EngineCommand,
     /// The oldest major version that may serve.
     pub(crate) min_major: u32,
     /// Whether a line the engine wrote to stderr says it ran out of memory.
     pub(crate) out_of_memory: fn(&str) -> Option<memory::EngineOutOfMemory>,
+    /// A directory the engine keeps its own files in while the pool lives.
+    pub(crate) _private_dir: Option<Arc<deno::PrivateDir>>,
 }
 
 impl ProcessLaunch {
@@ -158,10 +195,10 @@ impl ProcessLaunch {
         if major < self.min_major || hello.protocol != PROTOCOL_VERSION {
             return Err(format!(
                 "found {} {} (protocol {}), but outrigger needs {} {} or newer (protocol {})",
-                self.name,
+                self.engine.name(),
                 hello.version,
                 hello.protocol,
-                self.name,
+                self.engine.name(),
                 self.min_major,
                 PROTOCOL_VERSION
             ));

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::memory::EngineOutOfMemory;
-use super::{runtime, spawn, EngineCommand, EngineSettings, Launch, ProcessLaunch};
+use super::{runtime, spawn, Engine, EngineCommand, EngineSettings, Launch, ProcessLaunch};
 use crate::error::Result;
 use crate::paths::absolute_file;
 use crate::sandbox::Sandbox;
@@ -41,7 +41,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         .chain(settings.env.iter().cloned())
         .collect();
     Ok(Launch::Process(ProcessLaunch {
-        name: "Node.js",
+        engine: Engine::Node,
         command: EngineCommand {
             program,
             args,
@@ -50,6 +50,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         },
         min_major: MIN_MAJOR,
         out_of_memory,
+        _private_dir: None,
     }))
 }
 
@@ -106,20 +107,21 @@ fn heap_flag(mib: u64) -> OsString {
     format!("--max-old-space-size={mib}").into()
 }
 
-/// Node.js out of memory: V8's fatal error through Node's handler (`FATAL
-/// ERROR: Reached heap limit Allocation failed - JavaScript heap out of
-/// memory` at the heap's limit; `CALL_AND_RETRY_LAST`, `Committing semi
-/// space failed` and the like when the system refused a page), V8's own
-/// `Fatal process out of memory`, or a C++ allocation that threw
-/// `std::bad_alloc`. Scripts cannot write to a worker's stderr, so these
-/// lines are the engine's.
-fn out_of_memory(line: &str) -> Option<EngineOutOfMemory> {
+/// Node.js (and Deno) out of memory: V8's fatal error through Node's
+/// handler (`FATAL ERROR: Reached heap limit Allocation failed - JavaScript
+/// heap out of memory`, or `Ineffective mark-compacts near heap limit`, at
+/// the heap's limit; Deno says `# Fatal JavaScript out of memory:` with the
+/// same reasons; `CALL_AND_RETRY_LAST`, `Committing semi space failed` and
+/// the like when the system refused a page), V8's own `Fatal process out of
+/// memory`, or a C++ allocation that threw `std::bad_alloc`. Scripts cannot
+/// write to a worker's stderr, so these lines are the engine's.
+pub(super) fn out_of_memory(line: &str) -> Option<EngineOutOfMemory> {
     let lower = line.to_ascii_lowercase();
     if !lower.contains("out of memory") && !lower.contains("std::bad_alloc") {
         return None;
     }
     Some(EngineOutOfMemory {
-        heap_limit: line.contains("Reached heap limit"),
+        heap_limit: line.contains("heap limit"),
         line: line.trim().to_owned(),
     })
 }
@@ -195,6 +197,8 @@ mod tests {
         let refused = "FATAL ERROR: Committing semi space failed. Allocation failed - JavaScript heap out of memory";
         assert!(out_of_memory(refused).is_some_and(|oom| !oom.heap_limit));
         assert!(out_of_memory("# Fatal process out of memory: Zone").is_some());
+        let deno = "# Fatal JavaScript out of memory: Ineffective mark-compacts near heap limit";
+        assert!(out_of_memory(deno).is_some_and(|oom| oom.heap_limit));
         assert_eq!(out_of_memory("<--- Last few GCs --->"), None);
         assert_eq!(out_of_memory("Segmentation fault"), None);
     }

@@ -23,7 +23,9 @@ use super::script_cache::ScriptCache;
 use super::spawn;
 use super::{Exited, ProcessLaunch, WorkerConfig};
 use crate::error::{Error, Result};
-use crate::wire::methods::{Cancel, CancelReason, Notification, Ping, Request, Shutdown, Stats};
+use crate::wire::methods::{
+    Cancel, CancelReason, InitNow, Notification, Ping, Request, Shutdown, Stats,
+};
 use crate::wire::{self, WorkerStats};
 
 /// A running engine process.
@@ -155,7 +157,14 @@ impl ProcessWorker {
         tracing::debug!(pid, "worker process started");
 
         let hello = match worker
-            .ask(&config.init, "init", config.startup_timeout)
+            .ask(
+                &InitNow {
+                    init: &config.init,
+                    clock: monotonic_micros(),
+                },
+                "init",
+                config.startup_timeout,
+            )
             .await
         {
             Ok(hello) => hello,
@@ -202,7 +211,7 @@ impl ProcessWorker {
         }
         tracing::info!(
             pid,
-            engine = launch.name,
+            engine = launch.engine.name(),
             version = worker.version.get().map(String::as_str),
             cgroup = worker.memory.has_cgroup(),
             "worker ready"

@@ -17,7 +17,7 @@ use super::memory::Usage;
 use super::process::ProcessWorker;
 #[cfg(feature = "quickjs")]
 use super::quickjs::ThreadWorker;
-use super::{Launch, WorkerConfig};
+use super::{EngineInfo, Launch, WorkerConfig};
 use crate::error::Result;
 use crate::wire::methods::{CancelReason, Notification, Request};
 use crate::wire::WorkerStats;
@@ -37,6 +37,8 @@ pub(crate) struct Worker {
     /// The process id, or for an engine thread its thread id: unique among
     /// the pool's live workers.
     pub(crate) pid: u32,
+    /// The engine it runs, and that engine's version as the worker reported it.
+    pub(crate) engine: EngineInfo,
     body: Body,
 }
 
@@ -76,12 +78,25 @@ impl Worker {
                 Body::Thread(ThreadWorker::start(config, launch, ids, exits).await?)
             }
         };
-        let pid = match &body {
-            Body::Process(worker) => worker.pid,
+        let (pid, engine) = match (&body, &config.launch) {
+            (Body::Process(worker), Launch::Process(launch)) => (
+                worker.pid,
+                EngineInfo::new(
+                    launch.engine,
+                    worker.version.get().cloned().unwrap_or_default(),
+                ),
+            ),
             #[cfg(feature = "quickjs")]
-            Body::Thread(worker) => worker.pid,
+            (Body::Thread(worker), _) => (
+                worker.pid,
+                EngineInfo::new(super::Engine::QuickJs, super::quickjs::VERSION.to_owned()),
+            ),
+            #[cfg(feature = "quickjs")]
+            (Body::Process(_), Launch::InProcess(_)) => {
+                unreachable!("a process is started only from a process launch")
+            }
         };
-        Ok(Arc::new(Worker { pid, body }))
+        Ok(Arc::new(Worker { pid, engine, body }))
     }
 
     /// Whether it still runs (its process or thread has not ended).

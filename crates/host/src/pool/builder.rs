@@ -168,15 +168,24 @@ impl PoolBuilder {
         self
     }
 
-    /// The engine program: a path, or a name looked up in `PATH`
-    /// (default `node`). Node.js 20 or newer.
-    pub fn node(mut self, program: impl Into<PathBuf>) -> Self {
+    /// The engine's program, whichever [`engine`](Self::engine) it is: a
+    /// path, or a name looked up in `PATH` (default `node` for
+    /// [`Engine::Node`], `deno` for [`Engine::Deno`]).
+    pub fn engine_path(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = Some(program.into());
         self
     }
 
+    /// Node.js's spelling of [`engine_path`](Self::engine_path): the
+    /// `node` program, 20 or newer. With the QuickJS engine, the Node.js
+    /// that runs the type checker.
+    pub fn node(self, program: impl Into<PathBuf>) -> Self {
+        self.engine_path(program)
+    }
+
     /// An extra command-line argument for the engine, e.g.
-    /// `--max-old-space-size=256`.
+    /// `--max-old-space-size=256` for Node.js; for Deno, a `deno run` flag,
+    /// e.g. `--v8-flags=--max-old-space-size=256`.
     pub fn node_arg(mut self, arg: impl Into<OsString>) -> Self {
         self.engine_args.push(arg.into());
         self
@@ -544,6 +553,8 @@ impl PoolBuilder {
     /// the sync, callback and promise forms alike. Paths elsewhere stay as
     /// the sandbox decides. A mount is not a grant of the real file system:
     /// nothing under `path` on the host's disk is reachable through it.
+    /// Not available on [`Engine::Deno`]: `build()` says so with
+    /// [`Error::InvalidInput`].
     ///
     /// ```no_run
     /// # async fn demo() -> outrigger_host::Result<()> {
@@ -590,6 +601,38 @@ impl PoolBuilder {
                 }
             }
         }
+        if self.engine == Engine::Deno && !self.mounts.is_empty() {
+            // A mount's reads and writes are synchronous on the file
+            // channel, an inherited descriptor, which Deno's `node:fs`
+            // cannot use (its descriptors are its own resource ids).
+            return Err(Error::InvalidInput(
+                "PoolBuilder::mount is not available on Engine::Deno: Deno's node:fs cannot read \
+                 and write the file channel synchronously; use Engine::Node, or give scripts the \
+                 files with Sandbox::allow_read/allow_write"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses built-ins allowed whole that the engine's sandbox cannot
+    /// hold. Deno's permissions do not cover threads: a worker thread runs
+    /// outside the script's context with the worker's own descriptors, its
+    /// channel among them (Node's permission model refuses to start one).
+    /// WASI is refused with it: Deno's `node:wasi` is not vouched for.
+    fn check_builtins(&self) -> Result<()> {
+        if self.engine != Engine::Deno || !self.sandbox.permission_model_enabled() {
+            return Ok(());
+        }
+        for name in ["worker_threads", "wasi"] {
+            if self.allowed_builtins.contains(name) {
+                return Err(Error::InvalidInput(format!(
+                    "PoolBuilder::allow_builtin(\"node:{name}\") is not available on Engine::Deno: \
+                     Deno's permissions cannot keep it in the sandbox (trusted code may turn the \
+                     sandbox off with Sandbox::permission_model(false))"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -605,6 +648,7 @@ impl PoolBuilder {
         }
         self.sandbox.check()?;
         self.check_mounts()?;
+        self.check_builtins()?;
         // Tool discovery (`host.$tools`) answers from the other callbacks.
         let tools = Arc::new(self.registry.declarations());
         for (decl, handler) in crate::discovery::builtins(tools) {
@@ -718,6 +762,7 @@ impl PoolBuilder {
             }
             return Err(error);
         }
+        let engine = workers.first().map(|w| w.engine.to_string());
         for (position, worker) in workers.into_iter().enumerate() {
             dispatcher.install(position, worker);
         }
@@ -731,7 +776,7 @@ impl PoolBuilder {
         };
         // Its tasks keep it for as long as the dispatcher lives.
         supervisor.watch(exits, signals, health);
-        tracing::info!(workers = self.workers, engine = self.engine.name(), elapsed = ?started.elapsed(), "pool started");
+        tracing::info!(workers = self.workers, engine = engine.as_deref().unwrap_or(self.engine.name()), elapsed = ?started.elapsed(), "pool started");
         let runner = Runner::new(
             dispatcher,
             ids,

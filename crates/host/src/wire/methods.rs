@@ -70,6 +70,25 @@ impl Request for Init {
     }
 }
 
+/// `init` as one worker is sent it: the pool's settings and the host's
+/// clock when sent, from which a worker whose own clock is not
+/// `CLOCK_MONOTONIC` (Deno's `process.hrtime` counts from its start)
+/// reckons the host's, to read start deadlines in.
+#[derive(Debug, Serialize)]
+pub(crate) struct InitNow<'a> {
+    #[serde(flatten)]
+    pub(crate) init: &'a Init,
+    /// The host's monotonic clock, in microseconds.
+    pub(crate) clock: u64,
+}
+
+impl Request for InitNow<'_> {
+    const METHOD: &'static str = "init";
+    fn params(&self) -> String {
+        serde_json::to_string(self).expect("init params serialize")
+    }
+}
+
 /// A module registered by name (`PoolBuilder::module`).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct RegisteredModule {
