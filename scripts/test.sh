@@ -76,6 +76,9 @@ fi
 step "doc tests"
 cargo test --workspace --doc "${FEATURES[@]}"
 
+step "cargo doc (no broken links in the API docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet "${FEATURES[@]}"
+
 step "cargo package -p outrigger-host (the runtime crate builds from its package alone)"
 cargo package -p outrigger-host --allow-dirty --quiet
 

@@ -85,7 +85,7 @@ impl Session {
         self.start(script).await?.output().await
     }
 
-    /// Starts a script in the session's context; see [`Pool::start`].
+    /// Starts a script in the session's context; see [`Pool::start`](crate::Pool::start).
     pub async fn start(&self, script: Script) -> Result<RunHandle> {
         let timeout = script.timeout_or(self.runner.defaults.timeout);
         let loaded = self.runner.load(&script).await?;
@@ -110,7 +110,7 @@ impl Session {
 
     /// Loads an ES module file into the session's context, with its own
     /// relative imports and the session's project packages; see
-    /// [`Pool::load_module_file`].
+    /// [`Pool::load_module_file`](crate::Pool::load_module_file).
     pub async fn load_module_file(&self, path: impl AsRef<std::path::Path>) -> Result<JsModule> {
         self.check_alive()?;
         let module = read_module_file(path.as_ref()).await?;

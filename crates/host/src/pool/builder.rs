@@ -402,7 +402,7 @@ impl PoolBuilder {
     }
 
     /// Whether TypeScript scripts are type-checked before they run (default
-    /// off; [`Script::typecheck`] decides per script): one that does not
+    /// off; [`Script::typecheck`](crate::Script::typecheck) decides per script): one that does not
     /// check fails with [`Error::Type`] and nothing of it runs. On, the
     /// compiler is started by [`build`](Self::build), which fails with
     /// [`Error::Spawn`] when it cannot be found. See [`Pool::check`].
@@ -487,7 +487,7 @@ impl PoolBuilder {
     /// timeout clock is paused and its other work goes on; a denial rejects
     /// the call in the script with an `Error` whose `code` is
     /// `"APPROVAL_DENIED"`. Without an approver, such calls are denied.
-    /// [`Script::approver`] sets one for a run.
+    /// [`Script::approver`](crate::Script::approver) sets one for a run.
     pub fn approver<F, Fut>(mut self, decide: F) -> Self
     where
         F: Fn(crate::ApprovalRequest) -> Fut + Send + Sync + 'static,
@@ -509,7 +509,7 @@ impl PoolBuilder {
 
     /// How many callback calls one run may make (default 10,000); the call
     /// past the limit ends the run with [`Error::Limit`]. `0` means no limit.
-    /// [`Script::max_callback_calls`] overrides it per run.
+    /// [`Script::max_callback_calls`](crate::Script::max_callback_calls) overrides it per run.
     pub fn max_callback_calls(mut self, max: u32) -> Self {
         self.max_callback_calls = max;
         self

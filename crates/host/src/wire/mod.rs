@@ -2,7 +2,7 @@
 //! text per line, both ways. The only place method names, params and error
 //! codes are spelled.
 //!
-//! The host sends requests ([`methods`]: `init`, `run`, `call`,
+//! The host sends requests (`methods`: `init`, `run`, `call`,
 //! `module.load`, `session.open`, `ping`, `stats`) and notifications
 //! (`cancel`, `session.close`, `module.unload`, `shutdown`). The worker
 //! answers them, and sends notifications of its own (`log`, `event`) and
