@@ -156,11 +156,7 @@ impl Calls {
                         wire::error_response(Some(id), error.code(), error.message(), error.data())
                     }
                     Err(panic) => {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "no message".into());
+                        let what = super::answer::panic_message(&*panic);
                         tracing::error!(panic = %what, "callback panicked");
                         wire::error_response(
                             Some(id),

@@ -9,6 +9,7 @@
 //! worker's whole memory ([`memory`]), and the worker itself ([`worker`])
 //! with its [`lifecycle`].
 
+mod answer;
 mod approval;
 mod calls;
 mod clock;

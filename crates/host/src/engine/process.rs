@@ -337,33 +337,11 @@ impl ProcessWorker {
         timeout: Duration,
     ) -> Result<Box<RawValue>> {
         let id = self.next_id();
-        let mut rx = self.request(id, request);
-        let answer = async {
-            loop {
-                match rx.recv().await {
-                    Some(Reply::Done(Ok(value))) => return Ok(value),
-                    Some(Reply::Done(Err(error))) => {
-                        return Err(wire::into_error(error, name, timeout))
-                    }
-                    Some(Reply::Exited { pid, reason }) => {
-                        return Err(Error::WorkerExited { pid, reason })
-                    }
-                    Some(Reply::Log(entry)) => {
-                        tracing::debug!(target: "outrigger::console", pid = self.pid, method = R::METHOD, "{entry}");
-                    }
-                    Some(Reply::Event(_) | Reply::Withdrawn | Reply::Held(..)) => {}
-                    None => {
-                        return Err(Error::WorkerExited {
-                            pid: self.pid,
-                            reason: self.connection.closed_reason(),
-                        })
-                    }
-                }
-            }
-        };
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(result) => result,
-            Err(_) => {
+        let replies = self.request(id, request);
+        let closed = || self.connection.closed_reason();
+        match super::answer::answer(replies, self.pid, R::METHOD, name, timeout, closed).await {
+            Some(result) => result,
+            None => {
                 self.cancel(id, CancelReason::Timeout);
                 Err(Error::Timeout { after: timeout })
             }
@@ -408,8 +386,6 @@ impl ProcessWorker {
         }
     }
 
-    /// Asks the worker to stop a run, and replaces the worker if it does not
-    /// answer within the grace period (it is stuck in synchronous code).
     /// Notes what run `request` brings besides its request: its id as its
     /// handle knows it, and its own approver.
     pub(crate) fn begin_run(
@@ -426,6 +402,8 @@ impl ProcessWorker {
         self.connection.pending_approvals(request)
     }
 
+    /// Asks the worker to stop a run, and replaces the worker if it does not
+    /// answer within the grace period (it is stuck in synchronous code).
     pub(crate) fn cancel(self: &Arc<Self>, id: u64, reason: CancelReason) {
         self.notify(&Cancel { id, reason });
         self.connection.end_calls(id);

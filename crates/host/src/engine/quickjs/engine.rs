@@ -235,11 +235,7 @@ pub(super) fn thread_main(
         }
         Ok(Err(why)) => why,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
+            let what = super::super::answer::panic_message(&*panic);
             tracing::error!(panic = %what, "the engine thread panicked");
             format!("the engine thread panicked: {what}")
         }

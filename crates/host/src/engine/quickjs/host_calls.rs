@@ -245,11 +245,7 @@ pub(super) fn start<'js>(
 }
 
 fn panicked(method: &str, panic: Box<dyn std::any::Any + Send>) -> CallbackError {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into());
+    let what = super::super::answer::panic_message(&*panic);
     tracing::error!(panic = %what, "callback panicked");
     CallbackError::new(format!("callback `{method}` panicked: {what}"))
         .with_code(codes::CALLBACK_FAILED)

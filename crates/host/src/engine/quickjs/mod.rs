@@ -43,7 +43,7 @@ use super::script_cache::ScriptCache;
 use super::{Exited, WorkerConfig};
 use crate::error::{Error, Result};
 use crate::wire::methods::{Cancel, CancelReason, Notification, Ping, Request, Shutdown, Stats};
-use crate::wire::{self, WorkerStats};
+use crate::wire::WorkerStats;
 
 /// How errors name the in-process engine (there is no program).
 pub(crate) const PROGRAM: &str = "QuickJS (in process)";
@@ -242,33 +242,11 @@ impl ThreadWorker {
         timeout: Duration,
     ) -> Result<Box<RawValue>> {
         let id = self.next_id();
-        let mut rx = self.request(id, request);
-        let answer = async {
-            loop {
-                match rx.recv().await {
-                    Some(Reply::Done(Ok(value))) => return Ok(value),
-                    Some(Reply::Done(Err(error))) => {
-                        return Err(wire::into_error(error, name, timeout))
-                    }
-                    Some(Reply::Exited { pid, reason }) => {
-                        return Err(Error::WorkerExited { pid, reason })
-                    }
-                    Some(Reply::Log(entry)) => {
-                        tracing::debug!(target: "outrigger::console", tid = self.pid, method = R::METHOD, "{entry}");
-                    }
-                    Some(Reply::Event(_) | Reply::Withdrawn | Reply::Held(..)) => {}
-                    None => {
-                        return Err(Error::WorkerExited {
-                            pid: self.pid,
-                            reason: self.shared.closed_reason(),
-                        })
-                    }
-                }
-            }
-        };
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(result) => result,
-            Err(_) => {
+        let replies = self.request(id, request);
+        let closed = || self.shared.closed_reason();
+        match super::answer::answer(replies, self.pid, R::METHOD, name, timeout, closed).await {
+            Some(result) => result,
+            None => {
                 self.cancel(id, CancelReason::Timeout);
                 Err(Error::Timeout { after: timeout })
             }
