@@ -259,6 +259,83 @@ async fn a_missing_or_old_deno_is_a_spawn_error_saying_what_was_looked_for() {
 }
 
 #[tokio::test]
+async fn bun_refuses_to_start_unless_the_code_is_said_to_be_trusted() {
+    // Refused before Bun is looked for: no Bun is needed to see it.
+    for sandbox in [
+        outrigger::Sandbox::strict(),
+        outrigger::Sandbox::strict().allow_fetch("https://api.example.com"),
+    ] {
+        let error = Pool::builder()
+            .engine(outrigger::Engine::Bun)
+            .engine_path("outrigger-no-such-bun")
+            .sandbox(sandbox)
+            .build()
+            .await
+            .unwrap_err();
+        match error {
+            Error::InvalidInput(message) => assert!(
+                message.contains("Engine::Bun runs trusted code only")
+                    && message.contains("code generation from strings")
+                    && message.contains("Sandbox::none()"),
+                "{message}"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let error = Pool::builder()
+        .engine(outrigger::Engine::Bun)
+        .sandbox(outrigger::Sandbox::none().max_heap_mb(64))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(m) if m.contains("Sandbox::max_heap_mb") && m.contains("Engine::Bun")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bun_is_a_spawn_error_saying_what_was_looked_for() {
+    let error = Pool::builder()
+        .engine(outrigger::Engine::Bun)
+        .engine_path("outrigger-no-such-bun")
+        .sandbox(outrigger::Sandbox::none())
+        .build()
+        .await
+        .unwrap_err();
+    match error {
+        Error::Spawn { program, message } => {
+            assert_eq!(program, "outrigger-no-such-bun");
+            assert!(
+                message.contains("PATH") && message.contains("Bun 1"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bun_runs_code_said_to_be_trusted() {
+    if !common::bun() {
+        eprintln!("skipped: needs Bun (OUTRIGGER_TEST_ENGINE=bun)");
+        return;
+    }
+    let pool = Pool::builder()
+        .workers(1)
+        .engine(outrigger::Engine::Bun)
+        .engine_path(common::bun_program())
+        .sandbox(outrigger::Sandbox::none())
+        .build()
+        .await
+        .unwrap();
+    let version: String = pool.eval("process.versions.bun").await.unwrap();
+    let engine = pool.stats().engine.expect("a live worker names its engine");
+    assert_eq!(engine.engine, outrigger::Engine::Bun);
+    assert_eq!(engine.version, version);
+}
+
+#[tokio::test]
 async fn an_old_engine_is_a_spawn_error_naming_the_version() {
     let (dir, engine) = fake_engine("18.19.0");
     let error = Pool::builder()

@@ -384,7 +384,7 @@ export const sharedParts = Object.freeze({
     language: 'en-US',
     languages: Object.freeze(['en-US']),
     platform: process.platform,
-    userAgent: `${engine.deno ? 'Deno' : 'Node.js'}/${engine.version.split('.')[0]}`,
+    userAgent: `${engine.deno ? 'Deno' : engine.bun ? 'Bun' : 'Node.js'}/${engine.version.split('.')[0]}`,
   }),
 });
 

@@ -10,6 +10,7 @@
 //! with its [`lifecycle`].
 
 mod approval;
+mod bun;
 mod calls;
 mod clock;
 mod connection;
@@ -62,6 +63,15 @@ pub enum Engine {
     /// (`Sandbox::allow_fetch` hosts become `--allow-net`). docs/ENGINES.md
     /// lists what differs.
     Deno,
+    /// Bun 1 or newer, from `PATH` or
+    /// [`PoolBuilder::engine_path`](crate::PoolBuilder::engine_path), for
+    /// trusted code only: Bun has no permissions and cannot turn off code
+    /// generation from strings, so `build()` refuses it with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) unless the
+    /// sandbox is [`Sandbox::none`](crate::Sandbox::none). It runs the same
+    /// worker runtime through its Node.js compatibility; docs/ENGINES.md
+    /// lists what differs, SECURITY.md why it cannot be a sandbox.
+    Bun,
     /// QuickJS (quickjs-ng, through rquickjs) inside the host: each worker
     /// is an engine thread with its own QuickJS runtime, so no engine
     /// program is needed. Needs the `quickjs` feature. See the engine table
@@ -77,6 +87,7 @@ impl Engine {
         match self {
             Engine::Node => "Node.js",
             Engine::Deno => "Deno",
+            Engine::Bun => "Bun",
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => "QuickJS",
         }
@@ -87,6 +98,7 @@ impl Engine {
         match self {
             Engine::Node => node::prepare(settings).await,
             Engine::Deno => deno::prepare(settings).await,
+            Engine::Bun => bun::prepare(settings).await,
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => Ok(Launch::InProcess(quickjs::Launch::new(settings.memory_mb))),
         }
@@ -99,7 +111,7 @@ impl Engine {
 pub struct EngineInfo {
     /// The engine.
     pub engine: Engine,
-    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno),
+    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno), `1.4.5` (Bun),
     /// `quickjs-ng 0.16.2`.
     pub version: String,
 }
