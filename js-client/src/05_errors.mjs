@@ -264,7 +264,8 @@ function withoutStack(thrown) {
  * scripts can detect optional tools); calling it anyway says which exist.
  */
 function callbackHint(message) {
-  const call = /^(host(?:\.[\w$]+)+) is not a function$/.exec(message);
+  // V8's words, or JavaScriptCore's (Bun): `... is not a function. (In '...', ...)`.
+  const call = /^(host(?:\.[\w$]+)+) is not a function(?:$|\. \(In )/.exec(message);
   if (call === null) return message;
   const names = config.callbacks.map((callback) => callback.name);
   return `${call[1]} is not a callback (callbacks: ${names.length > 0 ? names.join(', ') : 'none are registered'})`;

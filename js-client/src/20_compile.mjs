@@ -55,6 +55,21 @@ function unknownScript(params) {
   return new RunEnded(CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
 }
 
+/**
+ * Bun takes what a classic script's `importModuleDynamically` gives as the
+ * namespace itself (a module's, as the module): there it gives the
+ * namespace, the module evaluated first as Node.js would.
+ */
+function asNamespace(load) {
+  if (typeof load !== 'function') return load;
+  return async (...args) => {
+    const module = await load(...args);
+    if (!(module instanceof vm.Module)) return module;
+    if (module.status === 'linked') await module.evaluate();
+    return module.namespace;
+  };
+}
+
 /** A classic script: compiled once, run in any context. */
 export function compileScript(params, importModuleDynamically) {
   const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
@@ -65,7 +80,7 @@ export function compileScript(params, importModuleDynamically) {
   if (typeof params.code !== 'string') throw unknownScript(params);
   const script = new vm.Script(params.code, {
     filename: params.name,
-    importModuleDynamically,
+    importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
   });
   cacheStats.scriptCompiles++;
   if (typeof params.file === 'string') filesOf.set(script, params.file);

@@ -23,7 +23,10 @@ const MIN_MAJOR: u32 = 1;
 
 /// Builds the command line: `bun run`, the flags that keep Bun from
 /// fetching code or reading files around it, the user's arguments
-/// (`bun run` flags), and the runtime read from stdin.
+/// (`bun run` flags), and the runtime read from stdin. The names of the
+/// environment variables the worker is given follow as the program's
+/// arguments: `bun run` adds variables of its own (`npm_*`, a `PATH` with
+/// its own directory first), so the runtime reads the user's by name.
 ///
 /// Bun's engine (JavaScriptCore) has no flag for the heap's size:
 /// `Sandbox::max_heap_mb` is refused (by `PoolBuilder::build`), and the
@@ -40,11 +43,10 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         .to_vec();
     args.extend(settings.args.iter().cloned());
     args.push("-".into());
-    let env = settings
-        .sandbox
-        .env()
+    let env = settings.worker_env();
+    args.extend(super::env_names(&env));
+    let env = env
         .into_iter()
-        .chain(settings.env.iter().cloned())
         .chain([
             ("BUN_RUNTIME_TRANSPILER_CACHE_PATH".into(), "0".into()),
             ("DO_NOT_TRACK".into(), "1".into()),

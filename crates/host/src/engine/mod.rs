@@ -145,6 +145,29 @@ pub(crate) struct EngineSettings<'a> {
     pub(crate) project: Option<&'a Path>,
 }
 
+impl EngineSettings<'_> {
+    /// The worker's whole environment: the sandbox's passthrough, then the
+    /// user's variables (the engine's own come after, where it needs any).
+    pub(crate) fn worker_env(&self) -> Vec<(OsString, OsString)> {
+        self.sandbox
+            .env()
+            .into_iter()
+            .chain(self.env.iter().cloned())
+            .collect()
+    }
+}
+
+/// The names in `env`, sorted, once each: for engines whose runtime reads
+/// the user's variables by name (they are its arguments), because the
+/// engine lists none (Deno without every variable allowed) or adds its own
+/// (Bun).
+pub(crate) fn env_names(env: &[(OsString, OsString)]) -> Vec<OsString> {
+    let mut names: Vec<OsString> = env.iter().map(|(name, _)| name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// A prepared engine: how to start one of its workers.
 #[derive(Debug, Clone)]
 pub(crate) enum Launch {
