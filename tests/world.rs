@@ -136,7 +136,9 @@ async fn serve_once(body: &'static str) -> (String, tokio::task::JoinHandle<Stri
 async fn fetch_reaches_a_local_server() {
     let (url, server) = serve_once(r#"{"answer":42}"#).await;
     let pool = common::builder()
-        .sandbox(common::sandbox(Sandbox::strict().allow_fetch(url.trim_end_matches("/data"))))
+        .sandbox(common::sandbox(
+            Sandbox::strict().allow_fetch(url.trim_end_matches("/data")),
+        ))
         .build()
         .await
         .unwrap();
@@ -163,7 +165,9 @@ async fn the_glob_users_write_allows_the_origin_and_a_misplaced_star_fails_build
     let (url, server) = serve_once(r#"{"glob":true}"#).await;
     let origin = url.trim_end_matches("/data");
     let pool = common::builder()
-        .sandbox(common::sandbox(Sandbox::strict().allow_fetch(format!("{origin}/*"))))
+        .sandbox(common::sandbox(
+            Sandbox::strict().allow_fetch(format!("{origin}/*")),
+        ))
         .build()
         .await
         .unwrap();
@@ -174,7 +178,9 @@ async fn the_glob_users_write_allows_the_origin_and_a_misplaced_star_fails_build
     assert_eq!(out.value, json!({ "glob": true }));
     server.await.unwrap();
     let error = common::builder()
-        .sandbox(common::sandbox(Sandbox::strict().allow_fetch(format!("{origin}/v1/*/items"))))
+        .sandbox(common::sandbox(
+            Sandbox::strict().allow_fetch(format!("{origin}/v1/*/items")),
+        ))
         .build()
         .await
         .unwrap_err();

@@ -94,8 +94,8 @@ pub fn bun_program() -> PathBuf {
     if let Some(path) = std::env::var_os("OUTRIGGER_BUN") {
         return PathBuf::from(path);
     }
-    let installed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/engines/bun/node_modules/bun/bin/bun.exe");
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/engines/bun/node_modules/bun/bin/bun.exe");
     if installed.exists() {
         return installed;
     }

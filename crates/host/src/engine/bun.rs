@@ -66,4 +66,3 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         _private_dir: None,
     }))
 }
-
