@@ -71,12 +71,7 @@ async fn call_errors_are_typed() {
                 (name.as_str(), message.as_str(), script.as_str()),
                 ("RangeError", "out of range", "mini-app.mjs")
             );
-            if common::bun() {
-                // Bun's `vm.SourceTextModule` names its frames `unknown`.
-                eprintln!("not checked on Bun: the line of an error in a module (docs/ENGINES.md)");
-            } else {
-                assert_eq!(line, Some(16));
-            }
+            assert_eq!(line, Some(16));
         }
         other => panic!("unexpected {other:?}"),
     }

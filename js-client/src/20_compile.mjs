@@ -70,6 +70,15 @@ function asNamespace(load) {
   };
 }
 
+/**
+ * Bun names the frames of a `vm.SourceTextModule` `unknown`, whatever its
+ * identifier, but takes a `sourceURL` comment: one at the end names them
+ * and moves no line.
+ */
+function namedForBun(source, name) {
+  return /[\r\n\u2028\u2029]/.test(name) ? source : `${source}\n//# sourceURL=${name}`;
+}
+
 /** A classic script: compiled once, run in any context. */
 export function compileScript(params, importModuleDynamically) {
   const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
@@ -98,7 +107,7 @@ export function compileModule(state, params, importModuleDynamically) {
   const source = typeof params.code === 'string' ? params.code : entry?.source;
   if (source === undefined) throw unknownScript(params);
   const { file } = params;
-  const create = (cachedData) => new vm.SourceTextModule(source, {
+  const create = (cachedData) => new vm.SourceTextModule(engine.bun ? namedForBun(source, name) : source, {
     identifier: name,
     context: state.context,
     cachedData,
