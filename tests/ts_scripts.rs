@@ -152,7 +152,13 @@ async fn typescript_files_and_their_imports() {
     match error {
         Error::Script { stack, .. } => {
             let stack = stack.unwrap();
-            assert!(stack.contains("lib/util.ts:6:9"), "{stack}");
+            if common::bun() {
+                eprintln!(
+                    "not checked on Bun: the frame of an imported .ts file (docs/ENGINES.md)"
+                );
+            } else {
+                assert!(stack.contains("lib/util.ts:6:9"), "{stack}");
+            }
         }
         other => panic!("expected a script error, got {other:?}"),
     }
