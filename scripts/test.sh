@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check and test of the project: formatting, lints, the Rust tests
-# (unit, integration against real Node.js workers, against Deno and against
+# (unit, integration against real Node.js workers, against Deno, Bun and
 # the in-process QuickJS engine, doc tests) and the js-client's own
 # `node --test` suite. CI runs exactly this.
 set -euo pipefail
@@ -71,6 +71,25 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_DENO
   fi
   step "Rust integration and escape tests on $("$deno" --version | head -1)"
   OUTRIGGER_TEST_ENGINE=deno OUTRIGGER_DENO="$deno" rust_tests --tests
+fi
+
+# The functional integration tests on Bun, from the same build: not the
+# escape suite (Bun runs trusted code only, see SECURITY.md). Its binary
+# comes from the npm registry (package bun, whose postinstall npm skips:
+# the real binary is node_modules/bun/bin/bun.exe), cached under target/.
+# Tests of what Bun cannot do skip themselves, saying so; docs/ENGINES.md
+# lists them.
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_BUN:-}" ]; then
+  dir="target/engines/bun"
+  bun="$PWD/$dir/node_modules/bun/bin/bun.exe"
+  if [ ! -x "$bun" ]; then
+    step "installing Bun from the npm registry"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund "bun@1" >/dev/null
+  fi
+  step "Rust integration tests on Bun $("$bun" --version)"
+  BUN_TESTS=(eval errors callbacks sessions modules timeouts world bad_input approvals code_mode ts_scripts)
+  OUTRIGGER_TEST_ENGINE=bun OUTRIGGER_BUN="$bun" rust_tests "${BUN_TESTS[@]/#/--test=}"
 fi
 
 step "doc tests"

@@ -62,12 +62,16 @@ async fn an_approved_call_runs_and_a_denied_one_rejects_with_its_reason() {
     let request = asked.lock().unwrap()[0].clone();
     assert_eq!(request.callback, "sendEmail");
     assert_eq!(request.params, json!({ "to": "ada@example.com" }));
-    let position = request.position.expect("the call's position");
-    // V8 places a call after its callee's name, QuickJS at its last dot.
-    assert_eq!(
-        (position.line, position.column),
-        (1, common::either(25, 24))
-    );
+    if common::bun() {
+        eprintln!("not checked on Bun: the call's position (Bun's captured call sites carry no places, docs/ENGINES.md)");
+    } else {
+        let position = request.position.expect("the call's position");
+        // V8 places a call after its callee's name, QuickJS at its last dot.
+        assert_eq!(
+            (position.line, position.column),
+            (1, common::either(25, 24))
+        );
+    }
 
     let denied = "try { await host.sendEmail({ to: 'eve@example.com' }); } catch (e) { globalThis.caught = [e.code, e.message]; }\nexport default [caught, await host.outbox()];";
     let out = pool.run(Script::module(denied)).await.unwrap();
@@ -91,7 +95,10 @@ async fn an_approved_call_runs_and_a_denied_one_rejects_with_its_reason() {
     match error {
         Error::Script { message, line, .. } => {
             assert!(message.contains("not to Eve"), "{message}");
-            assert_eq!(line, Some(2));
+            // Placed at the call, which Bun's captured call sites cannot say.
+            if !common::bun() {
+                assert_eq!(line, Some(2));
+            }
         }
         other => panic!("expected a script error, got {other:?}"),
     }

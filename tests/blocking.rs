@@ -171,7 +171,9 @@ async fn runs_a_blocked_worker_never_read_go_elsewhere_once_and_the_pool_grows()
         .workers(1)
         .max_workers(2)
         .timeout(Duration::from_secs(3))
-        .sandbox(outrigger::Sandbox::strict().allow_fetch(origin.clone()))
+        .sandbox(common::sandbox(
+            outrigger::Sandbox::strict().allow_fetch(origin.clone()),
+        ))
         .build()
         .await
         .unwrap();

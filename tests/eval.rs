@@ -388,6 +388,7 @@ async fn stats_name_the_engine_and_its_version() {
     let expected = match common::engine() {
         common::TestEngine::Node => outrigger::Engine::Node,
         common::TestEngine::Deno => outrigger::Engine::Deno,
+        common::TestEngine::Bun => outrigger::Engine::Bun,
         #[cfg(feature = "quickjs")]
         common::TestEngine::QuickJs => outrigger::Engine::QuickJs,
         #[cfg(not(feature = "quickjs"))]

@@ -341,3 +341,19 @@ async fn a_mount_on_deno_fails_build_saying_so() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_mount_on_bun_fails_build_saying_so() {
+    let error = outrigger::Pool::builder()
+        .engine(outrigger::Engine::Bun)
+        .engine_path(common::bun_program())
+        .sandbox(outrigger::Sandbox::none())
+        .mount("/data", MemoryStore::new())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidInput(m) if m.contains("PoolBuilder::mount") && m.contains("Bun")),
+        "{error:?}"
+    );
+}

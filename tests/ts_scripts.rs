@@ -75,8 +75,13 @@ async fn errors_point_into_the_typescript_as_written() {
         } => {
             assert_eq!(name, "RangeError");
             assert_eq!(script, "module.ts");
-            // QuickJS places a `throw new X()` at its end, V8 at the `new`.
-            let expected = common::either(28, 56);
+            // QuickJS places a `throw new X()` at its end, V8 at the `new`,
+            // JavaScriptCore (Bun) at the parenthesis of the call.
+            let expected = if common::bun() {
+                42
+            } else {
+                common::either(28, 56)
+            };
             assert_eq!((line, column), (Some(5), Some(expected)));
             assert!(stack.unwrap().contains(&format!("module.ts:5:{expected}")));
         }
@@ -129,7 +134,9 @@ async fn typescript_files_and_their_imports() {
     )
     .unwrap();
     let pool = common::builder()
-        .sandbox(outrigger::Sandbox::strict().allow_read(&dir))
+        .sandbox(common::sandbox(
+            outrigger::Sandbox::strict().allow_read(&dir),
+        ))
         .build()
         .await
         .unwrap();
@@ -145,7 +152,13 @@ async fn typescript_files_and_their_imports() {
     match error {
         Error::Script { stack, .. } => {
             let stack = stack.unwrap();
-            assert!(stack.contains("lib/util.ts:6:9"), "{stack}");
+            if common::bun() {
+                eprintln!(
+                    "not checked on Bun: the frame of an imported .ts file (docs/ENGINES.md)"
+                );
+            } else {
+                assert!(stack.contains("lib/util.ts:6:9"), "{stack}");
+            }
         }
         other => panic!("expected a script error, got {other:?}"),
     }

@@ -2,14 +2,16 @@
 // request (30_init.mjs), read everywhere else; and the engine it runs on.
 
 /**
- * The engine running this worker: Node.js, or Deno through its Node
- * compatibility (whose `process.versions.node` names the Node.js it
- * imitates, not itself).
+ * The engine running this worker: Node.js, or Deno or Bun through their
+ * Node compatibility (whose `process.versions.node` names the Node.js they
+ * imitate, not themselves).
  */
 export const engine = Object.freeze(
-  process.versions.deno === undefined
-    ? { name: 'node', version: process.versions.node, deno: false }
-    : { name: 'deno', version: process.versions.deno, deno: true },
+  process.versions.deno !== undefined
+    ? { name: 'deno', version: process.versions.deno, deno: true, bun: false }
+    : process.versions.bun !== undefined
+      ? { name: 'bun', version: process.versions.bun, deno: false, bun: true }
+      : { name: 'node', version: process.versions.node, deno: false, bun: false },
 );
 
 export const config = {

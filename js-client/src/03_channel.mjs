@@ -122,16 +122,12 @@ export function createLineReader(onLine, maxLineBytes) {
  * worker lives as long as the channel: it exits when the host closes it.
  */
 export function connect(fd, onLine) {
-  channel = new net.Socket({ fd, readable: true, writable: true });
   const exit = () => process.exit(0);
-  channel.on('end', exit);
-  channel.on('close', exit);
-  channel.on('error', exit);
   const read = createLineReader((line) => {
     channelStats.messagesIn++;
     onLine(line);
   }, () => config.maxMessageBytes + 1024 * 1024);
-  channel.on('data', (chunk) => {
+  const onData = (chunk) => {
     channelStats.reads++;
     try {
       read(chunk);
@@ -142,7 +138,74 @@ export function connect(fd, onLine) {
       flush();
       process.exit(3);
     }
-  });
+  };
+  if (globalThis.Bun !== undefined) {
+    channel = connectBun(fd, onData, exit);
+    return;
+  }
+  channel = new net.Socket({ fd, readable: true, writable: true });
+  channel.on('end', exit);
+  channel.on('close', exit);
+  channel.on('error', exit);
+  channel.on('data', onData);
+}
+
+/**
+ * The channel on Bun, whose `net.Socket` does nothing with a descriptor:
+ * `Bun.connect({ fd })`, behind the `write`/`end` the rest of the runtime
+ * uses. Its socket may take only part of a write; the rest waits, in
+ * order, for `drain`. What is written before it is connected waits too.
+ */
+function connectBun(fd, onData, exit) {
+  let socket = null;
+  /** Bytes the socket has not taken yet, oldest first. */
+  let pending = [];
+  let ending = false;
+  const pump = () => {
+    while (pending.length > 0) {
+      const chunk = pending[0];
+      const written = socket.write(chunk);
+      if (written < 0) return exit();
+      if (written < chunk.length) {
+        pending[0] = chunk.subarray(written);
+        return;
+      }
+      pending.shift();
+    }
+    if (ending) socket.end();
+  };
+  const opened = (s) => {
+    if (socket !== null) return;
+    socket = s;
+    pump();
+  };
+  Bun.connect({
+    fd,
+    socket: {
+      open: opened,
+      // A copy: the line reader keeps the tail of a chunk until its line ends.
+      data: (s, chunk) => {
+        opened(s);
+        onData(Buffer.from(chunk));
+      },
+      drain: () => pump(),
+      end: exit,
+      close: exit,
+      error: exit,
+      connectError: exit,
+    },
+  }).then(opened, exit);
+  return {
+    write(text) {
+      pending.push(Buffer.from(text, 'utf8'));
+      // More than one waiting: the socket is full, `drain` writes them.
+      if (socket !== null && pending.length === 1) pump();
+    },
+    end() {
+      ending = true;
+      if (socket !== null && pending.length === 0) socket.end();
+    },
+  };
 }
 
 /** Sends what is queued and ends the channel (the `shutdown` notification). */

@@ -84,7 +84,7 @@ export function toJsonText(value, what = 'value') {
       const found = findNonJsonSafe(value, what);
       throw new NonJsonError(found ?? `${what} contains a BigInt, which JSON cannot carry`);
     }
-    if (/circular/i.test(message)) {
+    if (/circular|cyclic/i.test(message)) {
       throw new NonJsonError(`${what} has a cycle, which JSON cannot carry: ${message.split('\n')[0]}`);
     }
     throw new NonJsonError(`${what} cannot be turned into JSON: ${message}`);

@@ -88,7 +88,11 @@ const RUNTIME_FILE = /^\d\d_[\w-]+\.mjs$/;
  */
 export function runtimeFilesOf(url) {
   const dir = url.slice(0, url.lastIndexOf('/') + 1);
-  if (!RUNTIME_FILE.test(url.slice(dir.length))) return (file) => file === url;
+  if (!RUNTIME_FILE.test(url.slice(dir.length))) {
+    // Bun names it as a path in its frames (`/<cwd>/[stdin]`).
+    const path = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+    return (file) => file === url || file === path;
+  }
   return (file) => file.startsWith(dir) && RUNTIME_FILE.test(file.slice(dir.length));
 }
 const isRuntimeFile = runtimeFilesOf(import.meta.url);
@@ -135,7 +139,7 @@ export function locateInFile(stack) {
   if (header) return { file: header[1], line: Number(header[2]), column: header[3].length + 1 };
   for (const line of stack.split('\n')) {
     const frame = STACK_FRAME.exec(line);
-    if (frame && frame[1].startsWith('/')) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
+    if (frame && frame[1].startsWith('/') && !isRuntimeFile(frame[1])) return { file: frame[1], line: Number(frame[2]), column: Number(frame[3]) };
   }
   // A file without a place (a syntax error on Deno, see 20_compile.mjs).
   const bare = /^\s+at (\/[^\n]*)$/m.exec(stack);
@@ -264,7 +268,8 @@ function withoutStack(thrown) {
  * scripts can detect optional tools); calling it anyway says which exist.
  */
 function callbackHint(message) {
-  const call = /^(host(?:\.[\w$]+)+) is not a function$/.exec(message);
+  // V8's words, or JavaScriptCore's (Bun): `... is not a function. (In '...', ...)`.
+  const call = /^(host(?:\.[\w$]+)+) is not a function(?:$|\. \(In )/.exec(message);
   if (call === null) return message;
   const names = config.callbacks.map((callback) => callback.name);
   return `${call[1]} is not a callback (callbacks: ${names.length > 0 ? names.join(', ') : 'none are registered'})`;

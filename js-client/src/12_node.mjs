@@ -29,10 +29,11 @@ export function processParts(project) {
 /**
  * The worker's environment. Deno lists it only with every variable allowed,
  * so there the host allows the ones it passes by name and names them as the
- * program's arguments.
+ * program's arguments; Bun adds variables of its own, so there the host
+ * names the ones it passes the same way.
  */
 function readEnv() {
-  if (!engine.deno) return { ...process.env };
+  if (!engine.deno && !engine.bun) return { ...process.env };
   const env = {};
   for (const name of process.argv.slice(2)) {
     const value = process.env[name];

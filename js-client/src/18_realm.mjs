@@ -147,10 +147,33 @@ function contextBootstrap(bridge, shared) {
       return bridge.signal();
     },
   };
-  Object.defineProperties(g, shared.globalDescriptors);
+  // Bun calls a getter of another realm found through a context's global
+  // object with `this` undefined, so there each context makes its own.
+  const descriptors = shared.descriptorsPerRealm ? realmDescriptors() : shared.globalDescriptors;
+  function realmDescriptors() {
+    const own = {};
+    for (const name of Object.keys(shared.globalDescriptors)) {
+      const define = (target, value) =>
+        Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+      own[name] = {
+        get() {
+          const value = globalValue(name);
+          define(this, value);
+          return value;
+        },
+        set(value) {
+          define(this, value);
+        },
+        configurable: true,
+        enumerable: false,
+      };
+    }
+    return own;
+  }
+  Object.defineProperties(g, descriptors);
   Object.setPrototypeOf(globalThis, g);
   // V8 gives every context a `console` of its own, which would shadow ours.
-  Object.defineProperty(globalThis, 'console', shared.globalDescriptors.console);
+  Object.defineProperty(globalThis, 'console', descriptors.console);
   // `require` for CommonJS files, as a function of this realm.
   const makeRequire = (load, resolve) => {
     const require = function require(id) {
@@ -372,6 +395,8 @@ export const sharedParts = Object.freeze({
     return hardenedBufferParts();
   },
   globalDescriptors,
+  /** Whether each context makes its own `globalDescriptors` (see the bootstrap). */
+  descriptorsPerRealm: engine.bun,
   get streamConsumers() {
     return pureView('stream/consumers');
   },
@@ -384,7 +409,7 @@ export const sharedParts = Object.freeze({
     language: 'en-US',
     languages: Object.freeze(['en-US']),
     platform: process.platform,
-    userAgent: `${engine.deno ? 'Deno' : 'Node.js'}/${engine.version.split('.')[0]}`,
+    userAgent: `${engine.deno ? 'Deno' : engine.bun ? 'Bun' : 'Node.js'}/${engine.version.split('.')[0]}`,
   }),
 });
 

@@ -55,6 +55,30 @@ function unknownScript(params) {
   return new RunEnded(CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
 }
 
+/**
+ * Bun takes what a classic script's `importModuleDynamically` gives as the
+ * namespace itself (a module's, as the module): there it gives the
+ * namespace, the module evaluated first as Node.js would.
+ */
+function asNamespace(load) {
+  if (typeof load !== 'function') return load;
+  return async (...args) => {
+    const module = await load(...args);
+    if (!(module instanceof vm.Module)) return module;
+    if (module.status === 'linked') await module.evaluate();
+    return module.namespace;
+  };
+}
+
+/**
+ * Bun names the frames of a `vm.SourceTextModule` `unknown`, whatever its
+ * identifier, but takes a `sourceURL` comment: one at the end names them
+ * and moves no line.
+ */
+function namedForBun(source, name) {
+  return /[\r\n\u2028\u2029]/.test(name) ? source : `${source}\n//# sourceURL=${name}`;
+}
+
 /** A classic script: compiled once, run in any context. */
 export function compileScript(params, importModuleDynamically) {
   const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
@@ -65,7 +89,7 @@ export function compileScript(params, importModuleDynamically) {
   if (typeof params.code !== 'string') throw unknownScript(params);
   const script = new vm.Script(params.code, {
     filename: params.name,
-    importModuleDynamically,
+    importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
   });
   cacheStats.scriptCompiles++;
   if (typeof params.file === 'string') filesOf.set(script, params.file);
@@ -83,7 +107,7 @@ export function compileModule(state, params, importModuleDynamically) {
   const source = typeof params.code === 'string' ? params.code : entry?.source;
   if (source === undefined) throw unknownScript(params);
   const { file } = params;
-  const create = (cachedData) => new vm.SourceTextModule(source, {
+  const create = (cachedData) => new vm.SourceTextModule(engine.bun ? namedForBun(source, name) : source, {
     identifier: name,
     context: state.context,
     cachedData,

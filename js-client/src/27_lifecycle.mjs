@@ -5,6 +5,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
+import { engine } from './02_config.mjs';
 import { notify, respond, respondError } from './03_channel.mjs';
 import { RunEnded, errorFor, isAllocationFailure, respondThrown } from './05_errors.mjs';
 import { inRun } from './06_current_run.mjs';
@@ -118,9 +119,11 @@ function fail(run, id, job, thrown) {
 /**
  * The engine's full collection, for the runtime alone. V8 gives `gc` to
  * contexts made while `--expose-gc` is on: one is made at start-up and the
- * flag goes off again, so no script's context has it.
+ * flag goes off again, so no script's context has it. Bun (JavaScriptCore)
+ * has its own, `Bun.gc(true)`.
  */
 const collectGarbage = (() => {
+  if (engine.bun) return () => globalThis.Bun.gc(true);
   v8.setFlagsFromString('--expose-gc');
   try {
     return vm.runInNewContext('gc');

@@ -1,5 +1,5 @@
 //! Shared set-up for the integration tests: real pools of real engine
-//! workers (Node.js, Deno or QuickJS).
+//! workers (Node.js, Deno, Bun or QuickJS).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -9,9 +9,12 @@ use outrigger::{Pool, PoolBuilder};
 use proptest::prelude::*;
 
 /// A builder for a small pool with a short default timeout, on the engine
-/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, `deno` or
+/// named by `OUTRIGGER_TEST_ENGINE` (`node`, the default, `deno`, `bun` or
 /// `quickjs`), Node.js being `OUTRIGGER_TEST_NODE` (default: `node` from
-/// `PATH`) and Deno [`deno_program`].
+/// `PATH`), Deno [`deno_program`] and Bun [`bun_program`]. Bun runs
+/// trusted code only, so its pools say so (`Sandbox::none`); a test that
+/// sets its own sandbox keeps the permission model off with
+/// [`sandbox`].
 pub fn builder() -> PoolBuilder {
     init_tracing();
     let builder = Pool::builder().workers(2).timeout(Duration::from_secs(10));
@@ -20,6 +23,10 @@ pub fn builder() -> PoolBuilder {
         TestEngine::Deno => builder
             .engine(outrigger::Engine::Deno)
             .engine_path(deno_program()),
+        TestEngine::Bun => builder
+            .engine(outrigger::Engine::Bun)
+            .engine_path(bun_program())
+            .sandbox(outrigger::Sandbox::none()),
         TestEngine::Node => node_builder(builder),
     }
 }
@@ -38,6 +45,7 @@ pub fn node_builder(builder: PoolBuilder) -> PoolBuilder {
 pub enum TestEngine {
     Node,
     Deno,
+    Bun,
     QuickJs,
 }
 
@@ -46,9 +54,10 @@ pub fn engine() -> TestEngine {
     match std::env::var("OUTRIGGER_TEST_ENGINE").as_deref() {
         Ok("node") | Err(_) => TestEngine::Node,
         Ok("deno") => TestEngine::Deno,
+        Ok("bun") => TestEngine::Bun,
         Ok("quickjs") => TestEngine::QuickJs,
         Ok(other) => {
-            panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node`, `deno` and `quickjs`")
+            panic!("OUTRIGGER_TEST_ENGINE={other}: the engines are `node`, `deno`, `bun` and `quickjs`")
         }
     }
 }
@@ -62,6 +71,35 @@ pub fn quickjs() -> bool {
 /// Whether they run on Deno (`OUTRIGGER_TEST_ENGINE=deno`).
 pub fn deno() -> bool {
     engine() == TestEngine::Deno
+}
+
+/// Whether they run on Bun (`OUTRIGGER_TEST_ENGINE=bun`).
+pub fn bun() -> bool {
+    engine() == TestEngine::Bun
+}
+
+/// A test's own sandbox as the engine under test can take it: on Bun, which
+/// runs trusted code only, with the permission model off.
+pub fn sandbox(sandbox: outrigger::Sandbox) -> outrigger::Sandbox {
+    if bun() {
+        sandbox.permission_model(false)
+    } else {
+        sandbox
+    }
+}
+
+/// The Bun the tests run: `$OUTRIGGER_BUN`, else the one scripts/test.sh
+/// installs under `target/engines/bun`, else `bun` from `PATH`.
+pub fn bun_program() -> PathBuf {
+    if let Some(path) = std::env::var_os("OUTRIGGER_BUN") {
+        return PathBuf::from(path);
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/engines/bun/node_modules/bun/bin/bun.exe");
+    if installed.exists() {
+        return installed;
+    }
+    PathBuf::from("bun")
 }
 
 /// The Deno the tests run: `$OUTRIGGER_DENO`, else the one scripts/test.sh
@@ -86,6 +124,18 @@ macro_rules! node_only {
     ($why:expr) => {
         if $crate::common::quickjs() {
             eprintln!("skipped on QuickJS: {}", $why);
+            return;
+        }
+    };
+}
+
+/// Skips the rest of a test on Bun, saying why; docs/ENGINES.md lists
+/// these differences.
+#[macro_export]
+macro_rules! not_on_bun {
+    ($why:expr) => {
+        if $crate::common::bun() {
+            eprintln!("skipped on Bun: {}", $why);
             return;
         }
     };

@@ -59,6 +59,18 @@ impl Sandbox {
         Sandbox::default()
     }
 
+    /// No sandbox, for trusted code: [`strict`](Self::strict) with the
+    /// engine's own permissions off ([`permission_model(false)`](Self::permission_model):
+    /// Node's permission model, Deno's permissions as `--allow-all`). What
+    /// the runtime still checks itself (the fetch allowlist, the built-ins a
+    /// script is given, the memory bound) shapes scripts' world but is no
+    /// boundary: a script that wants out can get out. The setting that says
+    /// the code is trusted, which [`Engine::Bun`](crate::Engine::Bun) needs
+    /// (SECURITY.md, "Bun").
+    pub fn none() -> Self {
+        Sandbox::strict().permission_model(false)
+    }
+
     /// Lets `fetch` (and `WebSocket`) reach URLs matching `pattern`: an
     /// origin (`https://api.example.com`, any path), an origin with a path
     /// prefix (`https://api.example.com/v1/`, also written

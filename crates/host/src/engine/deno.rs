@@ -38,15 +38,8 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
          PoolBuilder::engine_path",
     )?;
     let cache = Arc::new(PrivateDir::new()?);
-    let env: Vec<(OsString, OsString)> = settings
-        .sandbox
-        .env()
-        .into_iter()
-        .chain(settings.env.iter().cloned())
-        .collect();
-    let mut names: Vec<OsString> = env.iter().map(|(name, _)| name.clone()).collect();
-    names.sort();
-    names.dedup();
+    let env = settings.worker_env();
+    let names = super::env_names(&env);
     let mut args: Vec<OsString> = [
         "run",
         "--no-prompt",

@@ -11,6 +11,7 @@
 
 mod answer;
 mod approval;
+mod bun;
 mod calls;
 mod clock;
 mod connection;
@@ -63,6 +64,15 @@ pub enum Engine {
     /// (`Sandbox::allow_fetch` hosts become `--allow-net`). docs/ENGINES.md
     /// lists what differs.
     Deno,
+    /// Bun 1 or newer, from `PATH` or
+    /// [`PoolBuilder::engine_path`](crate::PoolBuilder::engine_path), for
+    /// trusted code only: Bun has no permissions and cannot turn off code
+    /// generation from strings, so `build()` refuses it with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) unless the
+    /// sandbox is [`Sandbox::none`](crate::Sandbox::none). It runs the same
+    /// worker runtime through its Node.js compatibility; docs/ENGINES.md
+    /// lists what differs, SECURITY.md why it cannot be a sandbox.
+    Bun,
     /// QuickJS (quickjs-ng, through rquickjs) inside the host: each worker
     /// is an engine thread with its own QuickJS runtime, so no engine
     /// program is needed. Needs the `quickjs` feature. See the engine table
@@ -78,6 +88,7 @@ impl Engine {
         match self {
             Engine::Node => "Node.js",
             Engine::Deno => "Deno",
+            Engine::Bun => "Bun",
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => "QuickJS",
         }
@@ -88,6 +99,7 @@ impl Engine {
         match self {
             Engine::Node => node::prepare(settings).await,
             Engine::Deno => deno::prepare(settings).await,
+            Engine::Bun => bun::prepare(settings).await,
             #[cfg(feature = "quickjs")]
             Engine::QuickJs => Ok(Launch::InProcess(quickjs::Launch::new(settings.memory_mb))),
         }
@@ -100,7 +112,7 @@ impl Engine {
 pub struct EngineInfo {
     /// The engine.
     pub engine: Engine,
-    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno),
+    /// As the engine says it: `22.3.0` (Node.js), `2.9.6` (Deno), `1.4.5` (Bun),
     /// `quickjs-ng 0.16.2`.
     pub version: String,
 }
@@ -132,6 +144,29 @@ pub(crate) struct EngineSettings<'a> {
     pub(crate) memory_mb: u64,
     /// The project directory, readable by workers.
     pub(crate) project: Option<&'a Path>,
+}
+
+impl EngineSettings<'_> {
+    /// The worker's whole environment: the sandbox's passthrough, then the
+    /// user's variables (the engine's own come after, where it needs any).
+    pub(crate) fn worker_env(&self) -> Vec<(OsString, OsString)> {
+        self.sandbox
+            .env()
+            .into_iter()
+            .chain(self.env.iter().cloned())
+            .collect()
+    }
+}
+
+/// The names in `env`, sorted, once each: for engines whose runtime reads
+/// the user's variables by name (they are its arguments), because the
+/// engine lists none (Deno without every variable allowed) or adds its own
+/// (Bun).
+pub(crate) fn env_names(env: &[(OsString, OsString)]) -> Vec<OsString> {
+    let mut names: Vec<OsString> = env.iter().map(|(name, _)| name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A prepared engine: how to start one of its workers.

@@ -34,12 +34,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
     args.extend(runtime_flags().iter().map(OsString::from));
     args.extend(["--input-type=module", "-"].map(OsString::from));
-    let env = settings
-        .sandbox
-        .env()
-        .into_iter()
-        .chain(settings.env.iter().cloned())
-        .collect();
+    let env = settings.worker_env();
     Ok(Launch::Process(ProcessLaunch {
         engine: Engine::Node,
         command: EngineCommand {

@@ -170,7 +170,8 @@ impl PoolBuilder {
 
     /// The engine's program, whichever [`engine`](Self::engine) it is: a
     /// path, or a name looked up in `PATH` (default `node` for
-    /// [`Engine::Node`], `deno` for [`Engine::Deno`]).
+    /// [`Engine::Node`], `deno` for [`Engine::Deno`], `bun` for
+    /// [`Engine::Bun`]).
     pub fn engine_path(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = Some(program.into());
         self
@@ -553,8 +554,8 @@ impl PoolBuilder {
     /// the sync, callback and promise forms alike. Paths elsewhere stay as
     /// the sandbox decides. A mount is not a grant of the real file system:
     /// nothing under `path` on the host's disk is reachable through it.
-    /// Not available on [`Engine::Deno`]: `build()` says so with
-    /// [`Error::InvalidInput`].
+    /// Not available on [`Engine::Deno`] or [`Engine::Bun`]: `build()` says
+    /// so with [`Error::InvalidInput`].
     ///
     /// ```no_run
     /// # async fn demo() -> outrigger_host::Result<()> {
@@ -612,6 +613,43 @@ impl PoolBuilder {
                     .into(),
             ));
         }
+        if self.engine == Engine::Bun && !self.mounts.is_empty() {
+            // The runtime serves mounts by reading and writing the file
+            // channel synchronously through `node:fs` on its descriptor,
+            // which Bun's sockets are not made for; not worked out on Bun.
+            return Err(Error::InvalidInput(
+                "PoolBuilder::mount is not available on Engine::Bun: the runtime's file channel \
+                 is not served on Bun; use Engine::Node, or give scripts the files (trusted code \
+                 on Bun reaches them anyway)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses Bun unless the code is said to be trusted, and the settings
+    /// Bun has no means for.
+    fn check_bun(&self) -> Result<()> {
+        if self.engine != Engine::Bun {
+            return Ok(());
+        }
+        if self.sandbox.permission_model_enabled() {
+            return Err(Error::InvalidInput(
+                "Engine::Bun runs trusted code only: Bun has no permissions to hold a sandbox and \
+                 no way to turn off code generation from strings, so a script reaches the whole \
+                 worker process (its files, network and processes). Say the code is trusted with \
+                 PoolBuilder::sandbox(Sandbox::none()), or use Engine::Node or Engine::Deno"
+                    .into(),
+            ));
+        }
+        if self.sandbox.heap_mb().is_some() {
+            return Err(Error::InvalidInput(
+                "Sandbox::max_heap_mb is not available on Engine::Bun: its engine \
+                 (JavaScriptCore) has no heap limit; bound the whole worker with \
+                 Sandbox::max_memory_mb"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -647,6 +685,7 @@ impl PoolBuilder {
                 .map_err(Error::Registration)?;
         }
         self.sandbox.check()?;
+        self.check_bun()?;
         self.check_mounts()?;
         self.check_builtins()?;
         // Tool discovery (`host.$tools`) answers from the other callbacks.
