@@ -88,7 +88,7 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_BUN:
     npm install --prefix "$dir" --no-save --no-audit --no-fund "bun@1" >/dev/null
   fi
   step "Rust integration tests on Bun $("$bun" --version)"
-  BUN_TESTS=(eval errors callbacks sessions modules timeouts world bad_input approvals code_mode ts_scripts)
+  BUN_TESTS=(eval errors callbacks sessions modules timeouts world bad_input approvals code_mode ts_scripts blocking concurrency reliability supervision projects typecheck)
   OUTRIGGER_TEST_ENGINE=bun OUTRIGGER_BUN="$bun" rust_tests "${BUN_TESTS[@]/#/--test=}"
 fi
 

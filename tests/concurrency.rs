@@ -200,9 +200,13 @@ async fn requests_sent_together_share_reads_and_answers_share_writes() {
         reads * 4 <= messages_in,
         "{messages_in} messages came in {reads} reads"
     );
-    // On Deno the answers share fewer writes: measured ~4 a write, at the
-    // edge of the bound Node.js meets.
-    let per_write = if common::deno() { 3 } else { 4 };
+    // On Deno and Bun the answers share fewer writes: measured ~4 and ~3.5
+    // a write, at or under the bound Node.js meets.
+    let per_write = if common::deno() || common::bun() {
+        3
+    } else {
+        4
+    };
     assert!(
         writes * per_write <= messages_out,
         "{messages_out} messages went out in {writes} writes"

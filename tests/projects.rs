@@ -72,7 +72,7 @@ async fn runs_a_module_file_with_its_relative_imports() {
     let dir = tempdir();
     let pool = common::builder()
         .workers(1)
-        .sandbox(Sandbox::strict().allow_read(&dir))
+        .sandbox(common::sandbox(Sandbox::strict().allow_read(&dir)))
         .build()
         .await
         .unwrap();
@@ -168,7 +168,7 @@ async fn a_projects_entry_point_is_callable() {
 async fn a_session_can_have_its_own_project() {
     // A session's project is not the pool's: the sandbox must let workers read it.
     let pool = common::builder()
-        .sandbox(Sandbox::strict().allow_read(project()))
+        .sandbox(common::sandbox(Sandbox::strict().allow_read(project())))
         .build()
         .await
         .unwrap();

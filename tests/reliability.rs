@@ -302,6 +302,9 @@ async fn a_burst_beyond_the_queue_bound_is_refused_at_once_and_the_rest_complete
 #[tokio::test]
 async fn running_out_of_heap_ends_the_run_and_the_next_one_succeeds() {
     node_only!("V8's heap limit (QuickJS's bound: tests/quickjs.rs)");
+    not_on_bun!(
+        "JavaScriptCore has no heap limit (Bun's runs are bounded by Sandbox::max_memory_mb)"
+    );
     let pool = common::builder()
         .workers(1)
         .node_arg(if common::deno() {
