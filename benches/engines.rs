@@ -1,7 +1,8 @@
 //! The engines side by side, in one run: Node.js workers (processes), Deno
-//! workers (processes; `$OUTRIGGER_DENO`, else the one scripts/test.sh
-//! installs under `target/engines/deno`, else `deno` from `PATH`, else its
-//! column says it was not found) and QuickJS engine threads (in process),
+//! and Bun workers (processes; `$OUTRIGGER_DENO` / `$OUTRIGGER_BUN`, else
+//! the ones scripts/test.sh installs under `target/engines`, else from
+//! `PATH`, else their column says they were not found; Bun with
+//! `Sandbox::none()`, as it must) and QuickJS engine threads (in process),
 //! through the same Pool API. Prints the table of BENCHMARKS.md ("Engines").
 //!
 //! ```sh
@@ -15,7 +16,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use outrigger::{CallContext, Engine, Isolation, Pool, Script};
+use outrigger::{CallContext, Engine, Isolation, Pool, Sandbox, Script};
 
 /// A callback that answers at once, to measure the round trip.
 struct Echo;
@@ -61,27 +62,56 @@ impl Plan {
     }
 }
 
-/// The Deno to measure, if there is one.
-fn deno_program() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("OUTRIGGER_DENO") {
+/// The Deno or Bun to measure, if there is one: `$variable`, else the one
+/// scripts/test.sh installs at `installed`, else `name` from `PATH`.
+fn program(variable: &str, installed: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
         return Some(path.into());
     }
-    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/engines/deno/node_modules/@deno/linux-x64-glibc/deno");
+    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(installed);
     if installed.exists() {
         return Some(installed);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|dir| dir.join("deno"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
 
-/// A builder on `engine`, Deno being the one found.
+/// The process engines besides Node.js, each with its program if found.
+fn others() -> [(Engine, &'static str, Option<PathBuf>); 2] {
+    [
+        (
+            Engine::Deno,
+            "deno",
+            program(
+                "OUTRIGGER_DENO",
+                "target/engines/deno/node_modules/@deno/linux-x64-glibc/deno",
+                "deno",
+            ),
+        ),
+        (
+            Engine::Bun,
+            "bun",
+            program(
+                "OUTRIGGER_BUN",
+                "target/engines/bun/node_modules/bun/bin/bun.exe",
+                "bun",
+            ),
+        ),
+    ]
+}
+
+/// A builder on `engine`: Deno and Bun the ones found, Bun's code trusted.
 fn builder(engine: Engine) -> outrigger::PoolBuilder {
     let builder = Pool::builder().engine(engine);
-    match (engine, deno_program()) {
-        (Engine::Deno, Some(deno)) => builder.engine_path(deno),
+    let found = others()
+        .into_iter()
+        .find(|(other, _, _)| *other == engine)
+        .and_then(|(_, _, program)| program);
+    match (engine, found) {
+        (Engine::Bun, Some(bun)) => builder.engine_path(bun).sandbox(Sandbox::none()),
+        (_, Some(program)) => builder.engine_path(program),
         _ => builder,
     }
 }
@@ -179,22 +209,44 @@ fn mib(bytes: u64) -> String {
 struct Row {
     what: String,
     node: String,
-    deno: String,
+    /// Deno's and Bun's cells.
+    others: Vec<String>,
     quickjs: String,
     ratio: String,
     target: String,
 }
 
-/// Deno's cell: its value, or why there is none.
-fn deno_cell(value: Option<String>) -> String {
-    value.unwrap_or_else(|| "(no `deno` found)".into())
+/// The pools of the other engines found (`None` for one not found).
+async fn other_pools(workers: usize, isolation: Isolation) -> Vec<Option<Pool>> {
+    let mut pools = Vec::new();
+    for (engine, _, program) in others() {
+        pools.push(match program {
+            Some(_) => Some(pool(engine, workers, isolation).await),
+            None => None,
+        });
+    }
+    pools
+}
+
+/// The other engines' cells: a value, or why there is none.
+fn other_cells(values: Vec<Option<String>>) -> Vec<String> {
+    values
+        .into_iter()
+        .zip(others())
+        .map(|(value, (_, name, _))| value.unwrap_or_else(|| format!("(no `{name}` found)")))
+        .collect()
+}
+
+async fn shut(pools: Vec<Option<Pool>>) {
+    for pool in pools.into_iter().flatten() {
+        pool.shutdown().await;
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = Plan::new(quick);
-    let has_deno = deno_program().is_some();
     let started = Instant::now();
     let mut rows = Vec::new();
 
@@ -202,21 +254,24 @@ async fn main() {
     for isolation in [Isolation::Run, Isolation::Worker] {
         let node = pool(Engine::Node, 2, isolation).await;
         let quickjs = pool(Engine::QuickJs, 2, isolation).await;
-        let deno = match has_deno {
-            true => Some(pool(Engine::Deno, 2, isolation).await),
-            false => None,
-        };
+        let extra = other_pools(2, isolation).await;
         let mut pools = vec![&node, &quickjs];
-        pools.extend(deno.as_ref());
+        pools.extend(extra.iter().flatten());
         sequential(&pools, &plan).await; // warm-up
         let mut samples = sequential(&pools, &plan).await.into_iter();
         let (mut n, mut q) = (samples.next().unwrap(), samples.next().unwrap());
         let (n50, q50) = (percentile(&mut n, 0.5), percentile(&mut q, 0.5));
         let (n99, q99) = (percentile(&mut n, 0.99), percentile(&mut q, 0.99));
-        let d = samples.next().map(|mut d| {
-            let (d50, d99) = (percentile(&mut d, 0.5), percentile(&mut d, 0.99));
-            format!("{} / {}", us(d50), us(d99))
-        });
+        let cells = extra
+            .iter()
+            .map(|pool| {
+                pool.as_ref().map(|_| {
+                    let mut d = samples.next().unwrap();
+                    let (d50, d99) = (percentile(&mut d, 0.5), percentile(&mut d, 0.99));
+                    format!("{} / {}", us(d50), us(d99))
+                })
+            })
+            .collect();
         let label = match isolation {
             Isolation::Run => "fresh context per run (`Isolation::Run`)",
             _ => "shared context (`Isolation::Worker`)",
@@ -224,47 +279,49 @@ async fn main() {
         rows.push(Row {
             what: format!("sequential `2 + 2`, p50 / p99, {label}"),
             node: format!("{} / {}", us(n50), us(n99)),
-            deno: deno_cell(d),
+            others: other_cells(cells),
             quickjs: format!("{} / {}", us(q50), us(q99)),
             ratio: format!("{:.1}× faster", n50.as_secs_f64() / q50.as_secs_f64()),
             target: "–".into(),
         });
         node.shutdown().await;
         quickjs.shutdown().await;
-        if let Some(deno) = deno {
-            deno.shutdown().await;
-        }
+        shut(extra).await;
     }
 
     eprintln!("2. fresh-context runs per second");
     for concurrency in [1, 16, 64] {
         let node = pool(Engine::Node, 2, Isolation::Run).await;
         let quickjs = pool(Engine::QuickJs, 2, Isolation::Run).await;
-        let deno = match has_deno {
-            true => Some(pool(Engine::Deno, 2, Isolation::Run).await),
-            false => None,
-        };
+        let extra = other_pools(2, Isolation::Run).await;
         throughput(&node, concurrency, plan.throughput / 4).await;
         throughput(&quickjs, concurrency, plan.throughput / 4).await;
-        if let Some(deno) = &deno {
-            throughput(deno, concurrency, plan.throughput / 4).await;
+        for pool in extra.iter().flatten() {
+            throughput(pool, concurrency, plan.throughput / 4).await;
         }
         // Alternate halves, so that drift hits all.
         let mut n = 0.0;
         let mut q = 0.0;
-        let mut d = 0.0;
+        let mut d = vec![0.0; extra.len()];
         for _ in 0..2 {
             n += throughput(&node, concurrency, plan.throughput / 2).await / 2.0;
             q += throughput(&quickjs, concurrency, plan.throughput / 2).await / 2.0;
-            if let Some(deno) = &deno {
-                d += throughput(deno, concurrency, plan.throughput / 2).await / 2.0;
+            for (pool, d) in extra.iter().zip(d.iter_mut()) {
+                if let Some(pool) = pool {
+                    *d += throughput(pool, concurrency, plan.throughput / 2).await / 2.0;
+                }
             }
         }
         let ratio = q / n;
+        let cells = extra
+            .iter()
+            .zip(&d)
+            .map(|(pool, d)| pool.as_ref().map(|_| format!("{d:.0} /s")))
+            .collect();
         rows.push(Row {
             what: format!("fresh-context runs per second, 2 workers, concurrency {concurrency}"),
             node: format!("{n:.0} /s"),
-            deno: deno_cell(deno.as_ref().map(|_| format!("{d:.0} /s"))),
+            others: other_cells(cells),
             quickjs: format!("{q:.0} /s"),
             ratio: format!("{ratio:.1}×"),
             target: if concurrency == 64 {
@@ -275,71 +332,79 @@ async fn main() {
         });
         node.shutdown().await;
         quickjs.shutdown().await;
-        if let Some(deno) = deno {
-            deno.shutdown().await;
-        }
+        shut(extra).await;
     }
 
     eprintln!("3. callback round trips");
     {
         let node = pool(Engine::Node, 1, Isolation::Run).await;
         let quickjs = pool(Engine::QuickJs, 1, Isolation::Run).await;
-        let deno = match has_deno {
-            true => Some(pool(Engine::Deno, 1, Isolation::Run).await),
-            false => None,
-        };
+        let extra = other_pools(1, Isolation::Run).await;
         callback_loop(&node, plan.callbacks).await;
         callback_loop(&quickjs, plan.callbacks).await;
-        if let Some(deno) = &deno {
-            callback_loop(deno, plan.callbacks).await;
+        for pool in extra.iter().flatten() {
+            callback_loop(pool, plan.callbacks).await;
         }
         let mut n = Duration::ZERO;
         let mut q = Duration::ZERO;
-        let mut d = Duration::ZERO;
+        let mut d = vec![Duration::ZERO; extra.len()];
         for _ in 0..4 {
             n += callback_loop(&node, plan.callbacks).await / 4;
             q += callback_loop(&quickjs, plan.callbacks).await / 4;
-            if let Some(deno) = &deno {
-                d += callback_loop(deno, plan.callbacks).await / 4;
+            for (pool, d) in extra.iter().zip(d.iter_mut()) {
+                if let Some(pool) = pool {
+                    *d += callback_loop(pool, plan.callbacks).await / 4;
+                }
             }
         }
         let ratio = n.as_secs_f64() / q.as_secs_f64();
+        let cells = extra
+            .iter()
+            .zip(&d)
+            .map(|(pool, d)| pool.as_ref().map(|_| us(*d)))
+            .collect();
         rows.push(Row {
             what: format!(
                 "callback JS → Rust → JS, `await` in a loop of {} (mean per call)",
                 plan.callbacks
             ),
             node: us(n),
-            deno: deno_cell(deno.as_ref().map(|_| us(d))),
+            others: other_cells(cells),
             quickjs: us(q),
             ratio: format!("{ratio:.1}× faster"),
             target: format!("≥ 5× faster {}", if ratio >= 5.0 { "✅" } else { "❌" }),
         });
         node.shutdown().await;
         quickjs.shutdown().await;
-        if let Some(deno) = deno {
-            deno.shutdown().await;
-        }
+        shut(extra).await;
     }
 
     eprintln!("4. start-up");
     for workers in [1, 2] {
         let mut n = Vec::new();
         let mut q = Vec::new();
-        let mut d = Vec::new();
+        let mut d = vec![Vec::new(); 2];
         for _ in 0..plan.startups {
             n.push(startup(Engine::Node, workers).await);
             q.push(startup(Engine::QuickJs, workers).await);
-            if has_deno {
-                d.push(startup(Engine::Deno, workers).await);
+            for ((engine, _, program), d) in others().into_iter().zip(d.iter_mut()) {
+                if program.is_some() {
+                    d.push(startup(engine, workers).await);
+                }
             }
         }
         let (n50, q50) = (percentile(&mut n, 0.5), percentile(&mut q, 0.5));
-        let d50 = has_deno.then(|| percentile(&mut d, 0.5));
+        let cells = d
+            .into_iter()
+            .map(|mut d| {
+                (!d.is_empty())
+                    .then(|| format!("{:.1} ms", percentile(&mut d, 0.5).as_secs_f64() * 1e3))
+            })
+            .collect();
         rows.push(Row {
             what: format!("start-up to first result, {workers} worker(s), p50"),
             node: format!("{:.1} ms", n50.as_secs_f64() * 1e3),
-            deno: deno_cell(d50.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))),
+            others: other_cells(cells),
             quickjs: format!("{:.2} ms", q50.as_secs_f64() * 1e3),
             ratio: format!("{:.0}× faster", n50.as_secs_f64() / q50.as_secs_f64()),
             target: "–".into(),
@@ -354,16 +419,19 @@ async fn main() {
         throughput(&node, 16, plan.memory_runs).await;
         let node_rss = rss_per_worker(&node);
         node.shutdown().await;
-        let deno_rss = match has_deno {
-            true => {
-                let deno = pool(Engine::Deno, 2, Isolation::Run).await;
-                throughput(&deno, 16, plan.memory_runs).await;
-                let rss = rss_per_worker(&deno);
-                deno.shutdown().await;
-                Some(rss)
-            }
-            false => None,
-        };
+        let mut cells = Vec::new();
+        for (engine, _, program) in others() {
+            cells.push(match program {
+                Some(_) => {
+                    let pool = pool(engine, 2, Isolation::Run).await;
+                    throughput(&pool, 16, plan.memory_runs).await;
+                    let rss = rss_per_worker(&pool);
+                    pool.shutdown().await;
+                    Some(mib(rss))
+                }
+                None => None,
+            });
+        }
         // Engine threads live in this process: what 2 more of them add to
         // its resident memory, after the same runs, and what their
         // allocators count.
@@ -381,9 +449,9 @@ async fn main() {
         quickjs.shutdown().await;
         let added = after.saturating_sub(before) / 2;
         rows.push(Row {
-            what: format!("memory per engine after {} fresh-context runs: RSS per Node.js or Deno worker; QuickJS: host RSS added per engine thread (its allocator's count)", plan.memory_runs),
+            what: format!("memory per engine after {} fresh-context runs: RSS per worker process; QuickJS: host RSS added per engine thread (its allocator's count)", plan.memory_runs),
             node: mib(node_rss),
-            deno: deno_cell(deno_rss.map(mib)),
+            others: other_cells(cells),
             quickjs: format!("{} ({})", mib(added), mib(counted)),
             // The host may reuse pages freed by the Node half: the larger
             // of the two QuickJS figures is compared.
@@ -395,12 +463,17 @@ async fn main() {
         });
     }
 
-    println!("| measurement | Node.js workers | Deno workers | QuickJS engine threads | QuickJS against Node.js | target |");
-    println!("|---|---|---|---|---|---|");
+    println!("| measurement | Node.js workers | Deno workers | Bun workers | QuickJS engine threads | QuickJS against Node.js | target |");
+    println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
             "| {} | {} | {} | {} | {} | {} |",
-            r.what, r.node, r.deno, r.quickjs, r.ratio, r.target
+            r.what,
+            r.node,
+            r.others.join(" | "),
+            r.quickjs,
+            r.ratio,
+            r.target
         );
     }
     let version = |program: PathBuf| {
@@ -418,12 +491,25 @@ async fn main() {
             .unwrap_or_default()
     };
     let node_version = version("node".into());
-    let deno_version = deno_program()
-        .map(version)
-        .unwrap_or_else(|| "not found".into());
+    let versions: Vec<String> = others()
+        .into_iter()
+        .map(|(_, name, program)| {
+            program.map_or_else(
+                || format!("{name} not found"),
+                |p| {
+                    let said = version(p);
+                    match said.starts_with(name) {
+                        true => said,
+                        false => format!("{name} {said}"),
+                    }
+                },
+            )
+        })
+        .collect();
     println!(
-        "\nMeasured with `cargo bench --features quickjs --bench engines{}`, Node.js {node_version}, {deno_version}, quickjs-ng 0.16.2, in {:.0} s.",
+        "\nMeasured with `cargo bench --features quickjs --bench engines{}`, Node.js {node_version}, {}, quickjs-ng 0.16.2, in {:.0} s.",
         if quick { " -- --quick" } else { "" },
+        versions.join(", "),
         started.elapsed().as_secs_f64()
     );
 }
