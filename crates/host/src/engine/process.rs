@@ -23,10 +23,8 @@ use super::script_cache::ScriptCache;
 use super::spawn;
 use super::{Exited, ProcessLaunch, WorkerConfig};
 use crate::error::{Error, Result};
-use crate::wire::methods::{
-    Cancel, CancelReason, InitNow, Notification, Ping, Request, Shutdown, Stats,
-};
-use crate::wire::{self, WorkerStats};
+use crate::wire;
+use crate::wire::methods::{Cancel, CancelReason, InitNow, Notification, Ping, Request, Shutdown};
 
 /// A running engine process.
 #[derive(Debug)]
@@ -364,15 +362,6 @@ impl ProcessWorker {
                 false
             }
         }
-    }
-
-    /// The worker's own counters.
-    pub(crate) async fn stats(self: &Arc<Self>, timeout: Duration) -> Result<WorkerStats> {
-        let raw = self.ask(&Stats, "stats", timeout).await?;
-        let mut stats: WorkerStats = serde_json::from_str(raw.get())
-            .map_err(|e| Error::Protocol(format!("malformed stats answer: {e}")))?;
-        stats.pid = self.pid;
-        Ok(stats)
     }
 
     /// Resolves once the process has ended.

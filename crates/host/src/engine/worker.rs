@@ -18,8 +18,8 @@ use super::process::ProcessWorker;
 #[cfg(feature = "quickjs")]
 use super::quickjs::ThreadWorker;
 use super::{EngineInfo, Launch, WorkerConfig};
-use crate::error::Result;
-use crate::wire::methods::{CancelReason, Notification, Request};
+use crate::error::{Error, Result};
+use crate::wire::methods::{CancelReason, Notification, Request, Stats};
 use crate::wire::WorkerStats;
 
 /// Told to the pool when a worker has ended.
@@ -224,7 +224,11 @@ impl Worker {
 
     /// Its own counters.
     pub(crate) async fn stats(&self, timeout: Duration) -> Result<WorkerStats> {
-        each!(self, w => w.stats(timeout).await)
+        let raw = each!(self, w => w.ask(&Stats, "stats", timeout).await)?;
+        let mut stats: WorkerStats = serde_json::from_str(raw.get())
+            .map_err(|e| Error::Protocol(format!("malformed stats answer: {e}")))?;
+        stats.pid = self.pid;
+        Ok(stats)
     }
 
     /// Resolves once it has ended.

@@ -42,8 +42,7 @@ use super::memory::Usage;
 use super::script_cache::ScriptCache;
 use super::{Exited, WorkerConfig};
 use crate::error::{Error, Result};
-use crate::wire::methods::{Cancel, CancelReason, Notification, Ping, Request, Shutdown, Stats};
-use crate::wire::WorkerStats;
+use crate::wire::methods::{Cancel, CancelReason, Notification, Ping, Request, Shutdown};
 
 /// How errors name the in-process engine (there is no program).
 pub(crate) const PROGRAM: &str = "QuickJS (in process)";
@@ -270,14 +269,6 @@ impl ThreadWorker {
                 false
             }
         }
-    }
-
-    pub(crate) async fn stats(self: &Arc<Self>, timeout: Duration) -> Result<WorkerStats> {
-        let raw = self.ask(&Stats, "stats", timeout).await?;
-        let mut stats: WorkerStats = serde_json::from_str(raw.get())
-            .map_err(|e| Error::Protocol(format!("malformed stats answer: {e}")))?;
-        stats.pid = self.pid;
-        Ok(stats)
     }
 
     pub(crate) async fn exited(&self) {
