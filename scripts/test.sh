@@ -57,18 +57,23 @@ step "Rust integration tests on QuickJS (in process)"
 QUICKJS_TESTS=(eval errors callbacks sessions modules timeouts concurrency blocking supervision reliability world bad_input approvals code_mode ts_scripts)
 OUTRIGGER_TEST_ENGINE=quickjs rust_tests "${QUICKJS_TESTS[@]/#/--test=}"
 
+# Installs npm package `$2` under target/engines/$1 unless its binary `$3`
+# is there already.
+install_engine() {
+  if [ ! -x "$3" ]; then
+    step "installing $2 from the npm registry"
+    mkdir -p "target/engines/$1"
+    npm install --prefix "target/engines/$1" --no-save --no-audit --no-fund "$2" >/dev/null
+  fi
+}
+
 # The integration and escape suites again on Deno, from the same build: its
 # binary comes from the npm registry (package deno, whose platform package
 # holds it), cached under target/. Tests of what Deno cannot do skip
 # themselves, saying so; docs/ENGINES.md lists them.
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_DENO:-}" ]; then
-  dir="target/engines/deno"
-  deno="$PWD/$dir/node_modules/@deno/linux-x64-glibc/deno"
-  if [ ! -x "$deno" ]; then
-    step "installing Deno from the npm registry"
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-save --no-audit --no-fund "deno@2" >/dev/null
-  fi
+  deno="$PWD/target/engines/deno/node_modules/@deno/linux-x64-glibc/deno"
+  install_engine deno "deno@2" "$deno"
   step "Rust integration and escape tests on $("$deno" --version | head -1)"
   OUTRIGGER_TEST_ENGINE=deno OUTRIGGER_DENO="$deno" rust_tests --tests
 fi
@@ -80,13 +85,8 @@ fi
 # Tests of what Bun cannot do skip themselves, saying so; docs/ENGINES.md
 # lists them.
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_BUN:-}" ]; then
-  dir="target/engines/bun"
-  bun="$PWD/$dir/node_modules/bun/bin/bun.exe"
-  if [ ! -x "$bun" ]; then
-    step "installing Bun from the npm registry"
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-save --no-audit --no-fund "bun@1" >/dev/null
-  fi
+  bun="$PWD/target/engines/bun/node_modules/bun/bin/bun.exe"
+  install_engine bun "bun@1" "$bun"
   step "Rust integration tests on Bun $("$bun" --version)"
   BUN_TESTS=(eval errors callbacks sessions modules timeouts world bad_input approvals code_mode ts_scripts blocking concurrency reliability supervision projects typecheck)
   OUTRIGGER_TEST_ENGINE=bun OUTRIGGER_BUN="$bun" rust_tests "${BUN_TESTS[@]/#/--test=}"
