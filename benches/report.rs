@@ -793,6 +793,108 @@ async fn main() {
         r.target = target;
         rows.push(r);
     }
+    // Binary values of the same size cross as raw frames, not as JSON: a
+    // `Bytes` global arrives as a `Uint8Array`, and one comes back as
+    // `Bytes`. Measured against js_sidecar's JSON rate above, the only way
+    // it carries a value.
+    let blob = outrigger::Bytes::from(
+        (0..bytes as usize)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let text: String = (0..bytes as usize)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let mut binary_in = Vec::new();
+    let mut binary_out = Vec::new();
+    let mut string_in = Vec::new();
+    let mut string_out = Vec::new();
+    let mut theirs_string_in = Vec::new();
+    let mut theirs_string_out = Vec::new();
+    for _ in 0..plan.repeats.min(5) {
+        let started = Instant::now();
+        let n: usize = session
+            .run(Script::expression("globalThis.blob = input; input.length").global("input", &blob))
+            .await
+            .unwrap()
+            .value_as()
+            .unwrap();
+        binary_in.push(started.elapsed());
+        assert_eq!(n, blob.len());
+        let started = Instant::now();
+        let back: outrigger::Bytes = session.eval("blob").await.unwrap();
+        binary_out.push(started.elapsed());
+        assert_eq!(back.len(), blob.len());
+        let started = Instant::now();
+        let n: usize = session
+            .run(Script::expression("globalThis.text = input; input.length").global("input", &text))
+            .await
+            .unwrap()
+            .value_as()
+            .unwrap();
+        string_in.push(started.elapsed());
+        assert_eq!(n, text.len());
+        let started = Instant::now();
+        let back: String = session.eval("text").await.unwrap();
+        string_out.push(started.elapsed());
+        assert_eq!(back.len(), text.len());
+        let globals = HashMap::from([("input".into(), Value::String(text.clone()))]);
+        let started = Instant::now();
+        sidecar_run(
+            &mut conn,
+            "globalThis.text = input; input.length",
+            false,
+            globals,
+        )
+        .await;
+        theirs_string_in.push(started.elapsed());
+        let started = Instant::now();
+        sidecar_run(&mut conn, "text", false, HashMap::new()).await;
+        theirs_string_out.push(started.elapsed());
+    }
+    let theirs_in_rate = mb / percentile(&mut theirs_in, 0.5).as_secs_f64();
+    for (label, samples, theirs, what, target) in [
+        (
+            "binary in (a `Bytes` global, a `Uint8Array` in the script)",
+            &mut binary_in,
+            theirs_in_rate,
+            "JSON",
+            10.0,
+        ),
+        (
+            "binary out (a `Uint8Array` result, `eval::<Bytes>`)",
+            &mut binary_out,
+            theirs_out_rate,
+            "JSON",
+            10.0,
+        ),
+        (
+            "string in (a `String` global)",
+            &mut string_in,
+            mb / percentile(&mut theirs_string_in, 0.5).as_secs_f64(),
+            "string",
+            5.0,
+        ),
+        (
+            "string out (`eval::<String>`)",
+            &mut string_out,
+            mb / percentile(&mut theirs_string_out, 0.5).as_secs_f64(),
+            "string",
+            5.0,
+        ),
+    ] {
+        let o = mb / percentile(samples, 0.5).as_secs_f64();
+        let mut r = row("5", format!("{mb:.0} MB {label}"));
+        r.ours = format!("{o:.0} MB/s");
+        r.sidecar = format!("{theirs:.0} MB/s ({what})");
+        let (ratio, target) = verdict(o, theirs, false, target);
+        r.ratio = ratio;
+        r.target = target;
+        rows.push(r);
+    }
+    drop(blob);
+    drop(text);
+
     // What JSON itself costs for this payload, without any channel: the
     // engine's parse and stringify, and serde_json's parse into a Value.
     let engine: Value = session

@@ -54,7 +54,7 @@ rust_tests
 # (the binaries built above). Tests of what only a process has skip
 # themselves there, saying so; docs/ENGINES.md lists them.
 step "Rust integration tests on QuickJS (in process)"
-QUICKJS_TESTS=(eval errors callbacks sessions modules timeouts concurrency blocking supervision reliability world bad_input approvals code_mode ts_scripts)
+QUICKJS_TESTS=(eval errors callbacks binary sessions modules timeouts concurrency blocking supervision reliability world bad_input approvals code_mode ts_scripts)
 OUTRIGGER_TEST_ENGINE=quickjs rust_tests "${QUICKJS_TESTS[@]/#/--test=}"
 
 # Installs npm package `$2` under target/engines/$1 unless its binary `$3`
@@ -88,7 +88,7 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ -z "${OUTRIGGER_SKIP_BUN:
   bun="$PWD/target/engines/bun/node_modules/bun/bin/bun.exe"
   install_engine bun "bun@1" "$bun"
   step "Rust integration tests on Bun $("$bun" --version)"
-  BUN_TESTS=(eval errors callbacks sessions modules timeouts world bad_input approvals code_mode ts_scripts blocking concurrency reliability supervision projects typecheck)
+  BUN_TESTS=(eval errors callbacks binary sessions modules timeouts world bad_input approvals code_mode ts_scripts blocking concurrency reliability supervision projects typecheck)
   OUTRIGGER_TEST_ENGINE=bun OUTRIGGER_BUN="$bun" rust_tests "${BUN_TESTS[@]/#/--test=}"
 fi
 

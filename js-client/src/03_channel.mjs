@@ -1,6 +1,8 @@
 // The channel to the host: JSON-RPC 2.0, one JSON text per line, over the
 // socket the host hands the worker as a file descriptor. Lines are framed on
-// the way in; writes are coalesced on the way out.
+// the way in; writes are coalesced on the way out. Binary values travel as
+// frames before the line that refers to them: a 0 byte (no JSON text starts
+// with one), the length as a little-endian u32, the bytes.
 
 import net from 'node:net';
 import { Buffer } from 'node:buffer';
@@ -9,7 +11,12 @@ import { nowMs } from './01_clock.mjs';
 import { config } from './02_config.mjs';
 
 let channel = null;
+/** Lines (strings, without their newline) and frames' parts (Buffers), in order. */
 let outQueue = [];
+/** Whether `outQueue` holds any Buffer. */
+let queuedBinary = false;
+/** What a message without frames is handed. */
+const NO_FRAMES = Object.freeze([]);
 /** When the last write left (ms on the runtime's clock). */
 let lastWrite = 0;
 let flushScheduled = false;
@@ -26,8 +33,17 @@ const channelStats = { reads: 0, messagesIn: 0, writes: 0, messagesOut: 0 };
  */
 let wroteThisTurn = false;
 
-/** Queues one message (a JSON text without its newline). */
-export function send(text) {
+/** Queues one message (a JSON text without its newline), after the frames (Buffers) it refers to. */
+export function send(text, frames) {
+  if (frames !== undefined && frames.length > 0) {
+    for (const frame of frames) {
+      const header = Buffer.allocUnsafe(5);
+      header[0] = 0;
+      header.writeUInt32LE(frame.length, 1);
+      outQueue.push(header, frame);
+    }
+    queuedBinary = true;
+  }
   outQueue.push(text);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -56,9 +72,22 @@ function endTurn() {
 }
 
 function write() {
-  const data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+  let data;
+  if (queuedBinary) {
+    let lines = 0;
+    const parts = outQueue.map((part) => {
+      if (typeof part !== 'string') return part;
+      lines++;
+      return Buffer.from(part + '\n', 'utf8');
+    });
+    data = Buffer.concat(parts);
+    channelStats.messagesOut += lines;
+    queuedBinary = false;
+  } else {
+    data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+    channelStats.messagesOut += outQueue.length;
+  }
   channelStats.writes++;
-  channelStats.messagesOut += outQueue.length;
   outQueue = [];
   lastWrite = nowMs();
   channel.write(data);
@@ -69,9 +98,9 @@ export function sinceLastWrite() {
   return nowMs() - lastWrite;
 }
 
-/** Answers request `id` with a result already in JSON. */
-export function respond(id, resultJson) {
-  send('{"jsonrpc":"2.0","id":' + JSON.stringify(id) + ',"result":' + resultJson + '}');
+/** Answers request `id` with a result already in JSON, after the frames its placeholders refer to. */
+export function respond(id, resultJson, frames) {
+  send('{"jsonrpc":"2.0","id":' + JSON.stringify(id) + ',"result":' + resultJson + '}', frames);
 }
 
 /** Answers request `id` with an error (`data` only when given). */
@@ -81,18 +110,60 @@ export function respondError(id, code, message, data) {
   send(JSON.stringify({ jsonrpc: '2.0', id, error }));
 }
 
-/** Sends a notification whose params are already in JSON. */
-export function notify(method, paramsJson) {
-  send('{"jsonrpc":"2.0","method":"' + method + '","params":' + paramsJson + '}');
+/** Sends a notification whose params are already in JSON, after the frames they refer to. */
+export function notify(method, paramsJson, frames) {
+  send('{"jsonrpc":"2.0","method":"' + method + '","params":' + paramsJson + '}', frames);
 }
 
-/** Feeds raw bytes from the channel; calls `onLine` for every complete line. */
+/**
+ * Feeds raw bytes from the channel; calls `onLine(line, frames)` for every
+ * complete line, with the frames (Buffers) that came before it.
+ */
 export function createLineReader(onLine, maxLineBytes) {
   let parts = [];
   let partBytes = 0;
+  let frames = NO_FRAMES;
+  let framedBytes = 0;
+  /** The header of a frame split between chunks, so far. */
+  let header = null;
+  /** A frame split between chunks, and how much of it has come. */
+  let frame = null;
+  let filled = 0;
   return (chunk) => {
     let start = 0;
-    for (;;) {
+    while (start < chunk.length) {
+      if (frame !== null) {
+        const n = Math.min(frame.length - filled, chunk.length - start);
+        chunk.copy(frame, filled, start, start + n);
+        filled += n;
+        start += n;
+        if (filled === frame.length) {
+          frames.push(frame);
+          frame = null;
+        }
+        continue;
+      }
+      // A frame starts where a line could: JSON text never holds a 0 byte.
+      if (header !== null || (parts.length === 0 && chunk[start] === 0)) {
+        if (header === null) header = [];
+        while (header.length < 5 && start < chunk.length) header.push(chunk[start++]);
+        if (header.length < 5) break;
+        const length = (header[1] | (header[2] << 8) | (header[3] << 16) | (header[4] << 24)) >>> 0;
+        header = null;
+        framedBytes += length;
+        if (framedBytes > maxLineBytes()) {
+          throw new Error(`binary data from the host exceeds ${maxLineBytes()} bytes`);
+        }
+        if (frames === NO_FRAMES) frames = [];
+        if (chunk.length - start >= length) {
+          frames.push(Buffer.from(chunk.subarray(start, start + length)));
+          start += length;
+        } else {
+          frame = Buffer.allocUnsafe(length);
+          filled = 0;
+        }
+        continue;
+      }
       const nl = chunk.indexOf(10, start);
       if (nl === -1) break;
       let line;
@@ -105,7 +176,12 @@ export function createLineReader(onLine, maxLineBytes) {
         line = chunk.toString('utf8', start, nl);
       }
       start = nl + 1;
-      if (line.length > 0) onLine(line);
+      if (line.length > 0) {
+        const these = frames;
+        frames = NO_FRAMES;
+        framedBytes = 0;
+        onLine(line, these);
+      }
     }
     if (start < chunk.length) {
       parts.push(chunk.subarray(start));
@@ -123,9 +199,9 @@ export function createLineReader(onLine, maxLineBytes) {
  */
 export function connect(fd, onLine) {
   const exit = () => process.exit(0);
-  const read = createLineReader((line) => {
+  const read = createLineReader((line, frames) => {
     channelStats.messagesIn++;
-    onLine(line);
+    onLine(line, frames);
   }, () => config.maxMessageBytes + 1024 * 1024);
   const onData = (chunk) => {
     channelStats.reads++;
@@ -196,8 +272,8 @@ function connectBun(fd, onData, exit) {
     },
   }).then(opened, exit);
   return {
-    write(text) {
-      pending.push(Buffer.from(text, 'utf8'));
+    write(data) {
+      pending.push(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       // More than one waiting: the socket is full, `drain` writes them.
       if (socket !== null && pending.length === 1) pump();
     },

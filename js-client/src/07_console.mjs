@@ -43,6 +43,7 @@ export function sendLog(level, args, state) {
 /** Sends a `host.emit(name, data)`; throws a NonJsonError for data JSON cannot carry. */
 export function sendEvent(name, data, state) {
   const run = currentRun(state);
-  const dataJson = toJsonText(data, 'event data');
-  notify('event', '{"run":' + (run ? run.id : 'null') + ',"name":' + JSON.stringify(name) + ',"data":' + dataJson + '}');
+  const frames = [];
+  const dataJson = toJsonText(data, 'event data', frames);
+  notify('event', '{"run":' + (run ? run.id : 'null') + ',"name":' + JSON.stringify(name) + ',"data":' + dataJson + '}', frames);
 }

@@ -4,7 +4,7 @@
 import { CODES } from './00_codes.mjs';
 import { config } from './02_config.mjs';
 import { send } from './03_channel.mjs';
-import { toJsonText } from './04_json.mjs';
+import { toJsonText, withFrames } from './04_json.mjs';
 import { currentRun } from './06_current_run.mjs';
 
 let nextCallId = 1;
@@ -53,13 +53,14 @@ export function callHost(method, params, state, site) {
     }
   }
   const id = nextCallId++;
-  const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params');
+  const frames = [];
+  const paramsJson = toJsonText(params === undefined ? {} : params, 'callback params', frames);
   const where = needsApproval(method) ? ',"site":' + JSON.stringify(positionOf(site)) : '';
   return new Promise((resolve, reject) => {
     pendingCalls.set(id, { resolve, reject, run, state, site });
     run?.calls.add(id);
     send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
-      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + where + '}}');
+      + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + where + '}}', frames);
   });
 }
 
@@ -71,6 +72,7 @@ export function onHostResponse(message) {
   call.run?.calls.delete(message.id);
   const { state } = call;
   const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
+  const frames = message.frames;
   if (message.error) {
     const error = new (state?.Error ?? Error)(String(message.error.message));
     error.code = message.error.code === CODES.APPROVAL_DENIED ? 'APPROVAL_DENIED' : message.error.code;
@@ -80,7 +82,7 @@ export function onHostResponse(message) {
     if (frames !== '') error.stack = `${error.name}: ${error.message}\n${frames}`;
     call.reject(error);
   } else {
-    call.resolve(inRealm(message.result));
+    call.resolve(withFrames(inRealm(message.result), frames, state?.Uint8Array ?? Uint8Array));
   }
 }
 

@@ -86,6 +86,8 @@ export class ContextState {
     };
     const intrinsics = bootstrapScript.runInContext(this.context)(bridge, sharedParts);
     this.jsonParse = intrinsics.parse;
+    /** The context's `Uint8Array`: binary values it receives are of its realm. */
+    this.Uint8Array = intrinsics.global.Uint8Array;
     /** Puts the context's cross-realm instance checks in place (once). */
     this.ensureChecks = intrinsics.ensureChecks;
     // Read through the global object, or, for what is defined on it itself

@@ -26,7 +26,7 @@ const RUN_OVER = Object.freeze(new RunEnded(CODES.CANCELLED, 'the run has ended'
  *   timeout           in ms (0 or absent: none)
  *   maxCallbacks      callback calls allowed (0 or absent: any number)
  *   body(run)         its value, or a promise of it
- *   encode(value)     the answer's JSON text
+ *   encode(value, frames)  the answer's JSON text, its binary values pushed to `frames`
  *   succeeded(value)  optional, called before a success is answered
  *   failed()          optional, called before a failure is answered
  * `body` and `encode` execute as part of the run.
@@ -102,9 +102,10 @@ function answer(id, run, job, value) {
   // A run that ended early (a limit, `process.exit()`) ends so even when the
   // script caught what was thrown at it.
   if (run.endReason !== undefined) throw run.endReason;
-  const text = job.encode(value);
+  const frames = [];
+  const text = job.encode(value, frames);
   job.succeeded?.(value);
-  respond(id, text);
+  respond(id, text, frames);
 }
 
 function fail(run, id, job, thrown) {

@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
 import { nowMs, nowMicros } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
-import { toJsonText } from './04_json.mjs';
+import { toJsonText, withFrames } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
 import { compileScript, compileModule, watchdogFor, noteSyncTime } from './20_compile.mjs';
 import { linkerFor, dynamicImport } from './24_imports.mjs';
@@ -25,6 +25,9 @@ function tooLate(id, params) {
   return true;
 }
 
+/** A result's JSON text, its binary values pushed to `frames`. */
+const encodeResult = (value, frames) => toJsonText(value, 'value', frames);
+
 /** `run`: a classic script or a module, in a fresh context, the shared one or a session's. */
 export function runScript(id, params) {
   if (tooLate(id, params)) return;
@@ -42,14 +45,14 @@ export function runScript(id, params) {
     timeout: params.timeout,
     maxCallbacks: params.maxCallbacks,
     body: (run) => runBody(run, state, params),
-    encode: toJsonText,
+    encode: encodeResult,
   });
 }
 
 /** Sets a run's globals and evaluates it: its value, or a promise of it. */
 function runBody(run, state, params) {
   if (params.globals) {
-    const globals = state.jsonParse(params.globals);
+    const globals = withFrames(state.jsonParse(params.globals), params.frames, state.Uint8Array);
     for (const name of Object.keys(globals)) state.context[name] = globals[name];
   }
   if (params.kind === 'module') return evaluateModule(run, state, params);
@@ -122,10 +125,10 @@ export function callExport(id, params) {
         throw new RunEnded(CODES.NOT_FOUND, `module "${loaded.name}" has no exported function "${params.export}"`
           + ` (exported functions: ${names.length ? names.join(', ') : 'none'})`);
       }
-      const args = params.args ? state.jsonParse(params.args) : [];
+      const args = params.args ? withFrames(state.jsonParse(params.args), params.frames, state.Uint8Array) : [];
       return callWithTimeout(state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`);
     },
-    encode: toJsonText,
+    encode: encodeResult,
   });
 }
 

@@ -97,8 +97,8 @@ let awaitingAttachment = null;
 /** The params an attachment line may carry. */
 const ATTACHMENTS = new Set(['globals', 'args']);
 
-/** Handles one line from the host. */
-export function handleLine(line) {
+/** Handles one line from the host, with the frames (binary values) that came before it. */
+export function handleLine(line, frames) {
   if (awaitingAttachment !== null) {
     const message = awaitingAttachment;
     awaitingAttachment = null;
@@ -113,6 +113,12 @@ export function handleLine(line) {
   }
   if (message === null || typeof message !== 'object') {
     return respondError(null, CODES.INVALID_REQUEST, 'a message must be a JSON object');
+  }
+  // Frames belong to the request whose params' placeholders refer to them,
+  // or to the response whose result's do.
+  if (frames !== undefined && frames.length > 0) {
+    if (message.params !== null && typeof message.params === 'object') message.params.frames = frames;
+    else message.frames = frames;
   }
   const attachment = message.params?.attachment;
   if (attachment !== undefined) {

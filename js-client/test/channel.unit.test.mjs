@@ -36,6 +36,46 @@ describe('createLineReader', () => {
     assert.deepEqual(lines, ['"\u4e2d\ud83d\ude00"']);
   });
 
+  it('hands each line the frames sent before it, however the stream is cut', () => {
+    const frame = (bytes) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32LE(bytes.length, 1);
+      return Buffer.concat([header, Buffer.from(bytes)]);
+    };
+    // Frame bytes that look like newlines and markers must not confuse it.
+    const stream = Buffer.concat([
+      frame([10, 0, 10]),
+      frame([]),
+      Buffer.from('{"a":{"$bytes":0}}\n'),
+      Buffer.from('{"b":1}\n'),
+      frame([1, 2, 3, 4, 5, 6, 7]),
+      Buffer.from('{"c":2}\n'),
+    ]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      for (const size of [1, 3, stream.length]) {
+        const seen = [];
+        const read = createLineReader((line, frames) => seen.push([line, frames.map((f) => [...f])]), () => 1024);
+        for (let at = 0; at < stream.length; ) {
+          const end = at < cut ? Math.min(cut, at + size) : Math.min(stream.length, at + size);
+          read(stream.subarray(at, end));
+          at = end;
+        }
+        assert.deepEqual(seen, [
+          ['{"a":{"$bytes":0}}', [[10, 0, 10], []]],
+          ['{"b":1}', []],
+          ['{"c":2}', [[1, 2, 3, 4, 5, 6, 7]]],
+        ]);
+      }
+    }
+  });
+
+  it('refuses frames past the limit', () => {
+    const read = createLineReader(() => {}, () => 16);
+    const header = Buffer.alloc(5);
+    header.writeUInt32LE(17, 1);
+    assert.throws(() => read(header), /binary data from the host exceeds 16 bytes/);
+  });
+
   it('skips empty lines', () => {
     const { lines, read } = reader();
     read(Buffer.from('\n\n1\n\n2\n'));

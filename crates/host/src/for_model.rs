@@ -137,6 +137,7 @@ impl Output {
     ///     logs: vec![],
     ///     events: vec![],
     ///     approval_wait: std::time::Duration::ZERO,
+    ///     binary: vec![],
     /// };
     /// let text = output.for_model(200);
     /// assert!(text.len() <= 200);
@@ -145,7 +146,7 @@ impl Output {
     /// ```
     pub fn for_model(&self, max_bytes: usize) -> String {
         let mut rendered = Map::new();
-        rendered.insert("value".into(), self.value.clone());
+        rendered.insert("value".into(), described(&self.value, &self.binary));
         if !self.logs.is_empty() {
             let lines = self
                 .logs
@@ -183,6 +184,26 @@ fn level_name(level: crate::output::LogLevel) -> &'static str {
         LogLevel::Error => "error",
         LogLevel::Debug => "debug",
         LogLevel::Trace => "trace",
+    }
+}
+
+/// `value` with each binary value (a placeholder, see [`Output::value`]) told
+/// as its size: a model has no use for the bytes.
+fn described(value: &Value, binary: &[bytes::Bytes]) -> Value {
+    if binary.is_empty() {
+        return value.clone();
+    }
+    if let Some(bytes) = crate::binary::placeholder(value, binary) {
+        return Value::String(format!("[binary data: {} bytes]", bytes.len()));
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(|v| described(v, binary)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), described(v, binary)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -255,5 +276,19 @@ mod tests {
                     .prop_map(|map| Value::Object(map.into_iter().collect())),
             ]
         })
+    }
+
+    #[test]
+    fn binary_values_are_told_by_their_size() {
+        let output = Output {
+            value: json!({ "file": { "$bytes": 0 }, "name": "a" }),
+            logs: vec![],
+            events: vec![],
+            approval_wait: std::time::Duration::ZERO,
+            binary: vec![bytes::Bytes::from(vec![0u8; 1234])],
+        };
+        let back: Value = serde_json::from_str(&output.for_model(1000)).unwrap();
+        assert_eq!(back["value"]["file"], "[binary data: 1234 bytes]");
+        assert_eq!(back["value"]["name"], "a");
     }
 }

@@ -24,6 +24,7 @@
 //! `run`, `runner`, `checker` → `session`, `module` → `pool` (builder,
 //! supervisor, facade).
 
+mod binary;
 mod callbacks;
 mod checker;
 mod declarations;
@@ -49,6 +50,7 @@ mod strip;
 pub mod typescript;
 pub mod wire;
 
+pub use bytes::Bytes;
 pub use callbacks::{
     Approval, ApprovalFuture, ApprovalRequest, Approver, CallContext, CallbackDecl, CallbackError,
     CallbackSet, Handler,

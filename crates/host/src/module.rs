@@ -211,7 +211,7 @@ impl JsModule {
     pub async fn call<T: DeserializeOwned>(&self, export: &str, args: impl Serialize) -> Result<T> {
         let mut handle = self.start_call(export, args).await?;
         let raw = handle.finish().await?;
-        serde_json::from_str(raw.get()).map_err(Error::Deserialize)
+        raw.read().map_err(Error::Deserialize)
     }
 
     /// Calls an exported function and returns its value with the logs and
@@ -222,19 +222,20 @@ impl JsModule {
 
     /// Starts a call; its events stream before its result, as for runs.
     pub async fn start_call(&self, export: &str, args: impl Serialize) -> Result<RunHandle> {
-        let mut args = serde_json::to_value(&args).map_err(|e| {
+        let (mut json, frames) = crate::binary::to_json(&args).map_err(|e| {
             Error::InvalidInput(format!(
                 "arguments of `{export}` cannot be turned into JSON: {e}"
             ))
         })?;
-        if args.is_null() {
+        if json == "null" {
             // `()`: no arguments.
-            args = serde_json::Value::Array(Vec::new());
+            json = "[]".into();
         }
-        if !args.is_array() {
+        if !json.starts_with('[') {
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
             return Err(Error::InvalidInput(format!(
                 "arguments of `{export}` must serialize to a JSON array (use a tuple such as `(value,)`), got {}",
-                kind_of(&args)
+                if crate::binary::placeholder(&value, &frames).is_some() { "bytes" } else { kind_of(&value) }
             )));
         }
         let inner = &self.inner;
@@ -247,7 +248,7 @@ impl JsModule {
             lease,
             inner.spec.handle,
             export,
-            args.to_string(),
+            (json, frames),
             pinned,
             inner.spec.name.clone(),
         ))

@@ -40,6 +40,7 @@ enum What {
         handle: u64,
         export: String,
         args: String,
+        frames: Vec<bytes::Bytes>,
         pinned: bool,
     },
 }
@@ -59,7 +60,7 @@ impl Outgoing {
     pub(crate) fn call(
         handle: u64,
         export: &str,
-        args: String,
+        (args, frames): (String, Vec<bytes::Bytes>),
         pinned: bool,
         limits: RunLimits,
     ) -> Self {
@@ -68,6 +69,7 @@ impl Outgoing {
                 handle,
                 export: export.to_owned(),
                 args,
+                frames,
                 pinned,
             },
             limits,
@@ -121,6 +123,7 @@ impl Outgoing {
                 handle,
                 export,
                 args,
+                frames,
                 ..
             } => worker.request(
                 id,
@@ -128,6 +131,7 @@ impl Outgoing {
                     handle: *handle,
                     export,
                     args,
+                    frames,
                     timeout: limits.timeout,
                     max_callbacks: limits.max_callbacks,
                     start_by,
@@ -194,6 +198,7 @@ fn run_request(
         key: &script.key,
         code: with_code.then_some(&*script.code),
         globals: script.globals.as_deref(),
+        frames: &script.frames,
         session,
         timeout: limits.timeout,
         max_callbacks: limits.max_callbacks,

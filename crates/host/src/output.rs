@@ -3,14 +3,24 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// What a finished run gives back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// The script's value (an expression's completion value, a module's
-    /// default export), as JSON. `undefined` becomes `null`.
+    /// default export), as JSON. `undefined` becomes `null`. A binary value
+    /// (`Uint8Array`, `ArrayBuffer`, `Buffer`) stands here as a placeholder
+    /// `{"$bytes": n}`, its bytes in `binary[n]`; [`Output::value_as`] reads
+    /// through placeholders.
     pub value: serde_json::Value,
+    /// The bytes of the binary values in `value`, which crossed as raw
+    /// frames rather than as JSON.
+    pub binary: Vec<Bytes>,
     /// Every console call the run made, in order.
     pub logs: Vec<LogEntry>,
     /// Every event the run emitted with `host.emit`, in order.
@@ -90,8 +100,38 @@ pub struct CallSite {
 pub struct Event {
     /// The event's name.
     pub name: String,
-    /// Its data (`null` when none was given).
+    /// Its data (`null` when none was given), binary values standing as
+    /// placeholders `{"$bytes": n}` (see [`Output::value`]).
     pub data: serde_json::Value,
+    /// The bytes of the binary values in `data`.
+    #[serde(skip)]
+    pub binary: Vec<Bytes>,
+}
+
+impl Output {
+    /// Reads the value as a `T`, binary values included: a placeholder
+    /// reads as bytes (`Vec<u8>`, [`Bytes`], `serde_bytes`).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+    /// let output = pool
+    ///     .run(outrigger_host::Script::expression("new TextEncoder().encode('hi')"))
+    ///     .await?;
+    /// let bytes: Vec<u8> = output.value_as()?;
+    /// assert_eq!(bytes, b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub fn value_as<T: DeserializeOwned>(&self) -> Result<T> {
+        crate::binary::from_value(&self.value, &self.binary).map_err(Error::Deserialize)
+    }
+}
+
+impl Event {
+    /// Reads the data as a `T`, binary values included (see
+    /// [`Output::value_as`]).
+    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T> {
+        crate::binary::from_value(&self.data, &self.binary).map_err(Error::Deserialize)
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::binary::Payload;
 use futures_core::Stream;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use tokio::sync::oneshot;
@@ -59,7 +59,7 @@ pub struct RunHandle {
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     script: String,
-    outcome: Option<Result<Box<RawValue>>>,
+    outcome: Option<Result<Payload>>,
     settled: bool,
     started: std::time::Instant,
     span: tracing::Span,
@@ -200,6 +200,7 @@ impl RunHandle {
             .map_err(|e| Error::Protocol(format!("result is not valid JSON: {e}")))?;
         Ok(Output {
             value,
+            binary: raw.frames,
             logs: std::mem::take(&mut self.logs),
             events: std::mem::take(&mut self.events),
             approval_wait: self.approval_wait,
@@ -207,7 +208,7 @@ impl RunHandle {
     }
 
     /// Waits for the run to end and returns its raw JSON value.
-    pub(crate) async fn finish(&mut self) -> Result<Box<RawValue>> {
+    pub(crate) async fn finish(&mut self) -> Result<Payload> {
         while poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
             .await
             .is_some()
@@ -215,7 +216,7 @@ impl RunHandle {
         self.outcome.take().unwrap_or(Err(Error::Cancelled))
     }
 
-    fn settle(&mut self, outcome: Result<Box<RawValue>>) {
+    fn settle(&mut self, outcome: Result<Payload>) {
         let _entered = self.span.enter();
         let counters = self.dispatcher.counters();
         counters.latency.record(self.started.elapsed());
@@ -235,7 +236,7 @@ impl RunHandle {
         self.lease = None;
     }
 
-    fn on_done(&mut self, result: Result<Box<RawValue>, wire::RpcError>) {
+    fn on_done(&mut self, result: Result<Payload, wire::RpcError>) {
         match result {
             Ok(value) => self.settle(Ok(value)),
             Err(error) if error.code == codes::UNKNOWN_SCRIPT => {

@@ -106,14 +106,15 @@ impl Runner {
         RunHandle::start(&self.home, lease, outgoing, timeout, name, approver)
     }
 
-    /// Calls an export of a loaded module (`args`: a compact JSON array);
-    /// `pinned` when the module lives in a session's context.
+    /// Calls an export of a loaded module (`args`: a compact JSON array and
+    /// the frames of its binary values); `pinned` when the module lives in a
+    /// session's context.
     pub(crate) fn start_call(
         &self,
         lease: Lease,
         handle: u64,
         export: &str,
-        args: String,
+        args: (String, Vec<bytes::Bytes>),
         pinned: bool,
         name: String,
     ) -> RunHandle {

@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::callbacks::{Approval, ApprovalRequest, Approver};
 use crate::error::{Error, Result};
@@ -53,7 +52,9 @@ pub struct Script {
     kind: ScriptKind,
     source: Source,
     name: Option<String>,
-    globals: Vec<(String, Result<Box<RawValue>, String>)>,
+    globals: Vec<(String, Result<String, String>)>,
+    /// The frames of the globals' binary values (see [`Script::global`]).
+    frames: Vec<bytes::Bytes>,
     timeout: Option<Duration>,
     max_callbacks: Option<u32>,
     retries: u32,
@@ -73,6 +74,7 @@ impl Script {
             source,
             name: None,
             globals: Vec::new(),
+            frames: Vec::new(),
             timeout: None,
             max_callbacks: None,
             retries: 0,
@@ -173,9 +175,24 @@ impl Script {
         Self::new(ScriptKind::Module, Source::File(path.into()))
     }
 
-    /// Makes `value` (as JSON) a global variable `name` of the run.
+    /// Makes `value` a global variable `name` of the run. It crosses as
+    /// JSON, except its binary parts: a [`Bytes`](bytes::Bytes), a
+    /// `serde_bytes` buffer or a non-empty `Vec<u8>` becomes a `Uint8Array`,
+    /// sent as raw bytes beside the request (never as base64 or an array
+    /// of numbers).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &outrigger_host::Pool) -> outrigger_host::Result<()> {
+    /// use outrigger_host::{Bytes, Script};
+    /// let image = Bytes::from(std::fs::read("photo.jpg").unwrap());
+    /// let size: u64 = pool
+    ///     .run(Script::expression("image.byteLength").global("image", image))
+    ///     .await?
+    ///     .value_as()?;
+    /// # Ok(()) }
+    /// ```
     pub fn global(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
-        let json = serde_json::value::to_raw_value(&value).map_err(|e| e.to_string());
+        let json = crate::binary::to_json_into(&value, &mut self.frames).map_err(|e| e.to_string());
         self.globals.push((name.into(), json));
         self
     }
@@ -288,6 +305,7 @@ impl Script {
         };
         let globals = self.globals_json()?.map(Arc::from);
         Ok(LoadedScript {
+            frames: self.frames.clone(),
             kind: self.kind,
             name,
             code,
@@ -313,7 +331,7 @@ impl Script {
             }
             text.push_str(&crate::wire::json_string(name));
             text.push(':');
-            text.push_str(value.get());
+            text.push_str(value);
         }
         text.push('}');
         Ok(Some(text))
@@ -330,6 +348,8 @@ pub(crate) struct LoadedScript {
     /// The absolute path of a script read from a file.
     pub(crate) file: Option<String>,
     pub(crate) globals: Option<Arc<str>>,
+    /// The frames of the globals' binary values.
+    pub(crate) frames: Vec<bytes::Bytes>,
     pub(crate) max_callbacks: Option<u32>,
     pub(crate) approver: Option<Approver>,
 }

@@ -1,7 +1,9 @@
 //! What a callback knows about its caller.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +33,10 @@ pub struct CallContext {
     callback: Arc<str>,
     cancel: CancellationToken,
     events: Weak<dyn EventSink>,
+    /// The frames of the params' binary values.
+    params_frames: Arc<[Bytes]>,
+    /// The frames of the result's binary values, put here by the handler.
+    result_frames: Arc<Mutex<Vec<Bytes>>>,
 }
 
 impl fmt::Debug for CallContext {
@@ -51,6 +57,7 @@ impl CallContext {
         callback: Arc<str>,
         cancel: CancellationToken,
         events: Weak<dyn EventSink>,
+        params_frames: Vec<Bytes>,
     ) -> Self {
         CallContext {
             run,
@@ -58,7 +65,19 @@ impl CallContext {
             callback,
             cancel,
             events,
+            params_frames: params_frames.into(),
+            result_frames: Arc::default(),
         }
+    }
+
+    /// The frames the params' placeholders refer to.
+    pub(crate) fn params_frames(&self) -> &[Bytes] {
+        &self.params_frames
+    }
+
+    /// Where the handler puts the frames its result's placeholders refer to.
+    pub(crate) fn result_frames(&self) -> Arc<Mutex<Vec<Bytes>>> {
+        self.result_frames.clone()
     }
 
     /// A context that belongs to no run, for calling callbacks directly
@@ -70,6 +89,7 @@ impl CallContext {
             callback.into(),
             CancellationToken::new(),
             Weak::<Detached>::new(),
+            Vec::new(),
         )
     }
 
@@ -112,15 +132,18 @@ impl CallContext {
 
     /// Sends an event to the calling run's stream, as `host.emit` would.
     pub fn emit(&self, name: &str, data: impl Serialize) -> Result<()> {
-        let data = serde_json::to_value(data).map_err(|e| {
-            Error::InvalidInput(format!("event data cannot be turned into JSON: {e}"))
-        })?;
+        let (data, binary) = crate::binary::to_json(&data)
+            .and_then(|(json, frames)| Ok((serde_json::from_str(&json)?, frames)))
+            .map_err(|e| {
+                Error::InvalidInput(format!("event data cannot be turned into JSON: {e}"))
+            })?;
         if let Some(events) = self.events.upgrade() {
             events.emit(
                 self.run,
                 Event {
                     name: name.to_owned(),
                     data,
+                    binary,
                 },
             );
         }

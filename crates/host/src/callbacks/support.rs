@@ -37,14 +37,18 @@ where
         let f = f.clone();
         Box::pin(async move {
             let callback = ctx.callback_name();
-            let params = parse_params::<P>(&callback, &params)?;
+            let params = parse_params::<P>(&callback, &params, ctx.params_frames())?;
+            let result_frames = ctx.result_frames();
             let value = f(ctx, params).await?;
-            serde_json::value::to_raw_value(&value).map_err(|e| {
+            let cannot = |e: serde_json::Error| {
                 CallbackError::new(format!(
                     "the result of `{callback}` cannot be turned into JSON: {e}"
                 ))
                 .with_code(codes::INTERNAL_ERROR)
-            })
+            };
+            let (json, frames) = crate::binary::to_json(&value).map_err(cannot)?;
+            *result_frames.lock().unwrap() = frames;
+            RawValue::from_string(json).map_err(cannot)
         }) as CallbackFuture
     })
 }
@@ -52,9 +56,19 @@ where
 fn parse_params<P: DeserializeOwned>(
     callback: &str,
     params: &RawValue,
+    frames: &[bytes::Bytes],
 ) -> Result<P, CallbackError> {
-    let mut deserializer = serde_json::Deserializer::from_str(params.get());
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let parsed = if frames.is_empty() {
+        let mut deserializer = serde_json::Deserializer::from_str(params.get());
+        serde_path_to_error::deserialize(&mut deserializer)
+    } else {
+        let value: Value = serde_json::from_str(params.get()).map_err(|e| {
+            CallbackError::new(format!("invalid params for `{callback}`: {e}"))
+                .with_code(codes::INVALID_PARAMS)
+        })?;
+        serde_path_to_error::deserialize(crate::binary::reader(&value, frames))
+    };
+    parsed.map_err(|error| {
         let path = error.path().to_string();
         let reason = error.inner().to_string();
         let reason = reason

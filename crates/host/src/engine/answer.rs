@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::connection::Reply;
+use crate::binary::Payload;
 use crate::error::{Error, Result};
 use crate::wire;
 
@@ -21,7 +21,7 @@ pub(crate) async fn answer(
     name: &str,
     timeout: Duration,
     closed: impl Fn() -> String,
-) -> Option<Result<Box<RawValue>>> {
+) -> Option<Result<Payload>> {
     let answer = async {
         loop {
             match replies.recv().await {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tracing::Instrument;
@@ -17,6 +18,8 @@ use crate::wire::{self, codes, CallbackCall};
 pub(crate) trait Caller: EventSink + 'static {
     /// Writes a line that answers the worker.
     fn answer(&self, line: String);
+    /// Writes a line that answers the worker after the frames it refers to.
+    fn answer_framed(&self, frames: &[Bytes], line: String);
     /// Whether run `run` is still waiting for its own answer.
     fn is_waiting(&self, run: u64) -> bool;
     /// Tells run `run` (the worker and its handle) that a call of it waits
@@ -65,6 +68,7 @@ impl Calls {
         id: u64,
         method: String,
         params: Option<&RawValue>,
+        frames: Vec<Bytes>,
     ) {
         let fail = |code: i64, message: &str| {
             connection.answer(wire::error_response(Some(id), code, message, None));
@@ -106,7 +110,9 @@ impl Calls {
             method.as_str().into(),
             token,
             Arc::downgrade(&events),
+            frames,
         );
+        let result_frames = ctx.result_frames();
         let args = call.args();
         let answers = connection.clone();
         let gate = {
@@ -150,7 +156,14 @@ impl Calls {
                     .catch_unwind()
                     .await;
                 let line = match outcome {
-                    Ok(Ok(value)) => wire::response(id, value.get()),
+                    Ok(Ok(value)) => {
+                        let frames = std::mem::take(&mut *result_frames.lock().unwrap());
+                        if !frames.is_empty() {
+                            answers.answer_framed(&frames, wire::response(id, value.get()));
+                            return;
+                        }
+                        wire::response(id, value.get())
+                    }
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "callback failed");
                         wire::error_response(Some(id), error.code(), error.message(), error.data())

@@ -7,13 +7,14 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::value::RawValue;
+use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, Notify};
 
 use super::calls::{Caller, Calls};
 use super::clock::monotonic_micros;
 use super::outbox::Outbox;
+use crate::binary::Payload;
 use crate::callbacks::{EventSink, Registry};
 use crate::error::Error;
 use crate::output::{Event, LogEntry};
@@ -25,7 +26,7 @@ use crate::wire::{self, codes, Incoming, RpcError};
 pub(crate) enum Reply {
     Log(LogEntry),
     Event(Event),
-    Done(Result<Box<RawValue>, RpcError>),
+    Done(Result<Payload, RpcError>),
     Exited {
         pid: u32,
         reason: String,
@@ -137,7 +138,10 @@ impl Connection {
     ) {
         let params = request.params();
         let attachment = request.attachment();
-        let size = params.len() + attachment.map_or(0, str::len);
+        let frames = request.frames();
+        let size = params.len()
+            + attachment.map_or(0, str::len)
+            + frames.iter().map(|f| f.len()).sum::<usize>();
         if size > self.max_message_bytes {
             let _ = replies.send(Reply::Done(Err(RpcError {
                 code: codes::LIMIT,
@@ -168,7 +172,7 @@ impl Connection {
         let coalesce = may_coalesce && !pending.waiting.is_empty();
         // Written under the lock, so that its place in the stream is known
         // before its answer can be.
-        let end = self.outbox.send_line(line, coalesce);
+        let end = self.outbox.send_message(frames, line, coalesce);
         pending.waiting.insert(
             id,
             Waiter {
@@ -346,6 +350,7 @@ impl Connection {
         let limit = wire::line_limit(self.max_message_bytes);
         let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut scanned = 0;
+        let mut frames = Vec::new();
         loop {
             if buffer.capacity() - buffer.len() < 16 * 1024 {
                 buffer.reserve(64 * 1024);
@@ -356,7 +361,9 @@ impl Connection {
             }
             self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
             let consumed =
-                wire::split_messages(&buffer, scanned, limit, |incoming| self.route(incoming))?;
+                wire::split_messages(&buffer, scanned, limit, &mut frames, |incoming, frames| {
+                    self.route(incoming, frames)
+                })?;
             buffer.drain(..consumed);
             scanned = buffer.len();
             if buffer.is_empty() && buffer.capacity() > 4 * 1024 * 1024 {
@@ -365,9 +372,10 @@ impl Connection {
         }
     }
 
-    fn route(self: &Arc<Self>, incoming: Incoming) {
+    fn route(self: &Arc<Self>, incoming: Incoming, frames: Vec<Bytes>) {
         match incoming {
             Incoming::Response { id, result } => {
+                let result = result.map(|json| Payload { json, frames });
                 let waiter = {
                     let mut pending = self.pending.lock().unwrap();
                     let waiter = pending.waiting.remove(&id);
@@ -382,7 +390,10 @@ impl Connection {
             }
             Incoming::Beat => {}
             Incoming::Log { run, entry } => self.deliver(run, Reply::Log(entry)),
-            Incoming::Event { run, event } => self.deliver(run, Reply::Event(event)),
+            Incoming::Event { run, mut event } => {
+                event.binary = frames;
+                self.deliver(run, Reply::Event(event));
+            }
             Incoming::Waiting { runs } => {
                 let mut pending = self.pending.lock().unwrap();
                 for run in runs {
@@ -392,7 +403,8 @@ impl Connection {
                 }
             }
             Incoming::Request { id, method, params } => {
-                self.calls.dispatch(self, id, method, params.as_deref());
+                self.calls
+                    .dispatch(self, id, method, params.as_deref(), frames);
             }
             Incoming::Unsolicited(error) => {
                 tracing::warn!(pid = self.pid, code = error.code, message = %error.message, "worker reported an error");
@@ -459,6 +471,10 @@ fn out_of_memory_message(pid: u32, why: &str, runs: usize) -> String {
 impl Caller for Connection {
     fn answer(&self, line: String) {
         self.outbox.send(line);
+    }
+
+    fn answer_framed(&self, frames: &[Bytes], line: String) {
+        self.outbox.send_framed(frames, line);
     }
 
     fn is_waiting(&self, id: u64) -> bool {

@@ -1,12 +1,16 @@
 //! Writing to a worker's channel: straight from the caller when the channel
 //! is idle (no task hop, so no extra wake-up), through a writer task that
-//! coalesces lines into one write when it is not.
+//! coalesces lines into one write when it is not. A line may follow the
+//! binary frames it refers to.
 
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::net::unix::OwnedWriteHalf;
+
+use crate::binary::{frame_header, FRAME_HEADER};
 use tokio::sync::Notify;
 
 /// The sending side of a worker's channel.
@@ -53,17 +57,32 @@ impl Outbox {
         self.send_line(line, false);
     }
 
+    /// Sends one line after the frames it refers to.
+    pub(crate) fn send_framed(&self, frames: &[Bytes], line: String) {
+        self.send_message(frames, line, false);
+    }
+
     /// Sends one line; with `coalesce`, through the writer task, which writes
     /// it together with whatever else the tasks ready to run now send.
     /// Returns where the line ends in the stream (its newline included).
     pub(crate) fn send_line(&self, line: String, coalesce: bool) -> u64 {
+        self.send_message(&[], line, coalesce)
+    }
+
+    /// Sends `frames` and then `line`, as [`Outbox::send_line`] does.
+    pub(crate) fn send_message(&self, frames: &[Bytes], line: String, coalesce: bool) -> u64 {
+        let framed: usize = frames.iter().map(|f| f.len() + FRAME_HEADER).sum();
         let mut state = self.state.lock().unwrap();
         if state.closed {
             return state.appended;
         }
-        state.appended += line.len() as u64 + 1;
+        state.appended += (framed + line.len()) as u64 + 1;
         let end = state.appended;
-        if state.busy || coalesce || line.len() >= DIRECT_LIMIT {
+        if state.busy || coalesce || framed + line.len() >= DIRECT_LIMIT {
+            for frame in frames {
+                state.pending.extend_from_slice(&frame_header(frame.len()));
+                state.pending.extend_from_slice(frame);
+            }
             state.pending.extend_from_slice(line.as_bytes());
             state.pending.push(b'\n');
             if !state.busy {
@@ -72,7 +91,17 @@ impl Outbox {
             }
             return end;
         }
-        let mut bytes = line.into_bytes();
+        let mut bytes = if framed == 0 {
+            line.into_bytes()
+        } else {
+            let mut bytes = Vec::with_capacity(framed + line.len() + 1);
+            for frame in frames {
+                bytes.extend_from_slice(&frame_header(frame.len()));
+                bytes.extend_from_slice(frame);
+            }
+            bytes.extend_from_slice(line.as_bytes());
+            bytes
+        };
         bytes.push(b'\n');
         let written = match self.socket.try_write(&bytes) {
             Ok(n) => n,

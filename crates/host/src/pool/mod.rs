@@ -81,7 +81,7 @@ impl Pool {
     pub async fn eval<T: DeserializeOwned>(&self, code: &str) -> Result<T> {
         let mut handle = self.start(Script::expression(code)).await?;
         let raw = handle.finish().await?;
-        serde_json::from_str(raw.get()).map_err(Error::Deserialize)
+        raw.read().map_err(Error::Deserialize)
     }
 
     /// Runs a script to its end and returns its value, logs and events.

@@ -280,6 +280,16 @@ fn array_ty(schema: &Map<String, Value>) -> Ty {
     if let Some(prefix) = schema.get("items").and_then(Value::as_array) {
         return tuple_ty(prefix, schema.get("additionalItems"), min_items, max_items);
     }
+    // A sequence of bytes (`Vec<u8>`, `bytes::Bytes`) crosses as a
+    // `Uint8Array`; a fixed-size array (`[u8; 32]`, a tuple) as an array.
+    let is_u8 = |items: &Map<String, Value>| {
+        items.get("type").and_then(Value::as_str) == Some("integer")
+            && items.get("format").and_then(Value::as_str) == Some("uint8")
+    };
+    let items = schema.get("items").and_then(Value::as_object);
+    if max_items.is_none() && items.is_some_and(is_u8) {
+        return Ty::Ref("Uint8Array".into());
+    }
     let element = schema.get("items").map_or(Ty::Unknown, schema_to_ty);
     match (min_items, max_items) {
         (Some(min), Some(max)) if min == max && max <= MAX_TUPLE_EXPANSION => {

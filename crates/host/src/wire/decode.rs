@@ -111,6 +111,7 @@ pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
                     event: Event {
                         name: p.name,
                         data: p.data,
+                        binary: Vec::new(),
                     },
                 })
             }

@@ -1,7 +1,10 @@
 //! Line framing of the channel: splitting what a worker sent into messages,
 //! with a bound on a message's size.
 
+use bytes::Bytes;
+
 use super::decode::{parse_incoming, Incoming};
+use crate::binary::{FRAME_HEADER, FRAME_MARKER};
 use crate::error::Error;
 
 /// The longest line a worker may send: the largest message plus its envelope.
@@ -9,22 +12,47 @@ pub(crate) fn line_limit(max_message_bytes: usize) -> usize {
     max_message_bytes + 64 * 1024
 }
 
-/// Parses the complete lines at the front of `buffer` (lines split on `\n`,
-/// empty lines skipped, each UTF-8 and a JSON-RPC message) and hands each
-/// message to `each`. The first `scanned` bytes are known to hold no newline.
-/// Returns how many bytes the complete lines took; a line, or an unfinished
-/// tail, longer than `limit` is an error.
+/// Parses the complete messages at the front of `buffer` and hands each to
+/// `each` with the frames that came before it (see [`FRAME_MARKER`]): lines
+/// split on `\n`, empty lines skipped, each UTF-8 and a JSON-RPC message.
+/// `frames` holds the frames read since the last line, across calls. The
+/// first `scanned` bytes are known to hold no newline. Returns how many bytes
+/// the complete messages and frames took; a line or a frame (or the frames
+/// waiting for their line) longer than `limit`, or an unfinished tail longer
+/// than that, is an error.
 pub(crate) fn split_messages(
     buffer: &[u8],
     scanned: usize,
     limit: usize,
-    mut each: impl FnMut(Incoming),
+    frames: &mut Vec<Bytes>,
+    mut each: impl FnMut(Incoming, Vec<Bytes>),
 ) -> Result<usize, Error> {
     let too_long = || Error::Protocol(format!("a message from the worker exceeds {limit} bytes"));
     let mut start = 0;
     let mut from = scanned.min(buffer.len());
-    while let Some(offset) = memchr::memchr(b'\n', &buffer[from..]) {
-        let end = from + offset;
+    loop {
+        if buffer.get(start) == Some(&FRAME_MARKER) {
+            let Some(header) = buffer.get(start + 1..start + FRAME_HEADER) else {
+                break;
+            };
+            let len = u32::from_le_bytes(header.try_into().expect("four bytes")) as usize;
+            let waiting: usize = frames.iter().map(Bytes::len).sum();
+            if len.saturating_add(waiting) > limit {
+                return Err(too_long());
+            }
+            let body = start + FRAME_HEADER;
+            let Some(bytes) = buffer.get(body..body + len) else {
+                break;
+            };
+            frames.push(Bytes::copy_from_slice(bytes));
+            start = body + len;
+            from = start;
+            continue;
+        }
+        let Some(offset) = memchr::memchr(b'\n', &buffer[from.max(start)..]) else {
+            break;
+        };
+        let end = from.max(start) + offset;
         let line = &buffer[start..end];
         if line.len() > limit {
             return Err(too_long());
@@ -32,12 +60,12 @@ pub(crate) fn split_messages(
         if !line.is_empty() {
             let text = std::str::from_utf8(line)
                 .map_err(|e| Error::Protocol(format!("message from worker is not UTF-8: {e}")))?;
-            each(parse_incoming(text)?);
+            each(parse_incoming(text)?, std::mem::take(frames));
         }
         start = end + 1;
         from = start;
     }
-    if buffer.len() - start > limit {
+    if buffer.len() - start > limit + FRAME_HEADER {
         return Err(too_long());
     }
     Ok(start)
@@ -50,7 +78,14 @@ pub(crate) fn split_messages(
 #[doc(hidden)]
 pub fn decode_stream(bytes: &[u8], max_message_bytes: usize) -> Result<usize, Error> {
     let mut messages = 0;
-    split_messages(bytes, 0, line_limit(max_message_bytes), |_| messages += 1)?;
+    let mut frames = Vec::new();
+    split_messages(
+        bytes,
+        0,
+        line_limit(max_message_bytes),
+        &mut frames,
+        |_, _| messages += 1,
+    )?;
     Ok(messages)
 }
 
@@ -112,7 +147,7 @@ mod tests {
         let stream =
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1}\n\n{\"jsonrpc\":\"2.0\",\"id\":2,";
         let mut ids = Vec::new();
-        let consumed = split_messages(stream, 0, 1024, |incoming| {
+        let consumed = split_messages(stream, 0, 1024, &mut Vec::new(), |incoming, _| {
             if let Incoming::Response { id, .. } = incoming {
                 ids.push(id);
             }
@@ -120,6 +155,42 @@ mod tests {
         .unwrap();
         assert_eq!(ids, [1]);
         assert_eq!(&stream[consumed..], b"{\"jsonrpc\":\"2.0\",\"id\":2,");
+    }
+
+    #[test]
+    fn frames_go_with_the_next_line_in_any_split() {
+        let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"$bytes\":1}}\n";
+        let mut stream = Vec::new();
+        for body in [&b"ab\n"[..], &[0u8, 10, 0][..]] {
+            stream.extend_from_slice(&crate::binary::frame_header(body.len()));
+            stream.extend_from_slice(body);
+        }
+        stream.extend_from_slice(line);
+        stream.extend_from_slice(line);
+        // Fed in two pieces, cut anywhere: the same messages, the same frames.
+        for cut in 0..stream.len() {
+            let mut frames = Vec::new();
+            let mut seen = Vec::new();
+            let mut each = |_: Incoming, f: Vec<Bytes>| seen.push(f);
+            let consumed = split_messages(&stream[..cut], 0, 1024, &mut frames, &mut each).unwrap();
+            let mut rest = stream[consumed..cut].to_vec();
+            rest.extend_from_slice(&stream[cut..]);
+            split_messages(&rest, 0, 1024, &mut frames, &mut each).unwrap();
+            assert_eq!(seen.len(), 2, "cut at {cut}");
+            assert_eq!(
+                seen[0],
+                [Bytes::from_static(b"ab\n"), Bytes::from_static(&[0, 10, 0])]
+            );
+            assert!(seen[1].is_empty());
+        }
+    }
+
+    #[test]
+    fn an_oversized_frame_is_a_protocol_error() {
+        let mut stream = crate::binary::frame_header(2000).to_vec();
+        stream.extend_from_slice(&[1; 10]);
+        let result = split_messages(&stream, 0, 1024, &mut Vec::new(), |_, _| {});
+        assert!(matches!(result, Err(Error::Protocol(_))));
     }
 
     proptest! {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::encode::json_string;
@@ -21,6 +22,10 @@ pub(crate) trait Request {
     /// The value that follows the request on an attachment line, if any.
     fn attachment(&self) -> Option<&str> {
         None
+    }
+    /// The binary frames its placeholders refer to, sent before it.
+    fn frames(&self) -> &[Bytes] {
+        &[]
     }
     /// The start deadline the request carries, if the worker may refuse to
     /// start it (see [`Run::start_by`]).
@@ -143,6 +148,8 @@ pub(crate) struct Run<'a> {
     pub(crate) code: Option<&'a str>,
     /// The globals object as JSON text; on the attachment line when it can go there.
     pub(crate) globals: Option<&'a str>,
+    /// The frames of the globals' binary values.
+    pub(crate) frames: &'a [Bytes],
     pub(crate) session: Option<u64>,
     pub(crate) timeout: Duration,
     pub(crate) max_callbacks: u32,
@@ -200,6 +207,10 @@ impl Request for Run<'_> {
         self.globals.filter(|_| self.globals_attached())
     }
 
+    fn frames(&self) -> &[Bytes] {
+        self.frames
+    }
+
     fn start_by(&self) -> Option<u64> {
         self.start_by
     }
@@ -223,6 +234,8 @@ pub(crate) struct Call<'a> {
     pub(crate) handle: u64,
     pub(crate) export: &'a str,
     pub(crate) args: &'a str,
+    /// The frames of the arguments' binary values.
+    pub(crate) frames: &'a [Bytes],
     pub(crate) timeout: Duration,
     pub(crate) max_callbacks: u32,
     /// As for [`Run::start_by`].
@@ -246,6 +259,10 @@ impl Request for Call<'_> {
 
     fn attachment(&self) -> Option<&str> {
         Some(self.args)
+    }
+
+    fn frames(&self) -> &[Bytes] {
+        self.frames
     }
 
     fn start_by(&self) -> Option<u64> {
@@ -393,6 +410,7 @@ mod tests {
             key: "k1",
             code: None,
             globals: None,
+            frames: &[],
             session: None,
             timeout: Duration::from_millis(1500),
             max_callbacks: 7,
@@ -447,6 +465,7 @@ mod tests {
             handle: 3,
             export: "f",
             args: "[1]",
+            frames: &[],
             timeout: Duration::from_secs(2),
             max_callbacks: 0,
             start_by: None,

@@ -3,6 +3,7 @@
 //! requests waiting for their answer, and the few flags the thread's
 //! interrupt handler reads while JavaScript runs.
 
+use crate::binary::Payload;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -27,6 +28,8 @@ pub(crate) enum Command {
         method: &'static str,
         params: String,
         attachment: Option<String>,
+        /// The binary values the params' placeholders refer to.
+        frames: Vec<bytes::Bytes>,
     },
     Notify {
         method: &'static str,
@@ -105,7 +108,10 @@ impl Shared {
     ) {
         let params = request.params();
         let attachment = request.attachment().map(str::to_owned);
-        let size = params.len() + attachment.as_ref().map_or(0, String::len);
+        let frames = request.frames().to_vec();
+        let size = params.len()
+            + attachment.as_ref().map_or(0, String::len)
+            + frames.iter().map(|f| f.len()).sum::<usize>();
         if size > self.max_message_bytes {
             let _ = replies.send(Reply::Done(Err(RpcError {
                 code: codes::LIMIT,
@@ -140,6 +146,7 @@ impl Shared {
                 method: R::METHOD,
                 params,
                 attachment,
+                frames,
             },
             start_by: request.start_by(),
         });
@@ -366,6 +373,11 @@ impl Shared {
 
     /// Answers request `id`.
     pub(crate) fn done(&self, id: u64, result: Result<Box<RawValue>, RpcError>) {
+        self.done_framed(id, result.map(Payload::plain));
+    }
+
+    /// Answers request `id` with a value that may have binary parts.
+    pub(crate) fn done_framed(&self, id: u64, result: Result<Payload, RpcError>) {
         self.approvals.lock().unwrap().remove(&id);
         let replies = {
             let mut waiting = self.waiting.lock().unwrap();

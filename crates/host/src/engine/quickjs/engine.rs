@@ -398,6 +398,7 @@ impl Engine {
                 method,
                 params,
                 attachment,
+                frames,
             } => {
                 if start_by.is_some_and(|by| super::super::monotonic_micros() > by) {
                     st.shared.done(
@@ -411,7 +412,7 @@ impl Engine {
                     return;
                 }
                 let answer = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    run::request(st, &self.rt, id, method, &params, attachment)
+                    run::request(st, &self.rt, id, method, &params, attachment, &frames)
                 }));
                 if let Err(panic) = answer {
                     // The request is answered; the thread ends with the panic.

@@ -117,7 +117,7 @@ pub(super) fn fetch<'js>(
         let text = serde_json::to_string(&answer).map_err(|e| CallbackError::new(e.to_string()))?;
         RawValue::from_string(text).map_err(|e| CallbackError::new(e.to_string()))
     };
-    super::host_calls::start(&ctx, "fetch", None, Box::pin(future))
+    super::host_calls::start(&ctx, "fetch", None, None, Box::pin(future))
 }
 
 fn denied(ctx: &Ctx<'_>, message: &str, setting: &str) -> rquickjs::Error {

@@ -7,9 +7,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Function, Persistent, Promise, Value};
@@ -28,6 +29,8 @@ pub(super) struct HostCall {
     method: String,
     /// The script's frames where the call was made: a failed call's stack.
     frames: Option<String>,
+    /// Where the callback's handler puts the binary values of its result.
+    result_frames: Option<Arc<Mutex<Vec<Bytes>>>>,
     future: CallbackFuture,
     resolve: Persistent<Function<'static>>,
     reject: Persistent<Function<'static>>,
@@ -102,8 +105,8 @@ pub(super) fn call<'js>(
     let params = params
         .0
         .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
-    let params = if params.is_undefined() {
-        "{}".to_owned()
+    let (params, params_frames) = if params.is_undefined() {
+        ("{}".to_owned(), Vec::new())
     } else {
         st.helper
             .to_json(&ctx, params, "callback params", st.max_message_bytes())
@@ -134,6 +137,7 @@ pub(super) fn call<'js>(
         method.as_str().into(),
         token,
         Arc::downgrade(&st.sink),
+        params_frames,
     );
     let args = RawValue::from_string(params)
         .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap());
@@ -164,6 +168,7 @@ pub(super) fn call<'js>(
         }
     };
     let span = tracing::info_span!("outrigger.callback", callback = %method, run);
+    let result_frames = context.result_frames();
     let future = match gate {
         Some(gate) => {
             let id = st.fresh_id();
@@ -180,7 +185,7 @@ pub(super) fn call<'js>(
         }
     };
     match future {
-        Ok(future) => start(&ctx, &method, frames, future),
+        Ok(future) => start(&ctx, &method, frames, Some(result_frames), future),
         Err(panic) => {
             let (promise, _, reject) = Promise::new(&ctx)?;
             let error = panicked(&method, panic);
@@ -207,6 +212,7 @@ pub(super) fn start<'js>(
     ctx: &Ctx<'js>,
     method: &str,
     frames: Option<String>,
+    result_frames: Option<Arc<Mutex<Vec<Bytes>>>>,
     future: CallbackFuture,
 ) -> rquickjs::Result<Promise<'js>> {
     let st = state();
@@ -225,6 +231,7 @@ pub(super) fn start<'js>(
         realm,
         method: method.to_owned(),
         frames,
+        result_frames,
         future,
         resolve: Persistent::save(ctx, resolve),
         reject: Persistent::save(ctx, reject),
@@ -271,7 +278,12 @@ fn settle<'js>(ctx: &Ctx<'js>, call: &HostCall, outcome: Outcome) -> rquickjs::R
     let _entered = st.enter(call.run);
     match outcome {
         Ok(value) => {
-            let value = ctx.json_parse(value.get())?;
+            let binary = call
+                .result_frames
+                .as_ref()
+                .map(|frames| std::mem::take(&mut *frames.lock().unwrap()))
+                .unwrap_or_default();
+            let value = st.helper.parse_with_frames(ctx, value.get(), &binary)?;
             let resolve = call.resolve.clone().restore(ctx)?;
             resolve.call::<_, ()>((value,))
         }

@@ -244,7 +244,7 @@ impl ThreadWorker {
         let replies = self.request(id, request);
         let closed = || self.shared.closed_reason();
         match super::answer::answer(replies, self.pid, R::METHOD, name, timeout, closed).await {
-            Some(result) => result,
+            Some(result) => result.map(|answer| answer.json),
             None => {
                 self.cancel(id, CancelReason::Timeout);
                 Err(Error::Timeout { after: timeout })

@@ -390,9 +390,8 @@ pub(super) fn for_plain_run(st: &State, rt: &Runtime) -> rquickjs::Result<(Rc<Re
     Ok((Realm::new(st, rt, None)?, true))
 }
 
-/// Sets the run's globals (a JSON object's members) in `ctx`.
-pub(super) fn set_globals<'js>(ctx: &Ctx<'js>, json: &str) -> rquickjs::Result<()> {
-    let value = ctx.json_parse(json)?;
+/// Sets the run's globals (the members of an object parsed in `ctx`).
+pub(super) fn set_globals<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
     let Some(object) = value.as_object() else {
         return Ok(());
     };

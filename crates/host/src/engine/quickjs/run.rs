@@ -4,6 +4,9 @@
 //! `stats`, `init`. A run's value is settled when its promise is; its end,
 //! whatever the cause, goes through [`end`].
 
+use bytes::Bytes;
+
+use crate::binary::Payload;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -149,6 +152,13 @@ fn raw(text: String) -> Box<RawValue> {
     RawValue::from_string(text).unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap())
 }
 
+fn payload((text, frames): (String, Vec<Bytes>)) -> Payload {
+    Payload {
+        json: raw(text),
+        frames,
+    }
+}
+
 /// Handles one request; its answer goes out now or when it settles.
 pub(super) fn request(
     st: &State,
@@ -157,6 +167,7 @@ pub(super) fn request(
     method: &str,
     params: &str,
     attachment: Option<String>,
+    frames: &[Bytes],
 ) {
     let answer = match method {
         "init" => init(st, params),
@@ -168,8 +179,8 @@ pub(super) fn request(
             measure(st);
             Ok(raw(stats(st)))
         }
-        "run" => return start_run(st, rt, id, params, attachment),
-        "call" => return start_call(st, id, params, attachment),
+        "run" => return start_run(st, rt, id, params, attachment, frames),
+        "call" => return start_call(st, id, params, attachment, frames),
         "module.load" => return start_load(st, rt, id, params),
         "session.open" => parse::<SessionParams>(params).and_then(|p| {
             if st.sessions.borrow().contains_key(&p.session) {
@@ -289,7 +300,14 @@ fn register(st: &State, id: u64, realm: &Rc<Realm>, how: Registration) {
     );
 }
 
-fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option<String>) {
+fn start_run(
+    st: &State,
+    rt: &Runtime,
+    id: u64,
+    params: &str,
+    attachment: Option<String>,
+    frames: &[Bytes],
+) {
     let params: RunParams = match parse(params) {
         Ok(p) => p,
         Err(e) => return st.shared.done(id, Err(e)),
@@ -369,6 +387,10 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
         let _entered = st.enter(Some(id));
         let fail = |e| errors::from_engine(&ctx, e, &params.name);
         if let Some(globals) = &globals {
+            let globals = st
+                .helper
+                .parse_with_frames(&ctx, globals, frames)
+                .map_err(fail)?;
             realm::set_globals(&ctx, globals).map_err(fail)?;
         }
         if module {
@@ -395,8 +417,8 @@ fn start_run(st: &State, rt: &Runtime, id: u64, params: &str, attachment: Option
 /// How evaluating a run began.
 enum Started {
     Waiting(Waiting),
-    /// Its value was there at once (JSON text, or the run's error).
-    Done(Result<String, RpcError>),
+    /// Its value was there at once (JSON text and frames, or the run's error).
+    Done(Result<(String, Vec<Bytes>), RpcError>),
 }
 
 /// A value that may be a promise: waited for, or answered now.
@@ -446,12 +468,12 @@ fn settle_start(st: &State, id: u64, outcome: Result<Started, RpcError>) {
                 run.waiting = waiting;
             }
         }
-        Ok(Started::Done(result)) => end(st, id, result.map(raw)),
+        Ok(Started::Done(result)) => end(st, id, result.map(payload)),
         Err(e) => end(st, id, Err(e)),
     }
 }
 
-fn start_call(st: &State, id: u64, params: &str, attachment: Option<String>) {
+fn start_call(st: &State, id: u64, params: &str, attachment: Option<String>, frames: &[Bytes]) {
     let params: CallParams = match parse(params) {
         Ok(p) => p,
         Err(e) => return st.shared.done(id, Err(e)),
@@ -497,7 +519,10 @@ fn start_call(st: &State, id: u64, params: &str, attachment: Option<String>) {
                 format!("module \"{name}\" has no exported function \"{}\" (exported functions: {names})", params.export),
             ));
         };
-        let args = ctx.json_parse(attachment.as_deref().unwrap_or("[]")).map_err(fail)?;
+        let args = st
+            .helper
+            .parse_with_frames(&ctx, attachment.as_deref().unwrap_or("[]"), frames)
+            .map_err(fail)?;
         let args: Vec<Value> = args.into_array().map(|a| a.iter().collect::<rquickjs::Result<_>>()).transpose().map_err(fail)?.unwrap_or_default();
         let mut call = rquickjs::function::Args::new(ctx.clone(), args.len());
         for arg in args {
@@ -672,9 +697,10 @@ pub(super) fn settle(st: &State) {
                             if let Some(run) = st.runs.borrow_mut().get_mut(&id) {
                                 run.fresh = false;
                             }
-                            return Some(Settled::Done(Ok(
+                            return Some(Settled::Done(Ok((
                                 serde_json::json!({ "exports": exports }).to_string(),
-                            )));
+                                Vec::new(),
+                            ))));
                         }
                         (None, _) => promise.result::<Value>()?.ok()?,
                     };
@@ -688,7 +714,7 @@ pub(super) fn settle(st: &State) {
             }
         });
         match outcome {
-            Some(Settled::Done(result)) => end(st, id, result.map(raw)),
+            Some(Settled::Done(result)) => end(st, id, result.map(payload)),
             Some(Settled::Wait(waiting)) => {
                 if let Some(run) = st.runs.borrow_mut().get_mut(&id) {
                     run.waiting = waiting;
@@ -701,7 +727,7 @@ pub(super) fn settle(st: &State) {
 
 /// What a settled promise leads to.
 enum Settled {
-    Done(Result<String, RpcError>),
+    Done(Result<(String, Vec<Bytes>), RpcError>),
     /// Another promise to wait for (a module's default export).
     Wait(Waiting),
 }
@@ -781,7 +807,7 @@ pub(super) fn job_failed(st: &State, context: &rquickjs::Context) {
 
 /// Ends run `id` with `result` (if it is still in flight): answers it,
 /// drops its callbacks, aborts its signal, and lets its fresh realm go.
-pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) {
+pub(super) fn end(st: &State, id: u64, result: Result<Payload, RpcError>) {
     let Some(run) = st.runs.borrow_mut().remove(&id) else {
         return;
     };
@@ -812,7 +838,7 @@ pub(super) fn end(st: &State, id: u64, result: Result<Box<RawValue>, RpcError>) 
     let failed = result.is_err();
     let timed_out = matches!(&result, Err(e) if e.code == codes::TIMEOUT);
     if !st.shared.is_killed() {
-        st.shared.done(id, result);
+        st.shared.done_framed(id, result);
     }
     run.token.cancel();
     super::host_calls::end_run(st, &run.calls);

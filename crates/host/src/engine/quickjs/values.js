@@ -26,6 +26,16 @@
       return false;
     }
   };
+  // A Uint8Array (of any realm) is a typed array whose tag says so; an
+  // ArrayBuffer has the getter of its byte length.
+  const typedArrayTag = sizeOf(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag);
+  const isArrayBuffer = brand(sizeOf(ArrayBuffer.prototype, 'byteLength'));
+  const isDataView = brand(sizeOf(DataView.prototype, 'byteLength'));
+  const tagOf = (value) => typedArrayTag.call(value);
+  const isBinary = (value) => tagOf(value) === 'Uint8Array' || isArrayBuffer(value);
+  const BYTES_KEY = '$bytes';
+  /** Set by `nonJsonIn` when it passes a binary value. */
+  let binarySeen = false;
   const isError = (value) => {
     if (value === null || typeof value !== 'object') return false;
     try {
@@ -42,7 +52,6 @@
     if (type === 'symbol') return { what: 'is a symbol', at: [] };
     if (type === 'bigint') return { what: 'is a BigInt', at: [] };
     if (type !== 'object' || value === null) return null;
-    if (typeof value.toJSON === 'function') return null;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const item = value[i];
@@ -58,10 +67,19 @@
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+      if (isBinary(value)) {
+        binarySeen = true;
+        return null;
+      }
+      const tag = tagOf(value);
+      if (tag !== undefined || isDataView(value)) {
+        return { what: `is a ${tag ?? 'DataView'} (send its bytes as a Uint8Array, or convert it with Array.from)`, at: [] };
+      }
       if (isMap(value)) return { what: 'is a Map (convert it with Object.fromEntries)', at: [] };
       if (isSet(value)) return { what: 'is a Set (convert it with Array.from)', at: [] };
       if (isPromise(value)) return { what: 'is a Promise (await it first)', at: [] };
     }
+    if (typeof value.toJSON === 'function') return null;
     const keys = Object.keys(value);
     for (let k = 0; k < keys.length; k++) {
       const item = value[keys[k]];
@@ -86,13 +104,35 @@
     }
   }
 
-  /** JSON text of a value, or { error, limit } saying why JSON cannot carry it. */
-  function toJson(value, what, maxBytes) {
+  /**
+   * JSON text of a value, or { error, limit } saying why JSON cannot carry
+   * it. With `frames` (an array), binary values are pushed there and
+   * written as placeholders `{"$bytes": n}`; without, they are refused.
+   */
+  function toJson(value, what, maxBytes, frames) {
     if (value === undefined) return 'null';
+    // Found before writing: a typed array would be written as an object of
+    // its elements.
+    binarySeen = false;
+    let found = null;
+    try {
+      found = nonJsonIn(value);
+    } catch {
+      // A cycle, or a getter that throws: JSON.stringify says which.
+      binarySeen = false;
+    }
+    if (found !== null) {
+      const where = `${what}${found.at.reverse().join('')} ${found.what}`;
+      return { error: `${where}, which JSON cannot carry` };
+    }
+    if (binarySeen && frames === undefined) {
+      return { error: `${what} holds binary data (a Uint8Array or ArrayBuffer), which cannot be sent here` };
+    }
     let text;
     try {
-      text = JSON.stringify(value);
+      text = binarySeen ? stringifyWithFrames(value, frames, what) : JSON.stringify(value);
     } catch (e) {
+      if (e !== null && typeof e === 'object' && e.reserved === true) return { error: e.message };
       const message = e !== null && typeof e === 'object' ? String(e.message) : String(e);
       if (/BigInt/i.test(message)) {
         return { error: `${findNonJson(value, what) ?? `${what} contains a BigInt`}, which JSON cannot carry` };
@@ -104,14 +144,51 @@
       return { error: `${what} cannot be turned into JSON: ${message}` };
     }
     if (text === undefined) return { error: `${what} is a ${typeof value}, which JSON cannot carry` };
-    const found = findNonJson(value, what);
-    if (found !== null) return { error: `${found}, which JSON cannot carry` };
     // Every UTF-16 unit is at least one byte of UTF-8; the host counts the
     // bytes of what passes this.
     if (text.length > maxBytes) {
       return { error: `${what} is over ${text.length} bytes of JSON, over the limit of ${maxBytes}`, limit: true };
     }
     return text;
+  }
+
+  /** JSON text with every binary value replaced by a placeholder for a new frame. */
+  function stringifyWithFrames(value, frames, what) {
+    const placeholders = new WeakSet();
+    return JSON.stringify(value, function replace(key, item) {
+      const original = key === '' ? value : this[key];
+      if (original !== null && typeof original === 'object' && isBinary(original)) {
+        frames.push(isArrayBuffer(original) ? new Uint8Array(original) : original);
+        const placeholder = { [BYTES_KEY]: frames.length - 1 };
+        placeholders.add(placeholder);
+        return placeholder;
+      }
+      if (key === BYTES_KEY && !placeholders.has(this)) {
+        const error = new Error(`${what} has a key "${BYTES_KEY}", which marks binary values beside binary data: rename it`);
+        error.reserved = true;
+        throw error;
+      }
+      return item;
+    });
+  }
+
+  /** Puts frames (Uint8Arrays of the value's realm) where their placeholders are. */
+  function withFrames(value, frames) {
+    const visit = (item) => {
+      if (item === null || typeof item !== 'object') return item;
+      if (Array.isArray(item)) {
+        for (let i = 0; i < item.length; i++) item[i] = visit(item[i]);
+        return item;
+      }
+      const keys = Object.keys(item);
+      if (keys.length === 1 && keys[0] === BYTES_KEY) {
+        const n = item[BYTES_KEY];
+        if (Number.isInteger(n) && n >= 0 && n < frames.length) return frames[n];
+      }
+      for (let k = 0; k < keys.length; k++) item[keys[k]] = visit(item[keys[k]]);
+      return item;
+    };
+    return visit(value);
   }
 
   /** A readable rendering of any value, as console output shows what JSON cannot. */
@@ -135,6 +212,11 @@
     if (isMap(value)) return `Map(${value.size}) { ${[...value].map(([k, v]) => `${show(k)} => ${show(v)}`).join(', ')} }`;
     if (isSet(value)) return `Set(${value.size}) { ${[...value].map(show).join(', ')} }`;
     if (isPromise(value)) return 'Promise { <pending> }';
+    if (isBinary(value)) {
+      const bytes = isArrayBuffer(value) ? new Uint8Array(value) : value;
+      const shown = Array.from(bytes.subarray(0, 50), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      return `${isArrayBuffer(value) ? 'ArrayBuffer' : 'Uint8Array'}(${bytes.length}) [ ${shown}${bytes.length > 50 ? ' ...' : ''} ]`;
+    }
     const keys = Object.keys(value);
     const body = keys.map((k) => `${IDENT.test(k) ? k : JSON.stringify(k)}: ${show(value[k])}`).join(', ');
     return keys.length === 0 ? '{}' : `{ ${body} }`;
@@ -150,7 +232,8 @@
     if (type === 'object' && !isError(value)) {
       try {
         const text = JSON.stringify(value);
-        if (text !== undefined && findNonJson(value, '') === null) return text;
+        binarySeen = false;
+        if (text !== undefined && findNonJson(value, '') === null && !binarySeen) return text;
       } catch {
         // Shown instead.
       }
@@ -235,5 +318,5 @@
     }
   }
 
-  return { toJson, logArgs, describe, exportNames, harden };
+  return { toJson, withFrames, logArgs, describe, exportNames, harden };
 })()

@@ -4,7 +4,10 @@
 //! private realm of the engine's runtime (`values.js`), which scripts never
 //! see; values of any realm of the runtime can be handed to it.
 
-use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
+use bytes::Bytes;
+use rquickjs::{Array, Context, Ctx, Function, Object, Persistent, Runtime, TypedArray, Value};
+
+use crate::binary::FRAME_HEADER;
 
 use crate::wire::{codes, RpcError};
 
@@ -14,6 +17,7 @@ pub(super) struct Helper {
     _lender: Context,
     context: Context,
     to_json: Persistent<Function<'static>>,
+    with_frames: Persistent<Function<'static>>,
     log_args: Persistent<Function<'static>>,
     describe: Persistent<Function<'static>>,
     export_names: Persistent<Function<'static>>,
@@ -54,26 +58,30 @@ impl Helper {
             Ok::<_, rquickjs::Error>(Persistent::save(&ctx, ctx.globals()))
         })?;
         let context = Context::full(rt)?;
-        let (to_json, log_args, describe, export_names, world) = context.with(|ctx| {
-            let helpers: Object = ctx.eval(include_str!("values.js"))?;
-            let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
-                Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
-            };
-            let world = super::world::compile(&ctx, include_str!("world.js"), "outrigger:world")?;
-            let harden: Function = helpers.get("harden")?;
-            harden.call::<_, ()>((lender_global.restore(&ctx)?,))?;
-            Ok::<_, rquickjs::Error>((
-                get("toJson")?,
-                get("logArgs")?,
-                get("describe")?,
-                get("exportNames")?,
-                world,
-            ))
-        })?;
+        let (to_json, with_frames, log_args, describe, export_names, world) =
+            context.with(|ctx| {
+                let helpers: Object = ctx.eval(include_str!("values.js"))?;
+                let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
+                    Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
+                };
+                let world =
+                    super::world::compile(&ctx, include_str!("world.js"), "outrigger:world")?;
+                let harden: Function = helpers.get("harden")?;
+                harden.call::<_, ()>((lender_global.restore(&ctx)?,))?;
+                Ok::<_, rquickjs::Error>((
+                    get("toJson")?,
+                    get("withFrames")?,
+                    get("logArgs")?,
+                    get("describe")?,
+                    get("exportNames")?,
+                    world,
+                ))
+            })?;
         Ok(Helper {
             _lender: lender,
             context,
             to_json,
+            with_frames,
             log_args,
             describe,
             export_names,
@@ -81,35 +89,44 @@ impl Helper {
         })
     }
 
-    /// JSON text of `value` (named `what` in errors), or the error a run
-    /// ends with: `NON_JSON`, or `LIMIT` past `max_bytes`.
+    /// JSON text of `value` (named `what` in errors) and the frames of its
+    /// binary values, or the error a run ends with: `NON_JSON`, or `LIMIT`
+    /// past `max_bytes`.
     pub(super) fn to_json<'js>(
         &self,
         ctx: &Ctx<'js>,
         value: Value<'js>,
         what: &str,
         max_bytes: usize,
-    ) -> Result<String, RpcError> {
+    ) -> Result<(String, Vec<Bytes>), RpcError> {
         let _ = &self.context;
+        let frames = Array::new(ctx.clone()).map_err(|e| internal(&e.to_string()))?;
         let call = || -> rquickjs::Result<Value<'js>> {
             let f = self.to_json.clone().restore(ctx)?;
-            f.call((value, what, max_bytes as f64))
+            f.call((value, what, max_bytes as f64, frames.clone()))
         };
         match call() {
             Ok(result) => {
                 if let Some(text) = result.as_string() {
                     let text = text.to_string().map_err(|e| internal(&e.to_string()))?;
-                    if text.len() > max_bytes {
+                    let frames = read_frames(&frames).map_err(|e| internal(&e.to_string()))?;
+                    let framed: usize = frames.iter().map(|f| f.len() + FRAME_HEADER).sum();
+                    if text.len() + framed > max_bytes {
+                        let detail = if framed > 0 {
+                            format!(" ({framed} of them binary)")
+                        } else {
+                            " of JSON".into()
+                        };
                         return Err(RpcError {
                             code: codes::LIMIT,
                             message: format!(
-                                "{what} is {} bytes of JSON, over the limit of {max_bytes}",
-                                text.len()
+                                "{what} is {} bytes{detail}, over the limit of {max_bytes}",
+                                text.len() + framed
                             ),
                             data: None,
                         });
                     }
-                    return Ok(text);
+                    return Ok((text, frames));
                 }
                 let object = result.as_object();
                 let message: String = object
@@ -136,6 +153,28 @@ impl Helper {
             }
             Err(error) => Err(super::errors::from_engine(ctx, error, what)),
         }
+    }
+
+    /// `json` parsed in `ctx`, its placeholders replaced by `Uint8Array`s of
+    /// `ctx`'s realm holding the frames they refer to.
+    pub(super) fn parse_with_frames<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        json: &str,
+        frames: &[Bytes],
+    ) -> rquickjs::Result<Value<'js>> {
+        let value = ctx.json_parse(json)?;
+        if frames.is_empty() {
+            return Ok(value);
+        }
+        // A realm gets its typed arrays on first use.
+        super::realm::typed_arrays(ctx)?;
+        let arrays = Array::new(ctx.clone())?;
+        for (i, frame) in frames.iter().enumerate() {
+            arrays.set(i, TypedArray::<u8>::new(ctx.clone(), frame.to_vec())?)?;
+        }
+        let f = self.with_frames.clone().restore(ctx)?;
+        f.call((value, arrays))
     }
 
     /// The JSON text of a console call's arguments.
@@ -172,4 +211,19 @@ fn internal(message: &str) -> RpcError {
         message: message.into(),
         data: None,
     }
+}
+
+/// The bytes of the binary values `toJson` pushed to `frames`.
+fn read_frames(frames: &Array<'_>) -> rquickjs::Result<Vec<Bytes>> {
+    let mut out = Vec::with_capacity(frames.len());
+    for frame in frames.iter::<TypedArray<u8>>() {
+        let frame = frame?;
+        // SAFETY: the bytes are copied at once; no script runs meanwhile to
+        // change or detach the buffer.
+        let bytes = unsafe { frame.as_bytes() }.ok_or_else(|| {
+            rquickjs::Error::new_from_js_message("Uint8Array", "bytes", "its buffer was detached")
+        })?;
+        out.push(Bytes::copy_from_slice(bytes));
+    }
+    Ok(out)
 }

@@ -179,7 +179,7 @@ fn log<'js>(ctx: Ctx<'js>, level: String, args: Value<'js>) -> rquickjs::Result<
 fn emit<'js>(ctx: Ctx<'js>, name: String, data: Opt<Value<'js>>) -> rquickjs::Result<()> {
     let st = state();
     let data = data.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
-    let text = st
+    let (text, binary) = st
         .helper
         .to_json(&ctx, data, "event data", st.max_message_bytes())
         .map_err(|error| {
@@ -191,7 +191,7 @@ fn emit<'js>(ctx: Ctx<'js>, name: String, data: Opt<Value<'js>>) -> rquickjs::Re
             coded_error(&ctx, code, &error.message)
         })?;
     let data = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    let event = Event { name, data };
+    let event = Event { name, data, binary };
     match run_of(&st, &ctx) {
         Some(run) => {
             st.shared.reply(run, Reply::Event(event));
