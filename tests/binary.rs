@@ -259,6 +259,51 @@ async fn what_bytes_cannot_say_is_refused_with_a_reason() {
     assert_eq!(plain, json!({"$bytes": 0}));
 }
 
+/// Long strings go to scripts as UTF-8 frames; scripts see plain strings.
+#[outrigger::callbacks]
+impl Texts {
+    /// A long text.
+    async fn long_text(&self, len: usize) -> Result<String, CallbackError> {
+        Ok("ü€😀x".repeat(len))
+    }
+}
+
+struct Texts;
+
+#[tokio::test]
+async fn long_strings_reach_scripts_whole() {
+    let pool = common::builder().callbacks(Texts).build().await.unwrap();
+    let long = "ü€😀x".repeat(50_000);
+    let script = Script::module(
+        "const fromHost = await host.longText({ len: 30000 });
+         export default [typeof text, text.length, text.slice(0, 4), nested.inner.length, nested.inner === text,
+                         typeof fromHost, fromHost.length, fromHost.slice(-4), '$text' in nested];",
+    )
+    .global("text", &long)
+    .global("nested", json!({ "inner": long }));
+    let value = pool.run(script).await.unwrap().value;
+    assert_eq!(
+        value,
+        json!([
+            "string",
+            50_000 * 5,
+            "ü€😀",
+            50_000 * 5,
+            true,
+            "string",
+            30_000 * 5,
+            "€😀x",
+            false
+        ])
+    );
+    let module = pool
+        .load_module("m", "export const size = (s) => [typeof s, s.length];")
+        .await
+        .unwrap();
+    let back: (String, usize) = module.call("size", (&long,)).await.unwrap();
+    assert_eq!(back, ("string".to_owned(), 50_000 * 5));
+}
+
 #[tokio::test]
 async fn console_shows_bytes_as_text() {
     let pool = common::pool().await;

@@ -89,6 +89,8 @@ export function isBinary(value) {
 
 /** The key of a placeholder, `{"$bytes": n}`: the value of frame `n`. */
 export const BYTES_KEY = '$bytes';
+/** The key of the host's placeholder of a long string, `{"$text": n}`: frame `n` holds its UTF-8. */
+const TEXT_KEY = '$text';
 
 /** A copy of a binary value's bytes: the script may change its own after sending. */
 function frameOf(value) {
@@ -181,7 +183,8 @@ function stringifyWithFrames(value, frames, what) {
 /**
  * Puts the binary values back into a parsed value: each placeholder
  * `{"$bytes": n}` becomes a `Uint8Array` (of `Uint8Array`'s realm) holding
- * frame `n`. Returns the value (a new one when the top is a placeholder).
+ * frame `n`, and each `{"$text": n}` the string frame `n` holds. Returns the
+ * value (a new one when the top is a placeholder).
  */
 export function withFrames(value, frames, Uint8Array) {
   if (frames === undefined || frames.length === 0) return value;
@@ -197,9 +200,11 @@ export function withFrames(value, frames, Uint8Array) {
       return item;
     }
     const keys = Object.keys(item);
-    if (keys.length === 1 && keys[0] === BYTES_KEY) {
-      const n = item[BYTES_KEY];
-      if (Number.isInteger(n) && n >= 0 && n < frames.length) return toBytes(frames[n]);
+    if (keys.length === 1 && (keys[0] === BYTES_KEY || keys[0] === TEXT_KEY)) {
+      const n = item[keys[0]];
+      if (Number.isInteger(n) && n >= 0 && n < frames.length) {
+        return keys[0] === BYTES_KEY ? toBytes(frames[n]) : frames[n].toString('utf8');
+      }
     }
     for (let k = 0; k < keys.length; k++) item[keys[k]] = visit(item[keys[k]]);
     return item;

@@ -222,7 +222,8 @@ impl JsModule {
 
     /// Starts a call; its events stream before its result, as for runs.
     pub async fn start_call(&self, export: &str, args: impl Serialize) -> Result<RunHandle> {
-        let (mut json, frames) = crate::binary::to_json(&args).map_err(|e| {
+        let mut frames = Vec::new();
+        let mut json = crate::binary::to_script_into(&args, &mut frames).map_err(|e| {
             Error::InvalidInput(format!(
                 "arguments of `{export}` cannot be turned into JSON: {e}"
             ))

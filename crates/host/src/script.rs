@@ -192,7 +192,8 @@ impl Script {
     /// # Ok(()) }
     /// ```
     pub fn global(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
-        let json = crate::binary::to_json_into(&value, &mut self.frames).map_err(|e| e.to_string());
+        let json =
+            crate::binary::to_script_into(&value, &mut self.frames).map_err(|e| e.to_string());
         self.globals.push((name.into(), json));
         self
     }

@@ -19,23 +19,28 @@ use serde_json::value::RawValue;
 
 /// The key of a placeholder object.
 pub(crate) const KEY: &str = "$bytes";
+/// The key of a placeholder of a long string sent to a script as a frame
+/// of UTF-8 (see [`to_script_into`]): only scripts' runtimes read these.
+pub(crate) const TEXT_KEY: &str = "$text";
 
 /// JSON text for `value`, and the frames its placeholders refer to.
 pub(crate) fn to_json<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<(String, Vec<Bytes>), serde_json::Error> {
     let mut frames = Vec::new();
-    let json = ser::to_json_into(value, &mut frames)?;
+    let json = ser::to_json_into(value, &mut frames, false)?;
     Ok((json, frames))
 }
 
-/// JSON text for `value`, its frames appended to `frames` (its placeholders
-/// numbered on from the frames already there).
-pub(crate) fn to_json_into<T: Serialize + ?Sized>(
+/// JSON text for a value only a script reads (a global, an argument, a
+/// callback's result), its frames appended to `frames` (its placeholders
+/// numbered on from the frames already there). Long strings go as frames
+/// too: `{"$text": n}`, frame `n` holding their UTF-8.
+pub(crate) fn to_script_into<T: Serialize + ?Sized>(
     value: &T,
     frames: &mut Vec<Bytes>,
 ) -> Result<String, serde_json::Error> {
-    ser::to_json_into(value, frames)
+    ser::to_json_into(value, frames, true)
 }
 
 /// Reads a `T` from JSON text whose placeholders refer to `frames`.
@@ -154,6 +159,18 @@ mod tests {
         );
         assert_eq!(frames.len(), 4);
         assert_eq!(from_json::<Upload>(&json, &frames).unwrap(), upload);
+    }
+
+    #[test]
+    fn long_strings_go_to_scripts_as_text_frames() {
+        let long = "é".repeat(40_000);
+        let value = serde_json::json!({ "short": "a", "long": long });
+        let mut frames = Vec::new();
+        let json = to_script_into(&value, &mut frames).unwrap();
+        assert_eq!(json, r#"{"long":{"$text":0},"short":"a"}"#);
+        assert_eq!(frames[0], long.as_bytes());
+        // Values Rust reads back keep their strings.
+        assert_eq!(to_json(&value).unwrap().0, value.to_string());
     }
 
     #[test]

@@ -7,27 +7,42 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use serde::ser::{self, Impossible, Serialize, SerializeMap, Serializer};
 
-use super::KEY;
+use super::{KEY, TEXT_KEY};
 
 /// JSON text for `value`; its frames are appended to `frames`, numbered on
-/// from those already there.
+/// from those already there. With `texts`, long strings become frames too
+/// (placeholders `{"$text": n}`), for a script's runtime to decode: cheaper
+/// than escaping and parsing them as JSON.
 pub(super) fn to_json_into<T: Serialize + ?Sized>(
     value: &T,
     frames: &mut Vec<Bytes>,
+    texts: bool,
 ) -> Result<String, serde_json::Error> {
-    let cell = RefCell::new(std::mem::take(frames));
+    let sink = Sink {
+        frames: RefCell::new(std::mem::take(frames)),
+        texts,
+    };
     let json = serde_json::to_string(&Wrap {
         value,
-        frames: &cell,
+        frames: &sink,
     });
-    *frames = cell.into_inner();
+    *frames = sink.frames.into_inner();
     json
 }
+
+/// Where frames go, and whether long strings become frames.
+struct Sink {
+    frames: RefCell<Vec<Bytes>>,
+    texts: bool,
+}
+
+/// Strings at least this long go as text frames (when texts may).
+const TEXT_FRAME_MIN: usize = 64 * 1024;
 
 /// A value to serialize through [`Adapter`].
 struct Wrap<'a, 'f, T: ?Sized> {
     value: &'a T,
-    frames: &'f RefCell<Vec<Bytes>>,
+    frames: &'f Sink,
 }
 
 impl<T: Serialize + ?Sized> Serialize for Wrap<'_, '_, T> {
@@ -42,7 +57,7 @@ impl<T: Serialize + ?Sized> Serialize for Wrap<'_, '_, T> {
 /// Serializes into `inner`, bytes as placeholders.
 struct Adapter<'f, S> {
     inner: S,
-    frames: &'f RefCell<Vec<Bytes>>,
+    frames: &'f Sink,
 }
 
 impl<'f, S: Serializer> Adapter<'f, S> {
@@ -54,19 +69,20 @@ impl<'f, S: Serializer> Adapter<'f, S> {
     }
 }
 
-/// Writes the placeholder of a new frame into `inner`.
+/// Writes the placeholder (under `key`) of a new frame into `inner`.
 fn placeholder<S: Serializer>(
     inner: S,
-    frames: &RefCell<Vec<Bytes>>,
+    sink: &Sink,
+    key: &str,
     bytes: Bytes,
 ) -> Result<S::Ok, S::Error> {
     let index = {
-        let mut frames = frames.borrow_mut();
+        let mut frames = sink.frames.borrow_mut();
         frames.push(bytes);
         frames.len() - 1
     };
     let mut map = inner.serialize_map(Some(1))?;
-    map.serialize_entry(KEY, &index)?;
+    map.serialize_entry(key, &index)?;
     map.end()
 }
 
@@ -104,7 +120,6 @@ impl<'f, S: Serializer> Serializer for Adapter<'f, S> {
         serialize_f32(v: f32);
         serialize_f64(v: f64);
         serialize_char(v: char);
-        serialize_str(v: &str);
         serialize_none();
         serialize_unit();
         serialize_unit_struct(name: &'static str);
@@ -112,7 +127,19 @@ impl<'f, S: Serializer> Serializer for Adapter<'f, S> {
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<S::Ok, S::Error> {
-        placeholder(self.inner, self.frames, Bytes::copy_from_slice(v))
+        placeholder(self.inner, self.frames, KEY, Bytes::copy_from_slice(v))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<S::Ok, S::Error> {
+        if self.frames.texts && v.len() >= TEXT_FRAME_MIN {
+            return placeholder(
+                self.inner,
+                self.frames,
+                TEXT_KEY,
+                Bytes::copy_from_slice(v.as_bytes()),
+            );
+        }
+        self.inner.serialize_str(v)
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
@@ -215,7 +242,7 @@ impl<'f, S: Serializer> Serializer for Adapter<'f, S> {
 /// bytes), written as an array from the first element that is not.
 struct Seq<'f, S: Serializer> {
     state: SeqState<S>,
-    frames: &'f RefCell<Vec<Bytes>>,
+    frames: &'f Sink,
 }
 
 enum SeqState<S: Serializer> {
@@ -278,7 +305,7 @@ impl<S: Serializer> ser::SerializeSeq for Seq<'_, S> {
     fn end(self) -> Result<S::Ok, S::Error> {
         match self.state {
             SeqState::Undecided(inner, _) => inner.serialize_seq(Some(0))?.end(),
-            SeqState::Bytes(inner, _, bytes) => placeholder(inner, self.frames, bytes.into()),
+            SeqState::Bytes(inner, _, bytes) => placeholder(inner, self.frames, KEY, bytes.into()),
             SeqState::Array(seq) => seq.end(),
             SeqState::Moved => unreachable!("a sequence is never left moved"),
         }
@@ -288,11 +315,11 @@ impl<S: Serializer> ser::SerializeSeq for Seq<'_, S> {
 /// A tuple, map or struct of `inner`, its parts wrapped.
 struct Compound<'f, C> {
     inner: C,
-    frames: &'f RefCell<Vec<Bytes>>,
+    frames: &'f Sink,
 }
 
 impl<'f, C> Compound<'f, C> {
-    fn new(inner: C, frames: &'f RefCell<Vec<Bytes>>) -> Self {
+    fn new(inner: C, frames: &'f Sink) -> Self {
         Compound { inner, frames }
     }
 

@@ -46,7 +46,8 @@ where
                 ))
                 .with_code(codes::INTERNAL_ERROR)
             };
-            let (json, frames) = crate::binary::to_json(&value).map_err(cannot)?;
+            let mut frames = Vec::new();
+            let json = crate::binary::to_script_into(&value, &mut frames).map_err(cannot)?;
             *result_frames.lock().unwrap() = frames;
             RawValue::from_string(json).map_err(cannot)
         }) as CallbackFuture

@@ -172,8 +172,11 @@
     });
   }
 
-  /** Puts frames (Uint8Arrays of the value's realm) where their placeholders are. */
-  function withFrames(value, frames) {
+  /**
+   * Puts frames (Uint8Arrays of the value's realm) where their placeholders
+   * are, and the strings `text(n)` decodes where the host's long strings are.
+   */
+  function withFrames(value, frames, text) {
     const visit = (item) => {
       if (item === null || typeof item !== 'object') return item;
       if (Array.isArray(item)) {
@@ -181,9 +184,9 @@
         return item;
       }
       const keys = Object.keys(item);
-      if (keys.length === 1 && keys[0] === BYTES_KEY) {
-        const n = item[BYTES_KEY];
-        if (Number.isInteger(n) && n >= 0 && n < frames.length) return frames[n];
+      if (keys.length === 1 && (keys[0] === BYTES_KEY || keys[0] === '$text')) {
+        const n = item[keys[0]];
+        if (Number.isInteger(n) && n >= 0 && n < frames.length) return keys[0] === BYTES_KEY ? frames[n] : text(n);
       }
       for (let k = 0; k < keys.length; k++) item[keys[k]] = visit(item[keys[k]]);
       return item;

@@ -173,8 +173,16 @@ impl Helper {
         for (i, frame) in frames.iter().enumerate() {
             arrays.set(i, TypedArray::<u8>::new(ctx.clone(), frame.to_vec())?)?;
         }
+        let texts = frames.to_vec();
+        let text = Function::new(ctx.clone(), move |ctx: Ctx<'js>, n: usize| {
+            let bytes = texts.get(n).map_or(&[][..], |b| &b[..]);
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                rquickjs::Error::new_from_js_message("bytes", "string", "not UTF-8")
+            })?;
+            rquickjs::String::from_str(ctx, text)
+        })?;
         let f = self.with_frames.clone().restore(ctx)?;
-        f.call((value, arrays))
+        f.call((value, arrays, text))
     }
 
     /// The JSON text of a console call's arguments.
