@@ -174,6 +174,15 @@ mod tests {
     }
 
     #[test]
+    fn a_raw_value_goes_as_it_is_whatever_its_size() {
+        let text = format!(r#"{{"s":"{}","n":[1,2]}}"#, "x".repeat(100_000));
+        let raw = RawValue::from_string(text.clone()).unwrap();
+        let mut frames = Vec::new();
+        assert_eq!(to_script_into(&raw, &mut frames).unwrap(), text);
+        assert!(frames.is_empty());
+    }
+
+    #[test]
     fn plain_json_is_unchanged() {
         let value = serde_json::json!({"a": [1, 2, 255], "b": {"$bytes": 0}});
         let (json, frames) = to_json(&value).unwrap();

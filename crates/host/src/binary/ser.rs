@@ -213,10 +213,11 @@ impl<'f, S: Serializer> Serializer for Adapter<'f, S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, S::Error> {
-        Ok(Compound::new(
-            self.inner.serialize_struct(name, len)?,
-            self.frames,
-        ))
+        let mut compound = Compound::new(self.inner.serialize_struct(name, len)?, self.frames);
+        // serde_json's `RawValue` is a struct of this name whose one field
+        // is its text: it goes to serde_json as it is.
+        compound.raw = name == RAW_VALUE;
+        Ok(compound)
     }
 
     fn serialize_struct_variant(
@@ -312,15 +313,23 @@ impl<S: Serializer> ser::SerializeSeq for Seq<'_, S> {
     }
 }
 
-/// A tuple, map or struct of `inner`, its parts wrapped.
+/// A tuple, map or struct of `inner`, its parts wrapped (unless `raw`).
 struct Compound<'f, C> {
     inner: C,
     frames: &'f Sink,
+    raw: bool,
 }
+
+/// The name serde_json gives the struct a `RawValue` serializes as.
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
 impl<'f, C> Compound<'f, C> {
     fn new(inner: C, frames: &'f Sink) -> Self {
-        Compound { inner, frames }
+        Compound {
+            inner,
+            frames,
+            raw: false,
+        }
     }
 
     fn wrap<'a, T: ?Sized>(&self, value: &'a T) -> Wrap<'a, 'f, T> {
@@ -390,6 +399,9 @@ impl<C: ser::SerializeStruct> ser::SerializeStruct for Compound<'_, C> {
         key: &'static str,
         value: &T,
     ) -> Result<(), C::Error> {
+        if self.raw {
+            return self.inner.serialize_field(key, value);
+        }
         let value = self.wrap(value);
         self.inner.serialize_field(key, &value)
     }
