@@ -302,7 +302,7 @@ impl Drop for Echoer {
 }
 
 /// The floor of a fresh-context run: what a bare Node.js process, started
-/// with the workers' own flags, spends on `vm.createContext`, a `2 + 2` in
+/// with the flags the runtime needs (`engine-flags.json`), spends on `vm.createContext`, a `2 + 2` in
 /// the new context and, once it is dropped, collecting it. `count` contexts
 /// are measured after as many made to warm up, so the collection of earlier
 /// ones is counted as it is in a worker under load. Returns the CPU time
