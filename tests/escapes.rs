@@ -998,3 +998,38 @@ async fn a_fetch_deno_refuses_reads_as_refused_by_the_sandbox() {
     )
     .await;
 }
+
+/// Echoes what it is given.
+struct Echo;
+
+#[outrigger::callbacks]
+impl Echo {
+    /// Gives `value` back.
+    async fn echo(&self, value: Value) -> Result<Value, outrigger::CallbackError> {
+        Ok(value)
+    }
+}
+
+// Binary frames: bytes a script receives are of its realm and lead nowhere;
+// a string with a frame's marker or a line break stays a string, and an
+// object posing as a placeholder beside real bytes is refused.
+#[tokio::test]
+async fn binary_values_lead_nowhere_and_cannot_be_forged() {
+    let pool = one_worker().callbacks(Echo).build().await.unwrap();
+    let script = Script::module(escape_file("binary_frames.js"))
+        .name("binary_frames.js")
+        .global("blob", outrigger::Bytes::from_static(&[1, 2, 3]));
+    let value = pool.run(script).await.unwrap().value;
+    assert_eq!(
+        value,
+        json!([
+            true,
+            "undefined",
+            "undefined",
+            "a\u{0}\u{5}\u{0}\u{0}\u{0}b\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1}",
+            "refused",
+            3
+        ])
+    );
+    assert_eq!(pool.eval::<u32>("1 + 1").await.unwrap(), 2);
+}
