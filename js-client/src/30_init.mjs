@@ -49,8 +49,20 @@ export function init(id, params) {
     if (typeof sandbox.maxMemoryMb === 'number') config.maxMemoryMb = sandbox.maxMemoryMb;
   }
   if (config.preloads.length > 0) return void initWithPreloads(id);
-  scheduleRefill();
+  refillOnceSettled();
   return respond(id, hello());
+}
+
+/**
+ * Spare contexts are made once start-up has settled: the host sends its
+ * first requests as soon as `init` is answered, and a context being made
+ * (with its preloads run in it) would hold them up. A plain run before then
+ * takes the context `init` made, or makes one, and refills after itself.
+ */
+const SETTLE_MS = 50;
+
+function refillOnceSettled() {
+  setTimeout(scheduleRefill, SETTLE_MS);
 }
 
 function isDirectory(dir) {
@@ -79,6 +91,6 @@ async function initWithPreloads(id) {
     return respondThrown(id, thrown, 'preload');
   }
   if (config.isolation === 'run') addSpare(state);
-  scheduleRefill();
+  refillOnceSettled();
   respond(id, hello());
 }

@@ -41,7 +41,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
             program,
             args,
             env,
-            stdin: Some(runtime::program_arc()),
+            stdin: Some(runtime::node_program_arc()),
         },
         min_major: MIN_MAJOR,
         out_of_memory,
