@@ -111,10 +111,12 @@ export function collectPreloadCaches() {
 
 /**
  * The preloads have run: leaves their caches where the host reads them,
- * when a file took none of the host's. A cache that cannot be made or
- * written only means later workers compile as this one did.
+ * when a file took none of the host's, and lets go of the host's (a file
+ * compiled later is compiled from its source). A cache that cannot be made
+ * or written only means later workers compile as this one did.
  */
 export function leavePreloadCaches() {
+  preloadCache.given.clear();
   if (!preloadCache.collecting) return;
   preloadCache.collecting = false;
   const made = [...preloadCache.made];
