@@ -275,7 +275,7 @@ export function compileModule(state, params, importModuleDynamically) {
       // A module that cannot produce a code cache is simply compiled each time.
     }
   }
-  // A module's cache is made before it is evaluated (V8 makes none after):
+  // A module's cache is made before it is evaluated (Node.js makes none after):
   // its top level, not the functions it calls.
   if (file !== undefined && entry !== undefined) {
     notePreloadCompile(file, params.hash, () => entry.cachedData, hit);
