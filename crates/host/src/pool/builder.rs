@@ -388,9 +388,9 @@ impl PoolBuilder {
     /// soon. Deno, Bun and QuickJS have none (docs/ENGINES.md).
     ///
     /// ```no_run
-    /// # async fn demo() -> outrigger::Result<()> {
+    /// # async fn demo() -> outrigger_host::Result<()> {
     /// // Measuring the import itself: every worker compiles the preload.
-    /// let pool = outrigger::Pool::builder()
+    /// let pool = outrigger_host::Pool::builder()
     ///     .project("./scripts")
     ///     .preload("_", "lodash")
     ///     .preload_cache(false)
