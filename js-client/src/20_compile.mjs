@@ -21,10 +21,9 @@ export const cacheStats = { scriptCompiles: 0, scriptHits: 0, moduleCompiles: 0,
 /**
  * V8 code caches of the files the preloads are made of, across workers.
  * The host names, as the runtime's arguments, a file of caches to take
- * (`--code-cache-in=`) and, when it has none that fits, a file to leave
- * them in (`--code-cache-out=`), which it reads when `init` is answered:
- * before any script ran here, so no script can write what other workers
- * take. A cache is made once the preloads have run in the first context,
+ * (`--code-cache-in=`) and a file to leave them in should none fit
+ * (`--code-cache-out=`), which it reads when `init` is answered: before
+ * any script ran here, so no script can write what other workers take. A cache is made once the preloads have run in the first context,
  * so the functions they called are compiled in it. Each file's cache goes
  * with the SHA-256 of its source: V8 checks its version, its flags and
  * the length of the source, not the source itself, so a changed file of
