@@ -1,9 +1,12 @@
-// Compiling: a content-addressed LRU of scripts, code caches for modules,
-// which compiled code belongs to which file and context, and which code has
+// Compiling: a content-addressed LRU of scripts, code caches for modules
+// and for the preloads' files (from the host, across workers), which
+// compiled code belongs to which file and context, and which code has
 // earned running without the engine's watchdog.
 
 import vm from 'node:vm';
 import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { CODES } from './00_codes.mjs';
 import { nowMs } from './01_clock.mjs';
@@ -14,6 +17,121 @@ const scriptCache = new Map();
 const moduleCodeCache = new Map();
 /** What the caches did, for the host's `stats` request. */
 export const cacheStats = { scriptCompiles: 0, scriptHits: 0, moduleCompiles: 0, moduleCacheHits: 0, fileReads: 0 };
+
+/**
+ * V8 code caches of the files the preloads are made of, across workers.
+ * The host names, as the runtime's arguments, a file of caches to take
+ * (`--code-cache-in=`) and a file to leave them in should none fit
+ * (`--code-cache-out=`), which it reads when `init` is answered: before
+ * any script ran here, so no script can write what other workers take. A cache is made once the preloads have run in the first context,
+ * so the functions they called are compiled in it. Each file's cache goes
+ * with the SHA-256 of its source: V8 checks its version, its flags and
+ * the length of the source, not the source itself, so a changed file of
+ * the same length would otherwise run the old code.
+ */
+const preloadCache = {
+  /** file -> { hash, data } taken from the host. */
+  given: new Map(),
+  /** Where to leave the caches made here, if the host wants them. */
+  out: undefined,
+  /** Whether the preloads are being imported into the first context. */
+  collecting: false,
+  /** file -> { hash, make() } compiled while collecting. */
+  made: new Map(),
+  /** Whether a file compiled while collecting took no cache (none, stale or rejected). */
+  missed: false,
+};
+
+/** Reads the caches the host names in the runtime's arguments (`init` on Node.js). */
+export function takePreloadCaches(args) {
+  for (const arg of args) {
+    if (arg.startsWith('--code-cache-out=')) preloadCache.out = arg.slice('--code-cache-out='.length);
+    if (!arg.startsWith('--code-cache-in=')) continue;
+    try {
+      for (const [file, entry] of readCacheFile(readFileSync(arg.slice('--code-cache-in='.length)))) {
+        preloadCache.given.set(file, entry);
+      }
+    } catch {
+      // Unreadable or malformed: the preloads are compiled from their sources.
+    }
+  }
+}
+
+/**
+ * A file of caches: a 4-byte little-endian length, a JSON header of
+ * `[file, hash, bytes]` triples, then the caches one after another.
+ */
+function readCacheFile(bytes) {
+  const length = bytes.readUInt32LE(0);
+  const header = JSON.parse(bytes.toString('utf8', 4, 4 + length));
+  const entries = [];
+  let offset = 4 + length;
+  for (const [file, hash, size] of header) {
+    if (typeof file !== 'string' || typeof hash !== 'string' || !(size >= 0) || offset + size > bytes.length) break;
+    entries.push([file, { hash, data: bytes.subarray(offset, offset + size) }]);
+    offset += size;
+  }
+  return entries;
+}
+
+function writeCacheFile(target, entries) {
+  const header = Buffer.from(JSON.stringify(entries.map(([file, hash, data]) => [file, hash, data.length])));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length);
+  writeFileSync(target, Buffer.concat([length, header, ...entries.map(([, , data]) => data)]));
+}
+
+/** Whether reading `file` should hash its source, for the preloads' caches. */
+export function wantsSourceHash(file) {
+  return preloadCache.collecting || preloadCache.given.has(file);
+}
+
+export function sourceHash(bytes) {
+  return createHash('sha256').update(bytes).digest('base64');
+}
+
+/** The host's cache for `file`, if it was made from this source (`hash`). */
+export function preloadCacheFor(file, hash) {
+  const entry = hash === undefined ? undefined : preloadCache.given.get(file);
+  return entry !== undefined && entry.hash === hash ? entry.data : undefined;
+}
+
+/** Notes a file compiled while the preloads are imported; `make` gives its cache when they have run. */
+export function notePreloadCompile(file, hash, make, tookCache) {
+  if (!preloadCache.collecting || hash === undefined) return;
+  preloadCache.made.set(file, { hash, make });
+  if (!tookCache) preloadCache.missed = true;
+}
+
+/** The preloads are about to be imported into the worker's first context. */
+export function collectPreloadCaches() {
+  preloadCache.collecting = preloadCache.out !== undefined;
+}
+
+/**
+ * The preloads have run: leaves their caches where the host reads them,
+ * when a file took none of the host's, and lets go of the host's (a file
+ * compiled later is compiled from its source). A cache that cannot be made
+ * or written only means later workers compile as this one did.
+ */
+export function leavePreloadCaches() {
+  preloadCache.given.clear();
+  if (!preloadCache.collecting) return;
+  preloadCache.collecting = false;
+  const made = [...preloadCache.made];
+  preloadCache.made.clear();
+  if (!preloadCache.missed || made.length === 0) return;
+  try {
+    const entries = [];
+    for (const [file, { hash, make }] of made) {
+      const data = make();
+      if (data !== undefined && data.length > 0) entries.push([file, hash, data]);
+    }
+    writeCacheFile(preloadCache.out, entries);
+  } catch {
+    // See above.
+  }
+}
 
 export function lruGet(map, key) {
   const value = map.get(key);
@@ -102,11 +220,17 @@ export function compileScript(params, importModuleDynamically) {
  * cache keeps its source and V8's code cache, which makes recompiling cheap.
  */
 export function compileModule(state, params, importModuleDynamically) {
-  const { name, key } = params;
+  const { name, key, file } = params;
   let entry = key ? lruGet(moduleCodeCache, key) : undefined;
   const source = typeof params.code === 'string' ? params.code : entry?.source;
   if (source === undefined) throw unknownScript(params);
-  const { file } = params;
+  if (key && entry === undefined && file !== undefined) {
+    const given = preloadCacheFor(file, params.hash);
+    if (given !== undefined) {
+      entry = { source, cachedData: given };
+      lruSet(moduleCodeCache, key, entry);
+    }
+  }
   const create = (cachedData) => new vm.SourceTextModule(engine.bun ? namedForBun(source, name) : source, {
     identifier: name,
     context: state.context,
@@ -133,7 +257,8 @@ export function compileModule(state, params, importModuleDynamically) {
   }
   moduleOwners.set(module, state);
   if (file !== undefined) filesOf.set(module, file);
-  if (entry?.cachedData !== undefined) {
+  const hit = entry?.cachedData !== undefined;
+  if (hit) {
     cacheStats.moduleCacheHits++;
   } else {
     cacheStats.moduleCompiles++;
@@ -148,6 +273,11 @@ export function compileModule(state, params, importModuleDynamically) {
     } catch {
       // A module that cannot produce a code cache is simply compiled each time.
     }
+  }
+  // A module's cache is made before it is evaluated (Node.js makes none after):
+  // its top level, not the functions it calls.
+  if (file !== undefined && entry !== undefined) {
+    notePreloadCompile(file, params.hash, () => entry.cachedData, hit);
   }
   return module;
 }

@@ -17,7 +17,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config, engine } from './02_config.mjs';
 import { ImportFailure } from './05_errors.mjs';
-import { cacheStats, lruGet, lruSet } from './20_compile.mjs';
+import { cacheStats, lruGet, lruSet, wantsSourceHash, sourceHash } from './20_compile.mjs';
 
 /** Node's built-in modules, by bare name ("fs", "fs/promises"). */
 const BUILTINS = new Set(builtinModules);
@@ -282,13 +282,16 @@ export function readProjectFile(file, specifier, referrer) {
   }
   let entry = lruGet(files, file);
   if (entry === undefined || entry.mtimeMs !== stat.mtimeMs || entry.size !== stat.size) {
-    let source;
+    let bytes;
     try {
-      source = readFileSync(file, 'utf8');
+      bytes = readFileSync(file);
     } catch (error) {
       throw new ImportFailure(specifier, referrer, `cannot read ${file}: ${error.message}`);
     }
-    entry = { mtimeMs: stat.mtimeMs, size: stat.size, source, key: `file:${file}:${stat.mtimeMs}:${stat.size}`, wrapper: undefined };
+    const source = bytes.toString('utf8');
+    // What a code cache of the preloads was made from (20_compile.mjs).
+    const hash = wantsSourceHash(file) ? sourceHash(bytes) : undefined;
+    entry = { mtimeMs: stat.mtimeMs, size: stat.size, source, hash, key: `file:${file}:${stat.mtimeMs}:${stat.size}`, wrapper: undefined };
     cacheStats.fileReads++;
     lruSet(files, file, entry);
   }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
-import { cacheStats, noteFile, noteOwner } from './20_compile.mjs';
+import { cacheStats, noteFile, noteOwner, preloadCacheFor, notePreloadCompile } from './20_compile.mjs';
 import { builtinName, resolveFile, formatOf, readProjectFile } from './21_resolve.mjs';
 import { builtinFor, denier } from './22_builtins.mjs';
 
@@ -90,14 +90,21 @@ export function requireFile(state, file, format, specifier, referrer, importModu
   }
   if (format === 'module') return requireModule(state, file, specifier, referrer);
   if (entry.wrapper === undefined) {
+    const cachedData = preloadCacheFor(file, entry.hash);
     // `lineOffset` keeps the file's own line numbers in errors and stacks.
-    entry.wrapper = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
+    const wrapper = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
       filename: file,
       lineOffset: -1,
+      cachedData,
       importModuleDynamically,
     });
-    noteFile(entry.wrapper, file);
-    cacheStats.moduleCompiles++;
+    entry.wrapper = wrapper;
+    noteFile(wrapper, file);
+    const hit = cachedData !== undefined && wrapper.cachedDataRejected === false;
+    if (hit) cacheStats.moduleCacheHits++;
+    else cacheStats.moduleCompiles++;
+    // Made once the preloads have run, with the functions they called.
+    notePreloadCompile(file, entry.hash, () => wrapper.createCachedData(), hit);
   } else {
     cacheStats.moduleCacheHits++;
   }

@@ -33,7 +33,7 @@ export function importModule(state, specifier, parentFile, referrer) {
       return erasedTypes(entry, target.file).then(() => importModule(state, specifier, parentFile, referrer));
     }
     const code = isTypeScript(target.file) ? entry.js : entry.source;
-    module = compileModule(state, { name: target.file, key: entry.key, code, file: target.file }, dynamicImport);
+    module = compileModule(state, { name: target.file, key: entry.key, code, file: target.file, hash: isTypeScript(target.file) ? undefined : entry.hash }, dynamicImport);
   } else if (target.format === 'types') {
     throw new ImportFailure(specifier, referrer, `${target.file} declares types only: import its module, or use \`import type\``);
   } else {
@@ -98,7 +98,7 @@ async function loadForRequire(state, files) {
   for (const file of files) {
     try {
       const entry = readProjectFile(file, file, file);
-      const module = compileModule(state, { name: file, key: entry.key, code: entry.source, file }, dynamicImport);
+      const module = compileModule(state, { name: file, key: entry.key, code: entry.source, file, hash: entry.hash }, dynamicImport);
       state.modules.set(file, module);
       if (module.status === 'unlinked') await module.link(linkerFor(state));
     } catch (error) {

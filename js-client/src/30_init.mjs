@@ -8,6 +8,7 @@ import { config, engine } from './02_config.mjs';
 import { respond, respondError } from './03_channel.mjs';
 import { respondThrown } from './05_errors.mjs';
 import { parseFetchPattern } from './09_fetch_policy.mjs';
+import { takePreloadCaches, collectPreloadCaches, leavePreloadCaches } from './20_compile.mjs';
 import { builtinName } from './21_resolve.mjs';
 import { createContext, addSpare, scheduleRefill } from './25_preloads.mjs';
 
@@ -48,9 +49,25 @@ export function init(id, params) {
     if (Array.isArray(sandbox.writePaths)) config.writePaths = sandbox.writePaths.filter((p) => typeof p === 'string');
     if (typeof sandbox.maxMemoryMb === 'number') config.maxMemoryMb = sandbox.maxMemoryMb;
   }
-  if (config.preloads.length > 0) return void initWithPreloads(id);
-  scheduleRefill();
+  if (config.preloads.length > 0) {
+    // Node.js's arguments after the program are the host's (Deno's name environment variables).
+    if (engine.name === 'node') takePreloadCaches(process.argv.slice(2));
+    return void initWithPreloads(id);
+  }
+  refillOnceSettled();
   return respond(id, hello());
+}
+
+/**
+ * Spare contexts are made once start-up has settled: the host sends its
+ * first requests as soon as `init` is answered, and a context being made
+ * (with its preloads run in it) would hold them up. A plain run before then
+ * takes the context `init` made, or makes one, and refills after itself.
+ */
+const SETTLE_MS = 50;
+
+function refillOnceSettled() {
+  setTimeout(scheduleRefill, SETTLE_MS);
 }
 
 function isDirectory(dir) {
@@ -72,13 +89,15 @@ function hello() {
  * with its import error, rather than every run later.
  */
 async function initWithPreloads(id) {
+  collectPreloadCaches();
   const state = createContext();
   try {
     await state.ready;
   } catch (thrown) {
     return respondThrown(id, thrown, 'preload');
   }
+  leavePreloadCaches();
   if (config.isolation === 'run') addSpare(state);
-  scheduleRefill();
+  refillOnceSettled();
   respond(id, hello());
 }

@@ -73,6 +73,12 @@ pub use store::{DirEntry, FileInfo, FileStore, MemoryStore};
 pub use wire::WorkerStats;
 
 /// The protocol's public parts under their earlier name.
+/// Drills for tests: what a crash or a damaged cache would do, on purpose.
+#[doc(hidden)]
+pub mod drills {
+    pub use crate::engine::corrupt_preload_caches;
+}
+
 #[doc(hidden)]
 pub mod protocol {
     pub use crate::wire::{codes, decode_stream};

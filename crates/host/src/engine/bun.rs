@@ -64,5 +64,6 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         // JavaScriptCore's own words differ, but it says "out of memory" too.
         out_of_memory: node::out_of_memory,
         _private_dir: None,
+        preload_cache: None,
     }))
 }

@@ -85,6 +85,7 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         min_major: MIN_MAJOR,
         out_of_memory: node::out_of_memory,
         _private_dir: Some(cache),
+        preload_cache: None,
     }))
 }
 

@@ -21,6 +21,7 @@ mod memory;
 mod mounts;
 mod node;
 mod outbox;
+mod preload_cache;
 mod process;
 #[cfg(feature = "quickjs")]
 mod quickjs;
@@ -40,6 +41,7 @@ pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
 pub(crate) use memory::{default_bound_mb, Layers as MemoryLayers, MemoryPolicy};
 pub(crate) use mounts::Mount;
+pub use preload_cache::corrupt_preload_caches;
 pub(crate) use spawn::EngineCommand;
 pub(crate) use worker::{Exited, Worker};
 
@@ -144,6 +146,9 @@ pub(crate) struct EngineSettings<'a> {
     pub(crate) memory_mb: u64,
     /// The project directory, readable by workers.
     pub(crate) project: Option<&'a Path>,
+    /// The preloads (name, specifier) whose code cache the host keeps for
+    /// later workers, where the engine has one (none: no cache).
+    pub(crate) cached_preloads: &'a [(String, String)],
 }
 
 impl EngineSettings<'_> {
@@ -216,6 +221,8 @@ pub(crate) struct ProcessLaunch {
     pub(crate) out_of_memory: fn(&str) -> Option<memory::EngineOutOfMemory>,
     /// A directory the engine keeps its own files in while the pool lives.
     pub(crate) _private_dir: Option<Arc<deno::PrivateDir>>,
+    /// The code cache of the preloads, handed to each worker started.
+    pub(crate) preload_cache: Option<Arc<preload_cache::PreloadCache>>,
 }
 
 impl ProcessLaunch {

@@ -4,10 +4,11 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::memory::EngineOutOfMemory;
+use super::preload_cache::PreloadCache;
 use super::{runtime, spawn, Engine, EngineCommand, EngineSettings, Launch, ProcessLaunch};
 use crate::error::Result;
 use crate::paths::absolute_file;
@@ -33,6 +34,15 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
     args.extend(settings.args.iter().cloned());
     args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
     args.extend(runtime_flags().iter().map(OsString::from));
+    let preload_cache = (!settings.cached_preloads.is_empty()).then(|| {
+        Arc::new(PreloadCache::new(
+            &program,
+            &args,
+            settings.project,
+            settings.cached_preloads,
+            settings.sandbox.permission_model_enabled(),
+        ))
+    });
     args.extend(["--input-type=module", "-"].map(OsString::from));
     let env = settings.worker_env();
     Ok(Launch::Process(ProcessLaunch {
@@ -41,11 +51,12 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
             program,
             args,
             env,
-            stdin: Some(runtime::program_arc()),
+            stdin: Some(runtime::node_program_arc()),
         },
         min_major: MIN_MAJOR,
         out_of_memory,
         _private_dir: None,
+        preload_cache,
     }))
 }
 

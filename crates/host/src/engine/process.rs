@@ -91,12 +91,23 @@ impl ProcessWorker {
             Some((host_files, OwnedFd::from(worker_files)))
         };
         let (host_files, worker_files) = files.unzip();
-        let mut child = spawn::spawn(
-            launch.command.clone(),
-            OwnedFd::from(worker_end),
-            worker_files,
-        )
-        .await?;
+        let mut command = launch.command.clone();
+        let cache_files = match &launch.preload_cache {
+            Some(cache) => match cache.for_worker() {
+                Ok(files) => {
+                    // The engine's options before the program (`-`), the runtime's after it.
+                    command.args.splice(0..0, files.engine_args());
+                    command.args.extend(files.runtime_args());
+                    Some(files)
+                }
+                Err(e) => {
+                    tracing::warn!("no code cache for the preloads: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut child = spawn::spawn(command, OwnedFd::from(worker_end), worker_files).await?;
         let pid = child.id();
         if let Some(host_files) = host_files {
             tokio::spawn(mounts::serve(
@@ -203,6 +214,9 @@ impl ProcessWorker {
             }
         };
         let _ = worker.version.set(version);
+        if let Some(files) = cache_files {
+            files.keep_made();
+        }
         if let Err(message) = worker.memory.limit_from_now() {
             worker.kill("its memory bound leaves it no room");
             return Err(Error::Spawn { program, message });

@@ -61,6 +61,7 @@ pub struct PoolBuilder {
     modules: BTreeMap<String, String>,
     project: Option<PathBuf>,
     preloads: Vec<(String, String)>,
+    preload_cache: bool,
     allowed_builtins: BTreeSet<String>,
     max_callback_calls: u32,
     isolation: Isolation,
@@ -121,6 +122,7 @@ impl Default for PoolBuilder {
             modules: BTreeMap::new(),
             project: None,
             preloads: Vec::new(),
+            preload_cache: true,
             allowed_builtins: BTreeSet::new(),
             max_callback_calls: 10_000,
             isolation: Isolation::Run,
@@ -373,6 +375,31 @@ impl PoolBuilder {
     /// imported makes [`build`](Self::build) fail.
     pub fn preload(mut self, name: impl Into<String>, specifier: impl Into<String>) -> Self {
         self.preloads.push((name.into(), specifier.into()));
+        self
+    }
+
+    /// Whether the host keeps a V8 code cache of the preloads (default
+    /// `true`, on Node.js): the first worker makes it once its preloads
+    /// have run, and every later worker (new, restarted, or of a later pool
+    /// with the same preloads in this process) imports them from it instead
+    /// of parsing and compiling them again. V8 refuses a cache of another
+    /// engine build or other flags, and a file whose source changed is
+    /// compiled from its source: a cache never changes what runs, only how
+    /// soon. Deno, Bun and QuickJS have none (docs/ENGINES.md).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> outrigger_host::Result<()> {
+    /// // Measuring the import itself: every worker compiles the preload.
+    /// let pool = outrigger_host::Pool::builder()
+    ///     .project("./scripts")
+    ///     .preload("_", "lodash")
+    ///     .preload_cache(false)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn preload_cache(mut self, keep: bool) -> Self {
+        self.preload_cache = keep;
         self
     }
 
@@ -713,6 +740,11 @@ impl PoolBuilder {
                 sandbox: &self.sandbox,
                 memory_mb,
                 project: self.project.as_deref(),
+                cached_preloads: if self.preload_cache {
+                    &self.preloads
+                } else {
+                    &[]
+                },
             })
             .await?;
         let program = launch.program();
