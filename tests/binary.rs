@@ -305,6 +305,29 @@ async fn long_strings_reach_scripts_whole() {
 }
 
 #[tokio::test]
+async fn tools_known_at_run_time_get_bytes_as_numbers() {
+    let pool = common::builder()
+        .tool(
+            "sum",
+            "Adds bytes up.",
+            json!({ "type": "object", "properties": { "data": { "type": "array", "items": { "type": "integer" } } }, "required": ["data"] }),
+            json!({ "type": "integer" }),
+            |params: serde_json::Value| async move {
+                let sum: u64 = params["data"].as_array().unwrap().iter().filter_map(|v| v.as_u64()).sum();
+                Ok(json!(sum))
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let sum: u64 = pool
+        .eval("host.sum({ data: new Uint8Array([1, 2, 250]) })")
+        .await
+        .unwrap();
+    assert_eq!(sum, 253);
+}
+
+#[tokio::test]
 async fn console_shows_bytes_as_text() {
     let pool = common::pool().await;
     let output = pool

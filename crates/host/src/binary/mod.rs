@@ -75,6 +75,28 @@ pub(crate) fn reader<'de>(
     de::Reader::new(value, frames)
 }
 
+/// `value` with each placeholder replaced by the bytes it refers to as an
+/// array of numbers: for what speaks JSON alone (tools known at run time,
+/// whose schemas and handlers see JSON).
+pub(crate) fn inline(value: serde_json::Value, frames: &[Bytes]) -> serde_json::Value {
+    use serde_json::Value;
+    if frames.is_empty() {
+        return value;
+    }
+    if let Some(bytes) = placeholder(&value, frames) {
+        return Value::Array(bytes.iter().map(|&b| Value::from(b)).collect());
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| inline(v, frames)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, inline(v, frames)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// The frame a placeholder object refers to, if `value` is one.
 pub(crate) fn placeholder<'a>(value: &serde_json::Value, frames: &'a [Bytes]) -> Option<&'a Bytes> {
     let object = value.as_object()?;
@@ -180,6 +202,16 @@ mod tests {
         let mut frames = Vec::new();
         assert_eq!(to_script_into(&raw, &mut frames).unwrap(), text);
         assert!(frames.is_empty());
+    }
+
+    #[test]
+    fn inlined_bytes_are_arrays_of_numbers() {
+        let frames = vec![Bytes::from_static(&[1, 255])];
+        let value = serde_json::json!({ "a": { "$bytes": 0 }, "b": [{ "$bytes": 0 }, "x"] });
+        assert_eq!(
+            inline(value, &frames),
+            serde_json::json!({ "a": [1, 255], "b": [[1, 255], "x"] })
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ where
         Box::pin(async move {
             let callback = ctx.callback_name();
             let params: Value = serde_json::from_str(params.get()).unwrap_or(Value::Null);
+            // A tool speaks JSON: bytes a script passes reach it as numbers.
+            let params = crate::binary::inline(params, ctx.params_frames());
             if let Err(invalid) = validate(&schemas.0, &params) {
                 return Err(params_error(&callback, invalid));
             }
