@@ -461,6 +461,8 @@ impl PoolBuilder {
     /// callbacks; the keywords checked are listed in the docs), its result
     /// against `output_schema`; [`require_approval`](Self::require_approval)
     /// applies. A bad name or a name taken makes [`build`](Self::build) fail.
+    /// A tool speaks JSON: a `Uint8Array` a script passes reaches it as an
+    /// array of numbers.
     ///
     /// ```no_run
     /// # async fn demo() -> outrigger_host::Result<()> {
