@@ -3,6 +3,7 @@
 //! job (`crate::dispatch`), and starting them the runner's (`crate::runner`).
 
 mod builder;
+mod code_mode;
 mod supervisor;
 
 use std::fmt;
