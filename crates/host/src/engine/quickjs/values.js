@@ -173,10 +173,10 @@
   }
 
   /**
-   * Puts frames (Uint8Arrays of the value's realm) where their placeholders
-   * are, and the strings `text(n)` decodes where the host's long strings are.
+   * Puts what `frame(n, text)` makes of frame `n` of `count` where its
+   * placeholder is: a Uint8Array of the value's realm, or the host's long string.
    */
-  function withFrames(value, frames, text) {
+  function withFrames(value, count, frame) {
     const visit = (item) => {
       if (item === null || typeof item !== 'object') return item;
       if (Array.isArray(item)) {
@@ -186,7 +186,7 @@
       const keys = Object.keys(item);
       if (keys.length === 1 && (keys[0] === BYTES_KEY || keys[0] === '$text')) {
         const n = item[keys[0]];
-        if (Number.isInteger(n) && n >= 0 && n < frames.length) return keys[0] === BYTES_KEY ? frames[n] : text(n);
+        if (Number.isInteger(n) && n >= 0 && n < count) return frame(n, keys[0] !== BYTES_KEY);
       }
       for (let k = 0; k < keys.length; k++) item[keys[k]] = visit(item[keys[k]]);
       return item;

@@ -167,22 +167,29 @@ impl Helper {
         if frames.is_empty() {
             return Ok(value);
         }
-        // A realm gets its typed arrays on first use.
-        super::realm::typed_arrays(ctx)?;
-        let arrays = Array::new(ctx.clone())?;
-        for (i, frame) in frames.iter().enumerate() {
-            arrays.set(i, TypedArray::<u8>::new(ctx.clone(), frame.to_vec())?)?;
-        }
-        let texts = frames.to_vec();
-        let text = Function::new(ctx.clone(), move |ctx: Ctx<'js>, n: usize| {
-            let bytes = texts.get(n).map_or(&[][..], |b| &b[..]);
-            let text = std::str::from_utf8(bytes).map_err(|_| {
-                rquickjs::Error::new_from_js_message("bytes", "string", "not UTF-8")
-            })?;
-            rquickjs::String::from_str(ctx, text)
-        })?;
+        // Each frame is made, once, into what its placeholder asks for: a
+        // `Uint8Array` of this realm, or a string.
+        let kept = frames.to_vec();
+        // Made in the value's realm, whichever realm calls.
+        let realm = ctx.clone();
+        let frame = Function::new(
+            ctx.clone(),
+            move |n: usize, text: bool| -> rquickjs::Result<Value<'js>> {
+                let ctx = realm.clone();
+                let bytes = kept.get(n).map_or(&[][..], |b| &b[..]);
+                if text {
+                    let text = std::str::from_utf8(bytes).map_err(|_| {
+                        rquickjs::Error::new_from_js_message("bytes", "string", "not UTF-8")
+                    })?;
+                    return Ok(rquickjs::String::from_str(ctx, text)?.into_value());
+                }
+                // A realm gets its typed arrays on first use.
+                super::realm::typed_arrays(&ctx)?;
+                Ok(TypedArray::<u8>::new(ctx, bytes.to_vec())?.into_value())
+            },
+        )?;
         let f = self.with_frames.clone().restore(ctx)?;
-        f.call((value, arrays, text))
+        f.call((value, frames.len(), frame))
     }
 
     /// The JSON text of a console call's arguments.
