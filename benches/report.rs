@@ -7,13 +7,14 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use outrigger::{CallContext, Isolation, Pool, Script};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+#[path = "report/echo.rs"]
+mod echo;
+use echo::Echoer;
 
 /// A callback that answers at once, to measure the round trip.
 struct Echo;
@@ -234,71 +235,33 @@ async fn sidecar_ping(conn: &mut js_sidecar::Connection) {
     }
 }
 
-/// A Node.js process that echoes every line on an inherited socketpair: the
-/// floor under any protocol over such a channel.
-struct Echoer {
-    child: std::process::Child,
-    reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
-    writer: tokio::net::unix::OwnedWriteHalf,
-}
-
-impl Echoer {
-    fn start() -> Echoer {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let fd = theirs.as_raw_fd();
-        let mut command = std::process::Command::new("node");
-        command.args([
-            "-e",
-            "const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); s.on('data', (d) => s.write(d)); s.on('end', () => process.exit(0));",
-        ]);
-        // SAFETY: dup2 is async-signal-safe; the descriptor is open until spawn returns.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().unwrap();
-        drop(theirs);
-        ours.set_nonblocking(true).unwrap();
-        let (read, writer) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
-        Echoer {
-            child,
-            reader: tokio::io::BufReader::new(read),
-            writer,
+/// CPU seconds (this process and two echo processes) for `total` raw echo
+/// round trips with `concurrency` of them in flight, split over the two as a
+/// pool splits runs over two workers.
+async fn echo_cpu(total: usize, concurrency: usize) -> f64 {
+    let mut echoers = [Echoer::start(), Echoer::start()];
+    let mut buffer = String::new();
+    for echoer in &mut echoers {
+        for _ in 0..200 {
+            echoer.round_trip(PING_LINE, &mut buffer).await;
         }
     }
-
-    async fn round_trip(&mut self, line: &[u8], buffer: &mut String) {
-        self.writer.write_all(line).await.unwrap();
-        buffer.clear();
-        self.reader.read_line(buffer).await.unwrap();
-    }
-
-    /// Sends `n` lines at once and waits for all echoes.
-    async fn pipelined(&mut self, n: usize, line: &[u8]) -> Duration {
-        let started = Instant::now();
-        let mut batch = Vec::with_capacity(n * line.len());
-        for _ in 0..n {
-            batch.extend_from_slice(line);
+    let pids: Vec<u32> = echoers.iter().map(Echoer::pid).collect();
+    let cpu = || own_cpu_seconds() + pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
+    let before = cpu();
+    if concurrency == 1 {
+        for _ in 0..total {
+            echoers[0].round_trip(PING_LINE, &mut buffer).await;
         }
-        self.writer.write_all(&batch).await.unwrap();
-        let mut buffer = String::new();
-        for _ in 0..n {
-            buffer.clear();
-            self.reader.read_line(&mut buffer).await.unwrap();
-        }
-        started.elapsed()
+    } else {
+        let [a, b] = &mut echoers;
+        let half = concurrency / 2;
+        tokio::join!(
+            a.windowed(total / 2, half, PING_LINE),
+            b.windowed(total - total / 2, concurrency - half, PING_LINE)
+        );
     }
-}
-
-impl Drop for Echoer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    cpu() - before
 }
 
 /// The floor of a fresh-context run: what a bare Node.js process, started
@@ -1044,6 +1007,7 @@ async fn main() {
 
     let cpu_of = |pids: &[u32]| pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
     let scale = 10_000.0 / plan.cpu as f64;
+    let mut sidecar_cpu = Vec::new();
     for concurrency in [1, 16, 64] {
         let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
         throughput_ours(&shared, concurrency, plan.cpu).await;
@@ -1065,7 +1029,27 @@ async fn main() {
         r.ratio = ratio;
         r.target = target;
         rows.push(r);
+        sidecar_cpu.push((concurrency, theirs_cpu));
     }
+    // The part of a round trip no protocol can save: the raw echo floor's
+    // host and echo process, at the same concurrency, over two processes as
+    // the pools have two workers.
+    let mut parts = (Vec::new(), Vec::new(), Vec::new());
+    for &(concurrency, theirs_cpu) in &sidecar_cpu[..2] {
+        let floor_cpu = echo_cpu(plan.cpu, concurrency).await;
+        parts.0.push(format!("{:.2} s", floor_cpu * scale));
+        parts.1.push(format!("{:.2} s", theirs_cpu * scale));
+        parts.2.push(format!("{:.2}×", floor_cpu / theirs_cpu));
+    }
+    let mut r = row(
+        "9",
+        "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16",
+    );
+    r.ours = parts.0.join(" / ");
+    r.sidecar = format!("{} (reused context)", parts.1.join(" / "));
+    r.ratio = parts.2.join(" / ");
+    r.target = "–".into();
+    rows.push(r);
     // Fresh contexts cost ~250 µs each: a fifth as many runs, scaled.
     let (host0, workers0) = (own_cpu_seconds(), cpu_of(&fresh.worker_pids()));
     throughput_ours(&fresh, 16, plan.cpu / 5).await;
