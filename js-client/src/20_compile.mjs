@@ -133,17 +133,29 @@ export function leavePreloadCaches() {
   }
 }
 
+/**
+ * The caches below are maps in least-recently-used order: a hit moves its
+ * key to the end, and past the size the oldest goes. Each map's newest key
+ * is kept beside it, so a hit on it (the same script again, the common
+ * case) moves nothing.
+ */
+const newestKeys = new WeakMap();
+
 export function lruGet(map, key) {
   const value = map.get(key);
-  if (value !== undefined) {
+  // A hit on the newest entry (the same script again) has nothing to move.
+  if (value !== undefined && newestKeys.get(map) !== key) {
     map.delete(key);
     map.set(key, value);
+    newestKeys.set(map, key);
   }
   return value;
 }
 
 export function lruSet(map, key, value) {
+  map.delete(key);
   map.set(key, value);
+  newestKeys.set(map, key);
   while (map.size > config.scriptCacheSize) map.delete(map.keys().next().value);
 }
 
