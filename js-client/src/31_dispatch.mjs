@@ -74,6 +74,19 @@ function handleNotification(message) {
   }
 }
 
+/** What `params` lacks of what `method` needs (undefined: nothing), allocating nothing when complete: every line passes here. */
+function missingParams(method, params) {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return ['an object'];
+  const required = REQUIRED_PARAMS[method];
+  if (required === undefined) return undefined;
+  for (const name of required) {
+    if (params[name] === undefined || params[name] === null) {
+      return required.filter((each) => params[each] === undefined || params[each] === null);
+    }
+  }
+  return undefined;
+}
+
 /** What each method cannot do without. */
 const REQUIRED_PARAMS = {
   run: ['kind', 'name'],
@@ -136,10 +149,8 @@ function handleMessage(message) {
     const isRequest = message.id !== undefined && message.id !== null;
     if (message.params === undefined) message.params = {};
     const { params } = message;
-    const missing = params !== null && typeof params === 'object' && !Array.isArray(params)
-      ? (REQUIRED_PARAMS[message.method] ?? []).filter((name) => params[name] === undefined || params[name] === null)
-      : ['an object'];
-    if (missing.length > 0) {
+    const missing = missingParams(message.method, params);
+    if (missing !== undefined) {
       if (isRequest) respondError(message.id, CODES.INVALID_PARAMS, `params of "${message.method}" need ${missing.join(', ')}`);
       return;
     }
