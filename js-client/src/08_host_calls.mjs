@@ -58,7 +58,7 @@ export function callHost(method, params, state, site) {
   const where = needsApproval(method) ? ',"site":' + JSON.stringify(positionOf(site)) : '';
   return new Promise((resolve, reject) => {
     pendingCalls.set(id, { resolve, reject, run, state, site });
-    run?.calls.add(id);
+    if (run) (run.calls ??= new Set()).add(id);
     send('{"jsonrpc":"2.0","id":' + id + ',"method":' + JSON.stringify(method) + ',"params":{"run":'
       + (run ? run.id : 'null') + ',"session":' + (state?.sessionId ?? 'null') + ',"args":' + paramsJson + where + '}}', frames);
   });
@@ -69,7 +69,7 @@ export function onHostResponse(message) {
   const call = pendingCalls.get(message.id);
   if (call === undefined) return;
   pendingCalls.delete(message.id);
-  call.run?.calls.delete(message.id);
+  call.run?.calls?.delete(message.id);
   const { state } = call;
   const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
   const frames = message.frames;
@@ -88,6 +88,7 @@ export function onHostResponse(message) {
 
 /** Rejects the calls of a run that has finished: their answers would come too late. */
 export function rejectCalls(run) {
+  if (run.calls === undefined) return;
   for (const id of run.calls) {
     const call = pendingCalls.get(id);
     pendingCalls.delete(id);

@@ -30,7 +30,8 @@ export class Run {
     /** Bytes of console output sent (Sandbox::max_console_bytes). */
     this.consoleBytes = 0;
     this.maxCallbacks = maxCallbacks;
-    this.calls = new Set();
+    /** Ids of its callback calls not yet answered (made on the first call: most runs make none). */
+    this.calls = undefined;
     this.finished = false;
     /** Its answer, when it ended with an allocation the system refused (sent once the memory is back). */
     this.refusal = undefined;
