@@ -135,19 +135,16 @@ export function leavePreloadCaches() {
 
 /**
  * The caches below are maps in least-recently-used order: a hit moves its
- * key to the end, and past the size the oldest goes. Each map's newest key
- * is kept beside it, so a hit on it (the same script again, the common
- * case) moves nothing.
+ * key to the end, and past the size the oldest goes. Each map keeps its
+ * newest key (`newestKey`, a property of the map itself), so a hit on it
+ * (the same script again, the common case) moves nothing.
  */
-const newestKeys = new WeakMap();
-
 export function lruGet(map, key) {
   const value = map.get(key);
-  // A hit on the newest entry (the same script again) has nothing to move.
-  if (value !== undefined && newestKeys.get(map) !== key) {
+  if (value !== undefined && map.newestKey !== key) {
     map.delete(key);
     map.set(key, value);
-    newestKeys.set(map, key);
+    map.newestKey = key;
   }
   return value;
 }
@@ -155,7 +152,7 @@ export function lruGet(map, key) {
 export function lruSet(map, key, value) {
   map.delete(key);
   map.set(key, value);
-  newestKeys.set(map, key);
+  map.newestKey = key;
   while (map.size > config.scriptCacheSize) map.delete(map.keys().next().value);
 }
 
