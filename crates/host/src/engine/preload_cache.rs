@@ -133,34 +133,24 @@ impl WorkerFiles {
         if !self.permission_model {
             return Vec::new();
         }
-        let mut args = Vec::new();
-        if let Some(input) = &self.input {
-            let mut arg = OsString::from("--allow-fs-read=");
-            arg.push(input);
-            args.push(arg);
-        }
-        if let Some(output) = &self.output {
-            let mut arg = OsString::from("--allow-fs-write=");
-            arg.push(output);
-            args.push(arg);
-        }
-        args
+        self.args("--allow-fs-read=", "--allow-fs-write=")
     }
 
     /// The runtime's arguments, after the program.
     pub(crate) fn runtime_args(&self) -> Vec<OsString> {
-        let mut args = Vec::new();
-        if let Some(input) = &self.input {
-            let mut arg = OsString::from("--code-cache-in=");
-            arg.push(input);
-            args.push(arg);
-        }
-        if let Some(output) = &self.output {
-            let mut arg = OsString::from("--code-cache-out=");
-            arg.push(output);
-            args.push(arg);
-        }
-        args
+        self.args("--code-cache-in=", "--code-cache-out=")
+    }
+
+    /// `input` after `read`, `output` after `write`, for the files there are.
+    fn args(&self, read: &str, write: &str) -> Vec<OsString> {
+        [(read, &self.input), (write, &self.output)]
+            .into_iter()
+            .filter_map(|(flag, path)| {
+                let mut arg = OsString::from(flag);
+                arg.push(path.as_ref()?);
+                Some(arg)
+            })
+            .collect()
     }
 
     /// Keeps what the worker made, now that it has answered `init`.
