@@ -42,8 +42,18 @@ export class Run {
     this.abortController = undefined;
     this.endedPromise = undefined;
     this.rejectEnded = undefined;
-    runs.set(id, this);
-    watchDeadline(this, timeout);
+    this.timeout = timeout;
+    this.deadline = timeout > 0 ? nowMs() + timeout : undefined;
+  }
+
+  /**
+   * The run outlives its synchronous part: from now on a `cancel` finds it
+   * and its deadline is watched. A run that answers at once is never
+   * registered; nothing can reach it by id while it holds the thread.
+   */
+  register() {
+    runs.set(this.id, this);
+    if (this.deadline !== undefined && !this.finished) watchDeadline(this);
   }
 
   /** Aborted when the run ends (early, or when a plain run's context goes). */
@@ -118,10 +128,7 @@ const deadlines = new Set();
 let deadlineTimer = null;
 const DEADLINE_TICK_MS = 25;
 
-function watchDeadline(run, timeout) {
-  if (!(timeout > 0)) return;
-  run.deadline = nowMs() + timeout;
-  run.timeout = timeout;
+function watchDeadline(run) {
   deadlines.add(run);
   startDeadlineTimer();
 }

@@ -55,6 +55,7 @@ export function execute(id, job) {
   if (pending === undefined) {
     end(run, job);
   } else {
+    run.register();
     beatWhileBusy();
     park(run);
     finish(id, run, job, pending);
