@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
-use crate::engine::{monotonic_micros, Reply, Worker};
+use crate::engine::{monotonic_micros, Replies, ReplySender, Worker};
 use crate::script::LoadedScript;
 use crate::wire::methods;
 
@@ -102,7 +100,7 @@ impl Outgoing {
         worker: &Worker,
         id: u64,
         blocked_after: Option<Duration>,
-    ) -> mpsc::UnboundedReceiver<Reply> {
+    ) -> Replies {
         let start_by = blocked_after
             .filter(|_| self.movable() && worker.keeps_deadlines())
             .map(|after| monotonic_micros() + 2 * after.as_micros() as u64);
@@ -146,7 +144,7 @@ impl Outgoing {
         &mut self,
         worker: &Worker,
         id: u64,
-        replies: mpsc::UnboundedSender<Reply>,
+        replies: ReplySender,
     ) -> bool {
         let What::Script {
             script,

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use crate::binary::Payload;
 use futures_core::Stream;
-use tokio::sync::mpsc;
 
 use tokio::sync::oneshot;
 
 use crate::callbacks::{ApprovalRequest, Approver};
 use crate::dispatch::{Dispatcher, Lease};
-use crate::engine::Reply;
+use crate::engine::{reply_channel, Replies, Reply};
 use crate::error::{Error, Result};
 use crate::outgoing::Outgoing;
 use crate::output::{Event, LogEntry, Output};
@@ -48,7 +47,7 @@ pub struct RunHandle {
     ids: Arc<AtomicU64>,
     /// The worker's capacity it holds, given back when it settles.
     lease: Option<Lease>,
-    replies: mpsc::UnboundedReceiver<Reply>,
+    replies: Replies,
     /// What was sent, to send it again.
     outgoing: Outgoing,
     dispatcher: Arc<Dispatcher>,
@@ -240,7 +239,7 @@ impl RunHandle {
         match result {
             Ok(value) => self.settle(Ok(value)),
             Err(error) if error.code == codes::UNKNOWN_SCRIPT => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = reply_channel();
                 let worker = self.worker().clone();
                 if self.outgoing.resend_with_code(&worker, self.request, tx) {
                     self.replies = rx;

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use super::connection::Reply;
+use super::replies::Replies;
 use crate::binary::Payload;
 use crate::error::{Error, Result};
 use crate::wire;
@@ -15,7 +14,7 @@ use crate::wire;
 /// `name`; `closed` says why the worker (`pid`) ended if its replies stop.
 /// `None` past `timeout`: the caller cancels the request.
 pub(crate) async fn answer(
-    mut replies: mpsc::UnboundedReceiver<Reply>,
+    mut replies: Replies,
     pid: u32,
     method: &'static str,
     name: &str,

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::calls::{Caller, Calls};
 use super::clock::monotonic_micros;
 use super::outbox::Outbox;
+use super::replies::{channel as reply_channel, Replies, ReplySender};
+use super::socket::ReadEnd;
 use crate::binary::Payload;
 use crate::callbacks::{EventSink, Registry};
 use crate::error::Error;
@@ -60,6 +61,9 @@ pub(crate) struct Connection {
     calls: Calls,
     /// Told when a request is sent to a worker that had none waiting.
     busy: Notify,
+    /// Answers the last read delivered: more than one means several callers
+    /// are active, and what they send next is better written together.
+    answered_together: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -72,7 +76,7 @@ struct Pending {
 /// A request waiting for its answer.
 #[derive(Debug)]
 struct Waiter {
-    replies: mpsc::UnboundedSender<Reply>,
+    replies: ReplySender,
     /// Where the request ends in the stream to the worker.
     end: u64,
     /// Its start deadline, if the worker may refuse to start it late.
@@ -102,40 +106,26 @@ impl Connection {
             peer: Mutex::new(peer),
             calls: Calls::new(registry),
             busy: Notify::new(),
+            answered_together: AtomicUsize::new(0),
         }
     }
 
     /// Sends a request under `id` (unique in the pool), with its attachment
     /// line if it has one; replies arrive on the receiver. A request larger
     /// than the message limit is refused with a `LIMIT` error, unsent.
-    pub(crate) fn request<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-    ) -> mpsc::UnboundedReceiver<Reply> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub(crate) fn request<R: Request>(&self, id: u64, request: &R) -> Replies {
+        let (tx, rx) = reply_channel();
         self.send(id, request, tx, true);
         rx
     }
 
     /// Sends a request again under the same id, its replies going to the
     /// same run (the first answer said the worker lacked the compiled script).
-    pub(crate) fn resend<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-    ) {
+    pub(crate) fn resend<R: Request>(&self, id: u64, request: &R, replies: ReplySender) {
         self.send(id, request, replies, false);
     }
 
-    fn send<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-        may_coalesce: bool,
-    ) {
+    fn send<R: Request>(&self, id: u64, request: &R, replies: ReplySender, may_coalesce: bool) {
         let params = request.params();
         let attachment = request.attachment();
         let frames = request.frames();
@@ -168,8 +158,11 @@ impl Connection {
         }
         // With other requests in flight, this one can wait for the tasks
         // ready now and go out in one write with theirs (no write under the
-        // lock then); alone, it is written at once.
-        let coalesce = may_coalesce && !pending.waiting.is_empty();
+        // lock then); alone, it is written at once. Callers the last read
+        // answered together send again together: the first of them waits for
+        // the rest rather than waking the worker for itself alone.
+        let coalesce = may_coalesce
+            && (!pending.waiting.is_empty() || self.answered_together.load(Ordering::Relaxed) > 1);
         // Written under the lock, so that its place in the stream is known
         // before its answer can be.
         let end = self.outbox.send_message(frames, line, coalesce);
@@ -343,10 +336,7 @@ impl Connection {
 
     /// Reads the channel until it closes, routing every message; a message
     /// that breaks the protocol ends reading with its error.
-    pub(crate) async fn read(
-        self: &Arc<Self>,
-        mut socket: tokio::net::unix::OwnedReadHalf,
-    ) -> Result<(), Error> {
+    pub(crate) async fn read(self: &Arc<Self>, mut socket: ReadEnd) -> Result<(), Error> {
         let limit = wire::line_limit(self.max_message_bytes);
         let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut scanned = 0;
@@ -360,8 +350,13 @@ impl Connection {
                 Ok(_) => {}
             }
             self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
+            let mut answered = 0;
             let consumed =
                 wire::split_messages(&buffer, scanned, limit, &mut frames, |incoming, frames| {
+                    if matches!(incoming, Incoming::Response { .. }) {
+                        answered += 1;
+                        self.answered_together.store(answered, Ordering::Relaxed);
+                    }
                     self.route(incoming, frames)
                 })?;
             buffer.drain(..consumed);

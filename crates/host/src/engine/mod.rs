@@ -25,8 +25,10 @@ mod preload_cache;
 mod process;
 #[cfg(feature = "quickjs")]
 mod quickjs;
+mod replies;
 mod runtime;
 mod script_cache;
+mod socket;
 mod spawn;
 mod worker;
 
@@ -42,6 +44,7 @@ pub(crate) use lifecycle::Cause;
 pub(crate) use memory::{default_bound_mb, Layers as MemoryLayers, MemoryPolicy};
 pub(crate) use mounts::Mount;
 pub use preload_cache::corrupt_preload_caches;
+pub(crate) use replies::{channel as reply_channel, Replies, ReplySender};
 pub(crate) use spawn::EngineCommand;
 pub(crate) use worker::{Exited, Worker};
 

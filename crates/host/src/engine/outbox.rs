@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::net::unix::OwnedWriteHalf;
-
-use crate::binary::{frame_header, FRAME_HEADER};
 use tokio::sync::Notify;
+
+use super::socket::WriteEnd;
+use crate::binary::{frame_header, FRAME_HEADER};
 
 /// The sending side of a worker's channel.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    socket: OwnedWriteHalf,
+    socket: WriteEnd,
     state: Mutex<State>,
     wake: Notify,
     /// Bytes written into the socket so far.
@@ -40,7 +40,7 @@ const DIRECT_LIMIT: usize = 256 * 1024;
 impl Outbox {
     /// The outbox and the writer task to spawn beside it.
     pub(crate) fn new(
-        socket: OwnedWriteHalf,
+        socket: WriteEnd,
     ) -> (Arc<Outbox>, impl std::future::Future<Output = ()> + Send) {
         let outbox = Arc::new(Outbox {
             socket,
@@ -153,16 +153,17 @@ async fn write_loop(outbox: Arc<Outbox>) {
             }
             let mut offset = 0;
             while offset < buffer.len() {
-                if outbox.socket.writable().await.is_err() {
-                    outbox.close();
-                    return;
-                }
                 match outbox.socket.try_write(&buffer[offset..]) {
                     Ok(n) => {
                         offset += n;
                         outbox.written.fetch_add(n as u64, Ordering::SeqCst);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if outbox.socket.writable().await.is_err() {
+                            outbox.close();
+                            return;
+                        }
+                    }
                     Err(_) => {
                         outbox.close();
                         return;

@@ -19,7 +19,9 @@ use super::lifecycle::{Cause, Lifecycle};
 use super::memory::{EngineOutOfMemory, Usage, WorkerMemory, SAMPLE_EVERY};
 use super::mounts;
 use super::outbox::Outbox;
+use super::replies::{Replies, ReplySender};
 use super::script_cache::ScriptCache;
+use super::socket::{self, ReadEnd};
 use super::spawn;
 use super::{Exited, ProcessLaunch, WorkerConfig};
 use crate::error::{Error, Result};
@@ -70,10 +72,8 @@ impl ProcessWorker {
         };
         let (host_end, worker_end) =
             std::os::unix::net::UnixStream::pair().map_err(|e| spawn_error("create", e))?;
-        host_end
-            .set_nonblocking(true)
-            .map_err(|e| spawn_error("set up", e))?;
-        let stream = UnixStream::from_std(host_end).map_err(|e| spawn_error("set up", e))?;
+        let (read_end, write_end) =
+            socket::split(host_end).map_err(|e| spawn_error("set up", e))?;
         // The host keeps a copy of the worker's end to see how much of what
         // it sent the worker has read (see `Connection::withdraw_unread`).
         let peer = worker_end.try_clone().ok().map(OwnedFd::from);
@@ -127,8 +127,7 @@ impl ProcessWorker {
                     message: format!("setting up the worker's memory failed: {e}"),
                 })?
         };
-        let (read_half, write_half) = stream.into_split();
-        let (outbox, write_task) = Outbox::new(write_half);
+        let (outbox, write_task) = Outbox::new(write_end);
         tokio::spawn(write_task);
         let connection = Arc::new(Connection::new(
             pid,
@@ -153,7 +152,7 @@ impl ProcessWorker {
             out_of_memory: launch.out_of_memory,
             ran_out: Mutex::new(None),
         });
-        tokio::spawn(read_loop(worker.clone(), read_half));
+        tokio::spawn(read_loop(worker.clone(), read_end));
         // In a cgroup the kernel holds the ceiling itself, at every page.
         if !worker.memory.has_cgroup() {
             tokio::spawn(memory_loop(worker.clone()));
@@ -317,21 +316,12 @@ impl ProcessWorker {
     }
 
     /// Sends a request under a fresh id; replies arrive on the receiver.
-    pub(crate) fn request<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-    ) -> mpsc::UnboundedReceiver<Reply> {
+    pub(crate) fn request<R: Request>(&self, id: u64, request: &R) -> Replies {
         self.connection.request(id, request)
     }
 
     /// Sends a request again under the same id (see [`Connection::resend`]).
-    pub(crate) fn resend<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-    ) {
+    pub(crate) fn resend<R: Request>(&self, id: u64, request: &R, replies: ReplySender) {
         self.connection.resend(id, request, replies);
     }
 
@@ -455,7 +445,7 @@ impl ProcessWorker {
     }
 }
 
-async fn read_loop(worker: Arc<ProcessWorker>, socket: tokio::net::unix::OwnedReadHalf) {
+async fn read_loop(worker: Arc<ProcessWorker>, socket: ReadEnd) {
     if let Err(error) = worker.connection.read(socket).await {
         worker.kill_for(Cause::Protocol, &format!("killed: {error}"));
         return;

@@ -11,12 +11,12 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::connection::Reply;
 use super::lifecycle::Cause;
 use super::memory::Usage;
 use super::process::ProcessWorker;
 #[cfg(feature = "quickjs")]
 use super::quickjs::ThreadWorker;
+use super::replies::{Replies, ReplySender};
 use super::{EngineInfo, Launch, WorkerConfig};
 use crate::error::{Error, Result};
 use crate::wire::methods::{CancelReason, Notification, Request, Stats};
@@ -183,21 +183,12 @@ impl Worker {
     }
 
     /// Sends a request under `id`; replies arrive on the receiver.
-    pub(crate) fn request<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-    ) -> mpsc::UnboundedReceiver<Reply> {
+    pub(crate) fn request<R: Request>(&self, id: u64, request: &R) -> Replies {
         each!(self, w => w.request(id, request))
     }
 
     /// Sends a request again under the same id, its replies to `replies`.
-    pub(crate) fn resend<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-    ) {
+    pub(crate) fn resend<R: Request>(&self, id: u64, request: &R, replies: ReplySender) {
         each!(self, w => w.resend(id, request, replies))
     }
 

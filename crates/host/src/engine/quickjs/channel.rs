@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
 use super::super::approval::{self, Gate, RunApprovals};
 use super::super::clock::monotonic_micros;
 use super::super::connection::Reply;
 use super::super::memory::Usage;
+use super::super::replies::ReplySender;
 use crate::callbacks::{ApprovalRequest, Approver, CallbackError, EventSink, Registry};
 use crate::output::Event;
 use crate::wire::methods::{Notification, Request};
@@ -74,7 +74,7 @@ struct Queued {
 #[derive(Debug, Default)]
 struct Waiting {
     closed: Option<(u32, String)>,
-    table: HashMap<u64, mpsc::UnboundedSender<Reply>>,
+    table: HashMap<u64, ReplySender>,
 }
 
 impl Shared {
@@ -100,12 +100,7 @@ impl Shared {
 
     /// Queues a request; its replies go to `replies`. One larger than the
     /// message limit is refused with a `LIMIT` error, as on a channel.
-    pub(crate) fn request<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-    ) {
+    pub(crate) fn request<R: Request>(&self, id: u64, request: &R, replies: ReplySender) {
         let params = request.params();
         let attachment = request.attachment().map(str::to_owned);
         let frames = request.frames().to_vec();

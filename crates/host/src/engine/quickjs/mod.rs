@@ -39,6 +39,7 @@ use self::channel::Shared;
 use super::connection::Reply;
 use super::lifecycle::{Cause, Lifecycle};
 use super::memory::Usage;
+use super::replies::{channel as reply_channel, Replies, ReplySender};
 use super::script_cache::ScriptCache;
 use super::{Exited, WorkerConfig};
 use crate::error::{Error, Result};
@@ -210,22 +211,13 @@ impl ThreadWorker {
         drop(self.request(id, &Ping));
     }
 
-    pub(crate) fn request<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-    ) -> mpsc::UnboundedReceiver<Reply> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub(crate) fn request<R: Request>(&self, id: u64, request: &R) -> Replies {
+        let (tx, rx) = reply_channel();
         self.shared.request(id, request, tx);
         rx
     }
 
-    pub(crate) fn resend<R: Request>(
-        &self,
-        id: u64,
-        request: &R,
-        replies: mpsc::UnboundedSender<Reply>,
-    ) {
+    pub(crate) fn resend<R: Request>(&self, id: u64, request: &R, replies: ReplySender) {
         self.shared.request(id, request, replies);
     }
 

@@ -1,0 +1,110 @@
+//! The host's end of a worker's channel, registered with the runtime for
+//! reading only.
+//!
+//! A socket registered for writing too is woken each time the worker reads:
+//! the kernel reports the freed buffer space to every waiter that asked for
+//! it, so a parked runtime thread would wake once per request for nothing.
+//! Writes go straight to the socket instead, and only a write the buffer
+//! cannot take waits for space, through a registration made for that wait.
+
+use std::io::{self, ErrorKind};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// Splits the (non-blocking) host end of a channel into its two halves.
+pub(crate) fn split(stream: UnixStream) -> io::Result<(ReadEnd, WriteEnd)> {
+    stream.set_nonblocking(true)?;
+    let writer = stream.try_clone()?;
+    // SAFETY: the stream owns its descriptor, open until the `AsyncFd` drops it.
+    let reader = unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?;
+    Ok((ReadEnd { socket: reader }, WriteEnd { socket: writer }))
+}
+
+/// Reads what the worker says.
+#[derive(Debug)]
+pub(crate) struct ReadEnd {
+    socket: AsyncFd<UnixStream>,
+}
+
+impl ReadEnd {
+    /// Reads what has arrived into `buffer`'s spare capacity (reserving some
+    /// if it has none), waiting until something has; 0 at the end.
+    pub(crate) async fn read_buf(&mut self, buffer: &mut Vec<u8>) -> io::Result<usize> {
+        if buffer.capacity() == buffer.len() {
+            buffer.reserve(64 * 1024);
+        }
+        loop {
+            let mut ready = self.socket.readable().await?;
+            let room = buffer.capacity() - buffer.len();
+            match ready.try_io(|socket| read_into(socket.get_ref(), buffer)) {
+                Ok(Ok(n)) => {
+                    // A short read emptied the socket: the next one waits for
+                    // news rather than asking the kernel to hear it has none.
+                    if n > 0 && n < room {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+fn read_into(socket: &UnixStream, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let spare = buffer.spare_capacity_mut();
+    // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by
+    // `buffer`; `read` writes at most that many and says how many.
+    let n = unsafe { libc::read(socket.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the kernel initialized the first `n` spare bytes.
+    unsafe { buffer.set_len(buffer.len() + n) };
+    Ok(n)
+}
+
+/// Writes to the worker.
+#[derive(Debug)]
+pub(crate) struct WriteEnd {
+    socket: UnixStream,
+}
+
+impl WriteEnd {
+    /// Writes what the socket's buffer takes now, without waiting. A worker
+    /// gone is an error, never a `SIGPIPE` to the host.
+    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        loop {
+            // SAFETY: `bytes` is readable for its length; `send` reads no more.
+            let n = unsafe {
+                libc::send(
+                    self.socket.as_raw_fd(),
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+
+    /// Waits until the socket's buffer has room (or the channel failed).
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        let copy = self.socket.try_clone()?;
+        // SAFETY: the copy owns its descriptor, open until the `AsyncFd` drops it.
+        let waiter = unsafe { AsyncFd::register_with_interest(copy, Interest::WRITABLE) }?;
+        let _ready = waiter.writable().await?;
+        Ok(())
+    }
+}
