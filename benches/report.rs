@@ -239,11 +239,22 @@ async fn sidecar_ping(conn: &mut js_sidecar::Connection) {
 /// round trips with `concurrency` of them in flight, split over the two as a
 /// pool splits runs over two workers.
 async fn echo_cpu(total: usize, concurrency: usize) -> f64 {
-    let mut echoers = [Echoer::start(), Echoer::start()];
+    let echoers = [Echoer::start(), Echoer::start()];
+    floor_cpu(echoers, PING_LINE, total, concurrency).await
+}
+
+/// The same for the least an evaluating worker does ([`Echoer::start_evaluating`]):
+/// each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer.
+async fn evaluator_cpu(total: usize, concurrency: usize) -> f64 {
+    let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
+    floor_cpu(evaluators, echo::EVAL_LINE, total, concurrency).await
+}
+
+async fn floor_cpu(mut echoers: [Echoer; 2], line: &[u8], total: usize, concurrency: usize) -> f64 {
     let mut buffer = String::new();
     for echoer in &mut echoers {
         for _ in 0..200 {
-            echoer.round_trip(PING_LINE, &mut buffer).await;
+            echoer.round_trip(line, &mut buffer).await;
         }
     }
     let pids: Vec<u32> = echoers.iter().map(Echoer::pid).collect();
@@ -251,14 +262,14 @@ async fn echo_cpu(total: usize, concurrency: usize) -> f64 {
     let before = cpu();
     if concurrency == 1 {
         for _ in 0..total {
-            echoers[0].round_trip(PING_LINE, &mut buffer).await;
+            echoers[0].round_trip(line, &mut buffer).await;
         }
     } else {
         let [a, b] = &mut echoers;
         let half = concurrency / 2;
         tokio::join!(
-            a.windowed(total / 2, half, PING_LINE),
-            b.windowed(total - total / 2, concurrency - half, PING_LINE)
+            a.windowed(total / 2, half, line),
+            b.windowed(total - total / 2, concurrency - half, line)
         );
     }
     cpu() - before
@@ -1044,6 +1055,24 @@ async fn main() {
     let mut r = row(
         "9",
         "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16",
+    );
+    r.ours = parts.0.join(" / ");
+    r.sidecar = format!("{} (reused context)", parts.1.join(" / "));
+    r.ratio = parts.2.join(" / ");
+    r.target = "–".into();
+    rows.push(r);
+    // The same with the work no eval protocol can skip: parsing the request,
+    // running the code in a context, writing the answer.
+    let mut parts = (Vec::new(), Vec::new(), Vec::new());
+    for &(concurrency, theirs_cpu) in &sidecar_cpu[..2] {
+        let floor_cpu = evaluator_cpu(plan.cpu, concurrency).await;
+        parts.0.push(format!("{:.2} s", floor_cpu * scale));
+        parts.1.push(format!("{:.2} s", theirs_cpu * scale));
+        parts.2.push(format!("{:.2}×", floor_cpu / theirs_cpu));
+    }
+    let mut r = row(
+        "9",
+        "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16",
     );
     r.ours = parts.0.join(" / ");
     r.sidecar = format!("{} (reused context)", parts.1.join(" / "));

@@ -14,15 +14,41 @@ pub struct Echoer {
     writer: tokio::net::unix::OwnedWriteHalf,
 }
 
+/// The echo: every chunk read is written back as it is.
+const ECHO: &str = "const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); s.on('data', (d) => s.write(d)); s.on('end', () => process.exit(0));";
+
+/// The least an evaluating worker does: each line parsed as a JSON-RPC
+/// request, its `params.code` run in one shared `vm` context (compiled once,
+/// then from a cache), the value answered as a JSON-RPC line, every answer
+/// to what one read brought in one write.
+const EVALUATOR: &str = r#"const vm = require('vm'); const context = vm.createContext({}); const scripts = new Map();
+const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); let rest = '';
+s.on('data', (d) => { const text = rest + d; let start = 0, end, out = '';
+  while ((end = text.indexOf('\n', start)) >= 0) { const m = JSON.parse(text.slice(start, end)); start = end + 1;
+    let script = scripts.get(m.params.code); if (script === undefined) { script = new vm.Script(m.params.code); scripts.set(m.params.code, script); }
+    out += '{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":' + JSON.stringify(script.runInContext(context)) + '}\n'; }
+  rest = text.slice(start); if (out !== '') s.write(out); });
+s.on('end', () => process.exit(0));"#;
+
+/// A request the evaluator answers with `4`.
+pub const EVAL_LINE: &[u8] =
+    b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"run\",\"params\":{\"code\":\"2 + 2\"}}\n";
+
 impl Echoer {
     pub fn start() -> Echoer {
+        Echoer::start_program(ECHO)
+    }
+
+    /// A process that evaluates rather than echoes (see [`EVALUATOR`]).
+    pub fn start_evaluating() -> Echoer {
+        Echoer::start_program(EVALUATOR)
+    }
+
+    fn start_program(program: &str) -> Echoer {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let fd = theirs.as_raw_fd();
         let mut command = std::process::Command::new("node");
-        command.args([
-            "-e",
-            "const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); s.on('data', (d) => s.write(d)); s.on('end', () => process.exit(0));",
-        ]);
+        command.args(["-e", program]);
         // SAFETY: dup2 is async-signal-safe; the descriptor is open until spawn returns.
         unsafe {
             command.pre_exec(move || {
