@@ -1,11 +1,14 @@
-//! The host's end of a worker's channel, registered with the runtime for
-//! reading only.
+//! The host's end of a worker's channel: read through the runtime, written
+//! straight to the socket.
 //!
-//! A socket registered for writing too is woken each time the worker reads:
-//! the kernel reports the freed buffer space to every waiter that asked for
-//! it, so a parked runtime thread would wake once per request for nothing.
-//! Writes go straight to the socket instead, and only a write the buffer
-//! cannot take waits for space, through a registration made for that wait.
+//! The read side is registered for writing too, on purpose: the kernel then
+//! wakes the host's runtime when the worker reads what the host wrote, and a
+//! thread woken that recently wakes faster for the worker's next message.
+//! Registered for reading alone, the host spent ~6% less CPU at 16 runs in
+//! flight, but a script's sequential callbacks took 30–60% longer a call
+//! (BENCHMARKS.md, "What was found", 18). Writes never wait on that
+//! registration; only a write the buffer cannot take waits, on a
+//! registration made for that wait.
 
 use std::io::{self, ErrorKind};
 use std::os::fd::AsRawFd;
@@ -19,7 +22,9 @@ pub(crate) fn split(stream: UnixStream) -> io::Result<(ReadEnd, WriteEnd)> {
     stream.set_nonblocking(true)?;
     let writer = stream.try_clone()?;
     // SAFETY: the stream owns its descriptor, open until the `AsyncFd` drops it.
-    let reader = unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?;
+    let reader = unsafe {
+        AsyncFd::register_with_interest(stream, Interest::READABLE | Interest::WRITABLE)
+    }?;
     Ok((ReadEnd { socket: reader }, WriteEnd { socket: writer }))
 }
 
