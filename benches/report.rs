@@ -235,19 +235,51 @@ async fn sidecar_ping(conn: &mut js_sidecar::Connection) {
     }
 }
 
-/// CPU seconds (this process and two echo processes) for `total` raw echo
-/// round trips with `concurrency` of them in flight, split over the two as a
-/// pool splits runs over two workers.
-async fn echo_cpu(total: usize, concurrency: usize) -> f64 {
-    let echoers = [Echoer::start(), Echoer::start()];
-    floor_cpu(echoers, PING_LINE, total, concurrency).await
+/// A floor for the CPU rows: two processes the host drives as a pool drives
+/// its two workers.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// The raw echo.
+    Echo,
+    /// The least an evaluating worker does ([`Echoer::start_evaluating`]):
+    /// each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer.
+    Evaluator,
 }
 
-/// The same for the least an evaluating worker does ([`Echoer::start_evaluating`]):
-/// each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer.
-async fn evaluator_cpu(total: usize, concurrency: usize) -> f64 {
-    let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
-    floor_cpu(evaluators, echo::EVAL_LINE, total, concurrency).await
+impl Floor {
+    /// CPU seconds (this process and the two floor processes) for `total`
+    /// round trips with `concurrency` of them in flight, split over the two
+    /// as a pool splits runs over two workers.
+    async fn cpu(self, total: usize, concurrency: usize) -> f64 {
+        match self {
+            Floor::Echo => {
+                let echoers = [Echoer::start(), Echoer::start()];
+                floor_cpu(echoers, PING_LINE, total, concurrency).await
+            }
+            Floor::Evaluator => {
+                let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
+                floor_cpu(evaluators, echo::EVAL_LINE, total, concurrency).await
+            }
+        }
+    }
+
+    /// Its row: CPU per 10,000 at each concurrency js_sidecar was measured at
+    /// (`sidecar_cpu`: concurrency and seconds for `total` evals).
+    async fn row(self, what: &str, sidecar_cpu: &[(usize, f64)], total: usize) -> Row {
+        let scale = 10_000.0 / total as f64;
+        let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for &(concurrency, theirs_cpu) in sidecar_cpu {
+            let floor_cpu = self.cpu(total, concurrency).await;
+            ours.push(format!("{:.2} s", floor_cpu * scale));
+            theirs.push(format!("{:.2} s", theirs_cpu * scale));
+            ratios.push(format!("{:.2}×", floor_cpu / theirs_cpu));
+        }
+        let mut r = row("9", what);
+        r.ours = ours.join(" / ");
+        r.sidecar = format!("{} (reused context)", theirs.join(" / "));
+        r.ratio = ratios.join(" / ");
+        r
+    }
 }
 
 async fn floor_cpu(mut echoers: [Echoer; 2], line: &[u8], total: usize, concurrency: usize) -> f64 {
@@ -1045,40 +1077,26 @@ async fn main() {
     // The part of a round trip no protocol can save: the raw echo floor's
     // host and echo process, at the same concurrency, over two processes as
     // the pools have two workers.
-    let mut parts = (Vec::new(), Vec::new(), Vec::new());
-    for &(concurrency, theirs_cpu) in &sidecar_cpu[..2] {
-        let floor_cpu = echo_cpu(plan.cpu, concurrency).await;
-        parts.0.push(format!("{:.2} s", floor_cpu * scale));
-        parts.1.push(format!("{:.2} s", theirs_cpu * scale));
-        parts.2.push(format!("{:.2}×", floor_cpu / theirs_cpu));
-    }
-    let mut r = row(
-        "9",
-        "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16",
+    rows.push(
+        Floor::Echo
+            .row(
+                "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16",
+                &sidecar_cpu[..2],
+                plan.cpu,
+            )
+            .await,
     );
-    r.ours = parts.0.join(" / ");
-    r.sidecar = format!("{} (reused context)", parts.1.join(" / "));
-    r.ratio = parts.2.join(" / ");
-    r.target = "–".into();
-    rows.push(r);
     // The same with the work no eval protocol can skip: parsing the request,
     // running the code in a context, writing the answer.
-    let mut parts = (Vec::new(), Vec::new(), Vec::new());
-    for &(concurrency, theirs_cpu) in &sidecar_cpu[..2] {
-        let floor_cpu = evaluator_cpu(plan.cpu, concurrency).await;
-        parts.0.push(format!("{:.2} s", floor_cpu * scale));
-        parts.1.push(format!("{:.2} s", theirs_cpu * scale));
-        parts.2.push(format!("{:.2}×", floor_cpu / theirs_cpu));
-    }
-    let mut r = row(
-        "9",
-        "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16",
+    rows.push(
+        Floor::Evaluator
+            .row(
+                "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16",
+                &sidecar_cpu[..2],
+                plan.cpu,
+            )
+            .await,
     );
-    r.ours = parts.0.join(" / ");
-    r.sidecar = format!("{} (reused context)", parts.1.join(" / "));
-    r.ratio = parts.2.join(" / ");
-    r.target = "–".into();
-    rows.push(r);
     // Fresh contexts cost ~250 µs each: a fifth as many runs, scaled.
     let (host0, workers0) = (own_cpu_seconds(), cpu_of(&fresh.worker_pids()));
     throughput_ours(&fresh, 16, plan.cpu / 5).await;
