@@ -62,13 +62,18 @@ impl ReadEnd {
 
 fn read_into(socket: &UnixStream, buffer: &mut Vec<u8>) -> io::Result<usize> {
     let spare = buffer.spare_capacity_mut();
-    // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by
-    // `buffer`; `read` writes at most that many and says how many.
-    let n = unsafe { libc::read(socket.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
+    let n = loop {
+        // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by
+        // `buffer`; `read` writes at most that many and says how many.
+        let n = unsafe { libc::read(socket.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != ErrorKind::Interrupted {
+            return Err(error);
+        }
+    };
     // SAFETY: the kernel initialized the first `n` spare bytes.
     unsafe { buffer.set_len(buffer.len() + n) };
     Ok(n)
