@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::binary::Payload;
 use futures_core::Stream;
-
 use tokio::sync::oneshot;
 
+use crate::binary::Payload;
 use crate::callbacks::{ApprovalRequest, Approver};
 use crate::dispatch::{Dispatcher, Lease};
 use crate::engine::{reply_channel, Replies, Reply};
