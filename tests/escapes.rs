@@ -359,6 +359,21 @@ escape!(
     }
 );
 
+// The worker realm's own intrinsics, reached through the global's
+// constructor and what its functions return and throw, cannot be changed.
+escape!(
+    pollute_the_worker_realm,
+    "pollute_worker_realm.js",
+    Expect::Value(json!([
+        true,
+        ["TypeError"],
+        "its own",
+        "Renamed",
+        "TypeError",
+        true
+    ]))
+);
+
 // Lent objects cannot be changed for other runs.
 escape!(
     pollute_lent_apis,

@@ -99,3 +99,83 @@ function tame(object, key, { value, enumerable }) {
   Object.freeze(accessors.set);
   Object.defineProperty(object, key, { get: accessors.get, set: accessors.set, enumerable, configurable: false });
 }
+
+/**
+ * Freezes the worker realm's intrinsics and everything they reach, once, before the
+ * worker serves: no script that reaches them (`globalThis.constructor` is the worker's
+ * `Object`; lent APIs return the worker's arrays and throw its errors) can change them
+ * for another run or for the worker. The roots are ECMAScript's intrinsics, the hidden
+ * ones (iterator and generator prototypes, `%TypedArray%`, `%ThrowTypeError%`), the
+ * timers, `console`, `Intl` and `WebAssembly`: what Node's `--frozen-intrinsics` freezes.
+ *
+ * Unlike that flag, this does not turn every method of every intrinsic prototype into a
+ * getter and a setter. Those accessors (against the "override mistake", see `harden`)
+ * make V8 give up its fast paths: a changed `Array.prototype.constructor` or
+ * `Promise.prototype.then` switches off its array and promise shortcuts, so the
+ * runtime's own code ran at about half speed, and making them cost each worker's start
+ * ~20 ms. Only the properties code assigns on derived objects become accessors: all of
+ * `Object.prototype`'s, the errors' `constructor`, `name`, `message` and `toString`,
+ * and `Function.prototype.toString`. Every built-in module loads and works with them.
+ */
+export function freezeWorkerRealm() {
+  const protoOf = Object.getPrototypeOf;
+  const errors = [Error, AggregateError, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError];
+  for (const key of Reflect.ownKeys(Object.prototype)) {
+    if (key !== '__proto__') tameIntrinsic(Object.prototype, key);
+  }
+  for (const { prototype } of errors) {
+    for (const key of ['constructor', 'name', 'message', 'toString']) tameIntrinsic(prototype, key);
+  }
+  tameIntrinsic(Function.prototype, 'toString');
+
+  const arrayIterator = protoOf([][Symbol.iterator]());
+  const roots = [
+    ...ECMASCRIPT_GLOBALS.map((name) => globalThis[name]),
+    Object.getOwnPropertyDescriptor(Function.prototype, 'caller')?.get,
+    arrayIterator,
+    protoOf(arrayIterator),
+    protoOf(''[Symbol.iterator]()),
+    protoOf(/e/[Symbol.matchAll]('')),
+    protoOf(new Map()[Symbol.iterator]()),
+    protoOf(new Set()[Symbol.iterator]()),
+    protoOf(protoOf(protoOf((async function* () {})()))),
+    protoOf(function* () {}),
+    protoOf(async function* () {}),
+    protoOf(async function () {}),
+    protoOf(Uint8Array),
+    setTimeout, setInterval, setImmediate, clearTimeout, clearInterval, clearImmediate,
+    globalThis.console,
+  ];
+  const frozen = new Set();
+  const pending = roots;
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null || frozen.has(value)) continue;
+    frozen.add(value);
+    Object.freeze(value);
+    pending.push(protoOf(value));
+    for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(value))) {
+      if ('value' in descriptor) pending.push(descriptor.value);
+      else pending.push(descriptor.get, descriptor.set);
+    }
+  }
+  Object.defineProperty(globalThis, 'globalThis', { value: globalThis, writable: false, configurable: false });
+}
+
+/** The global names of ECMAScript's intrinsics (and `Intl`, `WebAssembly`), where the engine has them. */
+const ECMASCRIPT_GLOBALS = Object.freeze([
+  'Object', 'Function', 'Boolean', 'Symbol', 'Error', 'AggregateError', 'EvalError', 'RangeError',
+  'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'Number', 'BigInt', 'Math', 'Date', 'String',
+  'RegExp', 'Array', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array',
+  'Int32Array', 'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array',
+  'BigUint64Array', 'Map', 'Set', 'WeakMap', 'WeakSet', 'ArrayBuffer', 'SharedArrayBuffer', 'DataView',
+  'Atomics', 'JSON', 'WeakRef', 'FinalizationRegistry', 'Iterator', 'Promise', 'Reflect', 'Proxy', 'Intl',
+  'WebAssembly', 'eval', 'isFinite', 'isNaN', 'parseFloat', 'parseInt', 'decodeURI', 'decodeURIComponent',
+  'encodeURI', 'encodeURIComponent', 'escape', 'unescape',
+]);
+
+/** `tame` for an intrinsic's own data property that can still be changed. */
+function tameIntrinsic(object, key) {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  if (descriptor?.writable && descriptor.configurable) tame(object, key, descriptor);
+}

@@ -93,8 +93,8 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
 /// kind winning): no code generation from strings in the worker's own realm
 /// (contexts ask for it per context); the heap's limit from the bound (see
 /// `node::heap_flag`), then the user's own `--v8-flags`, then
-/// `Sandbox::max_heap_mb`, as on Node. Node's `--frozen-intrinsics` is
-/// Node's, not V8's: Deno has no equivalent (docs/ENGINES.md).
+/// `Sandbox::max_heap_mb`, as on Node. The realm's intrinsics are frozen by
+/// the runtime itself, as on every engine (`freezeWorkerRealm`).
 fn v8_flags(bound_mb: u64, user: &[String], heap_mb: Option<u64>) -> OsString {
     let mut flags = vec!["--disallow-code-generation-from-strings".to_owned()];
     if heap_mb.is_none() {
