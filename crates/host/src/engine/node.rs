@@ -32,8 +32,10 @@ pub(crate) async fn prepare(settings: &EngineSettings<'_>) -> Result<Launch> {
         args.push(heap_flag(settings.memory_mb));
     }
     args.extend(settings.args.iter().cloned());
-    args.extend(sandbox_flags(settings.sandbox, &program, settings.project).await);
+    let version = node_version(&program).await;
+    args.extend(sandbox_flags(settings.sandbox, version, settings.project));
     args.extend(runtime_flags().iter().map(OsString::from));
+    args.extend(version_flags(version).iter().map(OsString::from));
     let preload_cache = (!settings.cached_preloads.is_empty()).then(|| {
         Arc::new(PreloadCache::new(
             &program,
@@ -77,13 +79,32 @@ fn runtime_flags() -> &'static [String] {
     })
 }
 
+/// The runtime's flags that depend on the engine's version: the async
+/// context frame where Node.js has it but does not turn it on (22.7 to 23;
+/// 24 and later use it by default). The runtime keeps which run code belongs
+/// to in an `AsyncLocalStorage`; without the frame that storage works through
+/// async hooks, which call into JavaScript for every promise made, in the
+/// scripts' contexts too: an `await` costs several times as much
+/// (BENCHMARKS.md, "What was found", 20).
+fn version_flags(version: Option<(u32, u32)>) -> &'static [&'static str] {
+    match version {
+        Some((22, minor)) if minor >= 7 => &["--experimental-async-context-frame"],
+        Some((23, _)) => &["--experimental-async-context-frame"],
+        _ => &[],
+    }
+}
+
 /// The sandbox as Node flags: the permission model (named for the engine's
 /// version), the paths it grants, the heap size.
-async fn sandbox_flags(sandbox: &Sandbox, program: &Path, project: Option<&Path>) -> Vec<OsString> {
+fn sandbox_flags(
+    sandbox: &Sandbox,
+    version: Option<(u32, u32)>,
+    project: Option<&Path>,
+) -> Vec<OsString> {
     let mut args = Vec::new();
     if sandbox.permission_model_enabled() {
-        let flag = match node_major(program).await {
-            Some(major) if major < 22 => "--experimental-permission",
+        let flag = match version {
+            Some((major, _)) if major < 22 => "--experimental-permission",
             _ => "--permission",
         };
         args.push(flag.into());
@@ -138,31 +159,32 @@ fn grant(flag: &str, path: &Path) -> OsString {
     arg
 }
 
-/// The engine's major version, from `<program> --version` (`v22.3.0`);
-/// `None` when it does not answer like Node.js does. Asked once per program
-/// file (by path, size and modification time): starting an engine to ask
-/// costs tens of milliseconds of pool start-up.
-async fn node_major(program: &Path) -> Option<u32> {
+/// The engine's major and minor version, from `<program> --version`
+/// (`v22.3.0`); `None` when it does not answer like Node.js does. Asked once
+/// per program file (by path, size and modification time): starting an
+/// engine to ask costs tens of milliseconds of pool start-up.
+async fn node_version(program: &Path) -> Option<(u32, u32)> {
     type Key = (PathBuf, u64, Option<std::time::SystemTime>);
-    static KNOWN: std::sync::Mutex<Vec<(Key, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
+    type Known = Vec<(Key, Option<(u32, u32)>)>;
+    static KNOWN: std::sync::Mutex<Known> = std::sync::Mutex::new(Vec::new());
     let key: Key = match std::fs::metadata(program) {
         Ok(meta) => (program.to_path_buf(), meta.len(), meta.modified().ok()),
         Err(_) => (program.to_path_buf(), 0, None),
     };
-    if let Some((_, major)) = KNOWN
+    if let Some((_, version)) = KNOWN
         .lock()
         .unwrap()
         .iter()
         .find(|(known, _)| *known == key)
     {
-        return *major;
+        return *version;
     }
-    let major = ask_node_major(program).await;
-    KNOWN.lock().unwrap().push((key, major));
-    major
+    let version = ask_node_version(program).await;
+    KNOWN.lock().unwrap().push((key, version));
+    version
 }
 
-async fn ask_node_major(program: &Path) -> Option<u32> {
+async fn ask_node_version(program: &Path) -> Option<(u32, u32)> {
     let output = tokio::time::timeout(
         Duration::from_secs(10),
         tokio::process::Command::new(program)
@@ -176,18 +198,40 @@ async fn ask_node_major(program: &Path) -> Option<u32> {
     .await
     .ok()?
     .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.trim()
-        .strip_prefix('v')?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
+    parse_version(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// `v22.3.0` as `(22, 3)`.
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().strip_prefix('v')?.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_version_node_prints() {
+        assert_eq!(parse_version("v22.3.0\n"), Some((22, 3)));
+        assert_eq!(parse_version("v20.20.2"), Some((20, 20)));
+        assert_eq!(parse_version("1.2.3"), None);
+        assert_eq!(parse_version("v24"), None);
+        assert_eq!(parse_version(""), None);
+    }
+
+    #[test]
+    fn asks_for_the_async_context_frame_where_node_has_it_off() {
+        let asks = |version| !version_flags(version).is_empty();
+        assert!(!asks(Some((20, 20))));
+        assert!(!asks(Some((22, 6))));
+        assert!(asks(Some((22, 7))));
+        assert!(asks(Some((23, 11))));
+        assert!(!asks(Some((24, 0))));
+        assert!(!asks(None));
+    }
 
     #[test]
     fn recognises_node_running_out_of_memory() {
