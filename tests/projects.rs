@@ -369,3 +369,76 @@ async fn uses_a_package_installed_from_the_npm_registry() {
     assert_eq!(out.value, json!("03:04"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Many runs of one classic script at once, each in its own context: an
+/// `import()` made after an `await`, by the script every context shares,
+/// lands in the context of the run that made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_script_imports_into_the_context_of_its_run() {
+    let pool = common::builder()
+        .module("tagged", "export const tag = () => globalThis.tag;")
+        .build()
+        .await
+        .unwrap();
+    let runs: Vec<_> = (0..32)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let script = Script::expression(
+                    "(async () => {\n  await new Promise((r) => setTimeout(r, 5));\n  return (await import('tagged')).tag();\n})()",
+                )
+                .global("tag", n);
+                (n, pool.run(script).await)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        assert_eq!(output.unwrap().value, json!(n), "run {n}");
+    }
+}
+
+/// The same through a CommonJS package, whose compiled code every context
+/// shares: its `import()` after an `await` lands in its caller's context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commonjs_package_imports_into_the_context_of_its_caller() {
+    let pool = project_pool().await;
+    let runs: Vec<_> = (0..32)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let script = Script::module(
+                    "import { tagLater } from 'imports-later';\nexport default await tagLater();",
+                )
+                .global("tag", n);
+                (n, pool.run(script).await)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        assert_eq!(output.unwrap().value, json!(n), "run {n}");
+    }
+}
+
+/// A module that calls `import()`, run again on the same worker: compiled
+/// the second time with the first's code cache, its `import()` still works
+/// (Node.js 20 drops the callback of code compiled from a cache).
+#[tokio::test]
+async fn a_module_that_imports_runs_again_on_its_worker() {
+    let pool = common::builder()
+        .workers(1)
+        .module("tagged", "export const tag = () => globalThis.tag;")
+        .build()
+        .await
+        .unwrap();
+    for n in 0..3 {
+        let out = pool
+            .run(
+                Script::module("const m = await import('tagged');\nexport default m.tag();")
+                    .global("tag", n),
+            )
+            .await;
+        assert_eq!(out.unwrap().value, json!(n), "run {n}");
+    }
+}

@@ -9,7 +9,7 @@
 import vm from 'node:vm';
 import { config, engine } from './02_config.mjs';
 import { denial } from './05_errors.mjs';
-import { activeRun } from './06_current_run.mjs';
+import { activeRun, currentRun } from './06_current_run.mjs';
 import { guardedFetch, fetchAllowed } from './09_fetch_policy.mjs';
 import { INTRINSIC_NAMES, workerIntrinsics, bindInstanceChecks, harden } from './10_sharing.mjs';
 import { bufferParts, makeBufferModule } from './11_buffer.mjs';
@@ -424,7 +424,7 @@ export function runFetch(input, init, state) {
     harden(fetch);
     fetchLoaded = true;
   }
-  const run = activeRun();
+  const run = state === undefined ? activeRun() : currentRun(state);
   const options = init ? { ...init } : {};
   if (run && !options.signal) options.signal = run.controller.signal;
   return guardedFetch(input, options, (message) => (state === undefined

@@ -41,6 +41,8 @@ export class ContextState {
     this.disposed = false;
     /** The run that started last here: whose `signal` a callback outside any run sees. */
     this.lastRun = undefined;
+    /** This context's copies of shared code that calls `import()`, by the shared script (see `scriptIn`). */
+    this.ownScripts = new WeakMap();
     this.context = vm.createContext({}, { codeGeneration: { strings: true, wasm: true } });
     const state = this;
     const bridge = {

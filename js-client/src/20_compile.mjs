@@ -211,6 +211,58 @@ function namedForBun(source, name) {
   return /[\r\n\u2028\u2029]/.test(name) ? source : `${source}\n//# sourceURL=${name}`;
 }
 
+/**
+ * Whether code calls `import()`. Code shared between contexts (a cached
+ * classic script, a package's CommonJS wrapper) reaches `dynamicImport`
+ * with nothing but itself, and a plain run's own context is not entered in
+ * the runtime's `AsyncLocalStorage` (06_current_run.mjs), so such code gets
+ * a copy of its own in each context (`scriptIn`, `wrapperIn` in
+ * 23_commonjs.mjs), which knows its owner.
+ * Loose on purpose (a comment that mentions it matches too): a miss costs
+ * the `import()` its context, a false match a compile.
+ */
+export function callsImport(source) {
+  return IMPORT_CALL.test(source);
+}
+
+const IMPORT_CALL = /\bimport\s*\(/;
+
+/**
+ * Whether code compiled from a code cache keeps its `import()` callback.
+ * Node.js 20 drops it (`import()` then throws "A dynamic import callback was
+ * not specified"), so there code that calls `import()` compiles from source.
+ */
+export const codeCacheKeepsImport = engine.deno || engine.bun || Number(engine.version.split('.')[0]) >= 22;
+
+/** `cachedData` for compiling `source`, unless it would cost the code its `import()`s. */
+export function usableCache(source, cachedData) {
+  return cachedData !== undefined && !codeCacheKeepsImport && callsImport(source) ? undefined : cachedData;
+}
+
+/** Shared classic scripts that call `import()`: their source, for `scriptIn`. */
+const importingSources = new WeakMap();
+
+/**
+ * The script to run in `state`: the shared one, or, when it calls
+ * `import()`, the context's own copy of it (see `callsImport`).
+ */
+export function scriptIn(state, script, params, importModuleDynamically) {
+  const source = importingSources.get(script);
+  if (source === undefined) return script;
+  let own = state.ownScripts.get(script);
+  if (own === undefined) {
+    own = new vm.Script(source, {
+      filename: params.name,
+      importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
+    });
+    moduleOwners.set(own, state);
+    const file = filesOf.get(script);
+    if (file !== undefined) filesOf.set(own, file);
+    state.ownScripts.set(script, own);
+  }
+  return own;
+}
+
 /** A classic script: compiled once, run in any context. */
 export function compileScript(params, importModuleDynamically) {
   const cached = params.key ? lruGet(scriptCache, params.key) : undefined;
@@ -224,6 +276,7 @@ export function compileScript(params, importModuleDynamically) {
     importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
   });
   cacheStats.scriptCompiles++;
+  if (callsImport(params.code)) importingSources.set(script, params.code);
   if (typeof params.file === 'string') filesOf.set(script, params.file);
   if (params.key) lruSet(scriptCache, params.key, script);
   return script;
@@ -257,12 +310,16 @@ export function compileModule(state, params, importModuleDynamically) {
     },
   });
   let module;
+  let cachedData = usableCache(source, entry?.cachedData);
+  // A cache left out on purpose (see `usableCache`) is not one to make again.
+  const declined = entry?.cachedData !== undefined && cachedData === undefined;
   try {
     try {
-      module = create(entry?.cachedData);
+      module = create(cachedData);
     } catch (error) {
-      if (entry?.cachedData === undefined || error?.code !== 'ERR_VM_MODULE_CACHED_DATA_REJECTED') throw error;
+      if (cachedData === undefined || error?.code !== 'ERR_VM_MODULE_CACHED_DATA_REJECTED') throw error;
       entry.cachedData = undefined;
+      cachedData = undefined;
       module = create(undefined);
     }
   } catch (error) {
@@ -271,7 +328,7 @@ export function compileModule(state, params, importModuleDynamically) {
   }
   moduleOwners.set(module, state);
   if (file !== undefined) filesOf.set(module, file);
-  const hit = entry?.cachedData !== undefined;
+  const hit = cachedData !== undefined;
   if (hit) {
     cacheStats.moduleCacheHits++;
   } else {
@@ -291,7 +348,7 @@ export function compileModule(state, params, importModuleDynamically) {
   // A module's cache is made before it is evaluated (Node.js makes none after):
   // its top level, not the functions it calls.
   if (file !== undefined && entry !== undefined) {
-    notePreloadCompile(file, params.hash, () => entry.cachedData, hit);
+    notePreloadCompile(file, params.hash, () => entry.cachedData, hit || declined);
   }
   return module;
 }

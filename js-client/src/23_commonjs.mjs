@@ -14,7 +14,7 @@ import path from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
-import { cacheStats, noteFile, noteOwner, preloadCacheFor, notePreloadCompile } from './20_compile.mjs';
+import { cacheStats, callsImport, codeCacheKeepsImport, noteFile, noteOwner, preloadCacheFor, notePreloadCompile, usableCache } from './20_compile.mjs';
 import { builtinName, resolveFile, formatOf, readProjectFile } from './21_resolve.mjs';
 import { builtinFor, denier } from './22_builtins.mjs';
 
@@ -71,6 +71,33 @@ const CJS_HEAD = '(function (exports, require, module, __filename, __dirname) {\
 const CJS_TAIL = '\n})';
 
 /**
+ * The wrapper of a CommonJS file to run in `state`: the one shared by every
+ * context, or, when the file calls `import()`, one of the context's own
+ * (see `callsImport`), compiled from the shared one's code cache where the
+ * engine keeps the `import()` callback of such code (see `usableCache`).
+ */
+function wrapperIn(state, entry, file, importModuleDynamically) {
+  entry.callsImport ??= callsImport(entry.source);
+  if (!entry.callsImport) return entry.wrapper;
+  // Kept with the context: Node.js holds a script's import() callback only
+  // as long as the script lives, and the file's functions outlive this call.
+  let own = state.ownScripts.get(entry.wrapper);
+  if (own === undefined) {
+    if (codeCacheKeepsImport) entry.ownCache ??= entry.wrapper.createCachedData();
+    own = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
+      filename: file,
+      lineOffset: -1,
+      cachedData: entry.ownCache,
+      importModuleDynamically,
+    });
+    noteFile(own, file);
+    noteOwner(own, state);
+    state.ownScripts.set(entry.wrapper, own);
+  }
+  return own;
+}
+
+/**
  * `module.exports` of a CommonJS (or JSON) file, evaluated once per context.
  * `importModuleDynamically` serves the `import()`s of the file's code.
  */
@@ -90,7 +117,8 @@ export function requireFile(state, file, format, specifier, referrer, importModu
   }
   if (format === 'module') return requireModule(state, file, specifier, referrer);
   if (entry.wrapper === undefined) {
-    const cachedData = preloadCacheFor(file, entry.hash);
+    const given = preloadCacheFor(file, entry.hash);
+    const cachedData = usableCache(entry.source, given);
     // `lineOffset` keeps the file's own line numbers in errors and stacks.
     const wrapper = new vm.Script(CJS_HEAD + entry.source + CJS_TAIL, {
       filename: file,
@@ -104,7 +132,8 @@ export function requireFile(state, file, format, specifier, referrer, importModu
     if (hit) cacheStats.moduleCacheHits++;
     else cacheStats.moduleCompiles++;
     // Made once the preloads have run, with the functions they called.
-    notePreloadCompile(file, entry.hash, () => wrapper.createCachedData(), hit);
+    // A cache left out on purpose (see `usableCache`) is not one to make again.
+    notePreloadCompile(file, entry.hash, () => wrapper.createCachedData(), hit || (given !== undefined && cachedData === undefined));
   } else {
     cacheStats.moduleCacheHits++;
   }
@@ -118,7 +147,7 @@ export function requireFile(state, file, format, specifier, referrer, importModu
     (id) => resolveForRequire(state, id, file),
   );
   module.require = require;
-  const fn = entry.wrapper.runInContext(state.context);
+  const fn = wrapperIn(state, entry, file, importModuleDynamically).runInContext(state.context);
   try {
     fn.call(module.exports, module.exports, require, module, file, path.dirname(file));
   } catch (error) {

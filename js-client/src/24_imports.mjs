@@ -75,10 +75,18 @@ export function linkerFor(state) {
     importModule(state, specifier, fileOf(referencing), referencing?.identifier ?? 'the script');
 }
 
-/** `import()` in any code the runtime compiles: into the context its module, or its run, belongs to. */
+/**
+ * `import()` in any code the runtime compiles: into the context its code
+ * belongs to (a module, or a context's own copy of code that calls
+ * `import()`, see `callsImport`), else the context of the run in the async
+ * context.
+ */
 export async function dynamicImport(specifier, referrer) {
   const state = ownerOf(referrer) ?? activeRun()?.state;
-  if (state === undefined) throw new ImportFailure(specifier, 'a finished run', 'the run has ended');
+  if (state === undefined) {
+    throw new ImportFailure(specifier, 'code shared between contexts',
+      'its context is not known (its run has ended, or the import() was built from a string)');
+  }
   try {
     const module = await importModule(state, specifier, fileOf(referrer), referrer?.identifier ?? fileOf(referrer) ?? 'the script');
     if (module.status === 'unlinked') await module.link(linkerFor(state));

@@ -8,7 +8,7 @@ import { nowMs, nowMicros } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
 import { toJsonText, withFrames } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
-import { compileScript, compileModule, watchdogFor, noteSyncTime } from './20_compile.mjs';
+import { compileScript, compileModule, scriptIn, watchdogFor, noteSyncTime } from './20_compile.mjs';
 import { linkerFor, dynamicImport } from './24_imports.mjs';
 import { createContext } from './25_preloads.mjs';
 import { execute } from './27_lifecycle.mjs';
@@ -56,7 +56,7 @@ function runBody(run, state, params) {
     for (const name of Object.keys(globals)) state.context[name] = globals[name];
   }
   if (params.kind === 'module') return evaluateModule(run, state, params);
-  const script = compileScript(params, dynamicImport);
+  const script = scriptIn(state, compileScript(params, dynamicImport), params, dynamicImport);
   const started = nowMs();
   const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
   noteSyncTime(params.key, started);
