@@ -188,12 +188,13 @@ function unknownScript(params) {
 }
 
 /**
- * Bun takes what a classic script's `importModuleDynamically` gives as the
- * namespace itself (a module's, as the module): there it gives the
- * namespace, the module evaluated first as Node.js would.
+ * A `vm.Script`'s `importModuleDynamically`. Bun takes what a classic
+ * script's callback gives as the namespace itself (a module's, as the
+ * module): there it gives the namespace, the module evaluated first as
+ * Node.js would.
  */
-function asNamespace(load) {
-  if (typeof load !== 'function') return load;
+export function scriptImportCallback(load) {
+  if (!engine.bun || typeof load !== 'function') return load;
   return async (...args) => {
     const module = await load(...args);
     if (!(module instanceof vm.Module)) return module;
@@ -253,7 +254,7 @@ export function scriptIn(state, script, params, importModuleDynamically) {
   if (own === undefined) {
     own = new vm.Script(source, {
       filename: params.name,
-      importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
+      importModuleDynamically: scriptImportCallback(importModuleDynamically),
     });
     moduleOwners.set(own, state);
     const file = filesOf.get(script);
@@ -273,7 +274,7 @@ export function compileScript(params, importModuleDynamically) {
   if (typeof params.code !== 'string') throw unknownScript(params);
   const script = new vm.Script(params.code, {
     filename: params.name,
-    importModuleDynamically: engine.bun ? asNamespace(importModuleDynamically) : importModuleDynamically,
+    importModuleDynamically: scriptImportCallback(importModuleDynamically),
   });
   cacheStats.scriptCompiles++;
   if (callsImport(params.code)) importingSources.set(script, params.code);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ImportFailure, importErrorIn } from './05_errors.mjs';
-import { cacheStats, callsImport, codeCacheKeepsImport, noteFile, noteOwner, preloadCacheFor, notePreloadCompile, usableCache } from './20_compile.mjs';
+import { cacheStats, callsImport, codeCacheKeepsImport, noteFile, noteOwner, preloadCacheFor, notePreloadCompile, scriptImportCallback, usableCache } from './20_compile.mjs';
 import { builtinName, resolveFile, formatOf, readProjectFile } from './21_resolve.mjs';
 import { builtinFor, denier } from './22_builtins.mjs';
 
@@ -88,7 +88,7 @@ function wrapperIn(state, entry, file, importModuleDynamically) {
       filename: file,
       lineOffset: -1,
       cachedData: entry.ownCache,
-      importModuleDynamically,
+      importModuleDynamically: scriptImportCallback(importModuleDynamically),
     });
     noteFile(own, file);
     noteOwner(own, state);
@@ -124,7 +124,7 @@ export function requireFile(state, file, format, specifier, referrer, importModu
       filename: file,
       lineOffset: -1,
       cachedData,
-      importModuleDynamically,
+      importModuleDynamically: scriptImportCallback(importModuleDynamically),
     });
     entry.wrapper = wrapper;
     noteFile(wrapper, file);
