@@ -370,6 +370,22 @@ async fn uses_a_package_installed_from_the_npm_registry() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs `script` 32 times at once, each with its own `tag` global, and
+/// checks that each run answers its own tag: what its `import()`s loaded
+/// read the global of the run's context.
+async fn each_run_reads_its_own_tag(pool: &outrigger::Pool, script: Script) {
+    let runs: Vec<_> = (0..32)
+        .map(|n| {
+            let (pool, script) = (pool.clone(), script.clone().global("tag", n));
+            tokio::spawn(async move { (n, pool.run(script).await) })
+        })
+        .collect();
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        assert_eq!(output.unwrap().value, json!(n), "run {n}");
+    }
+}
+
 /// Many runs of one classic script at once, each in its own context: an
 /// `import()` made after an `await`, by the script every context shares,
 /// lands in the context of the run that made it.
@@ -380,22 +396,10 @@ async fn a_shared_script_imports_into_the_context_of_its_run() {
         .build()
         .await
         .unwrap();
-    let runs: Vec<_> = (0..32)
-        .map(|n| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let script = Script::expression(
-                    "(async () => {\n  await new Promise((r) => setTimeout(r, 5));\n  return (await import('tagged')).tag();\n})()",
-                )
-                .global("tag", n);
-                (n, pool.run(script).await)
-            })
-        })
-        .collect();
-    for run in runs {
-        let (n, output) = run.await.unwrap();
-        assert_eq!(output.unwrap().value, json!(n), "run {n}");
-    }
+    let script = Script::expression(
+        "(async () => {\n  await new Promise((r) => setTimeout(r, 5));\n  return (await import('tagged')).tag();\n})()",
+    );
+    each_run_reads_its_own_tag(&pool, script).await;
 }
 
 /// The same through a CommonJS package, whose compiled code every context
@@ -403,22 +407,10 @@ async fn a_shared_script_imports_into_the_context_of_its_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commonjs_package_imports_into_the_context_of_its_caller() {
     let pool = project_pool().await;
-    let runs: Vec<_> = (0..32)
-        .map(|n| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let script = Script::module(
-                    "import { tagLater } from 'imports-later';\nexport default await tagLater();",
-                )
-                .global("tag", n);
-                (n, pool.run(script).await)
-            })
-        })
-        .collect();
-    for run in runs {
-        let (n, output) = run.await.unwrap();
-        assert_eq!(output.unwrap().value, json!(n), "run {n}");
-    }
+    let script = Script::module(
+        "import { tagLater } from 'imports-later';\nexport default await tagLater();",
+    );
+    each_run_reads_its_own_tag(&pool, script).await;
 }
 
 /// A module that calls `import()`, run again on the same worker: compiled
