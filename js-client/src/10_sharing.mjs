@@ -45,7 +45,11 @@ export function bindInstanceChecks(names, workers) {
     },
   }[Symbol.hasInstance];
   for (const constructor of workerOf.keys()) {
-    Object.defineProperty(constructor, Symbol.hasInstance, { value: hasInstance, configurable: true });
+    // A constructor the script froze (as a lockdown of its realm does) keeps
+    // the ordinary check: the worker's objects are then not its instances.
+    try {
+      Object.defineProperty(constructor, Symbol.hasInstance, { value: hasInstance, configurable: true });
+    } catch {}
   }
 }
 
