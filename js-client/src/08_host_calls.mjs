@@ -71,7 +71,8 @@ export function onHostResponse(message) {
   pendingCalls.delete(message.id);
   call.run?.calls?.delete(message.id);
   const { state } = call;
-  const inRealm = (value) => (value === undefined || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
+  // Objects are remade in the caller's realm; a primitive belongs to none.
+  const inRealm = (value) => (value === null || typeof value !== 'object' || state === undefined ? value : state.jsonParse(JSON.stringify(value)));
   const frames = message.frames;
   if (message.error) {
     const error = new (state?.Error ?? Error)(String(message.error.message));
