@@ -183,6 +183,75 @@ async fn a_failed_callback_rejects_with_code_message_and_data() {
     );
 }
 
+/// A call from `helper`, called by `outer`, that fails; the value: where
+/// the lines of the error's stack in the script point, and whether the
+/// script's `Error.stackTraceLimit` is as it left it.
+const NESTED_FAILURE: &str = "function helper() { return host.lookupUser({ id: 99 }); }
+function outer() { return helper(); }
+const before = Error.stackTraceLimit;
+const stack = await outer().catch((e) => e.stack);
+export default {
+  frames: stack.split('\\n').filter((l) => l.includes('module.mjs')).map((l) => l.trim().split(' ')[1]),
+  limitKept: Error.stackTraceLimit === before,
+};";
+
+#[tokio::test]
+async fn a_failed_call_keeps_as_many_frames_as_the_pool_says() {
+    not_on_bun!("the place of a call (Bun's captured call sites carry no places, docs/ENGINES.md)");
+    for (frames, expected) in [(None, 1), (Some(3), 3), (Some(0), 0)] {
+        let mut builder = common::builder().callbacks(tools_with_ada());
+        if let Some(frames) = frames {
+            builder = builder.call_site_frames(frames);
+        }
+        if frames == Some(0) && common::quickjs() {
+            // QuickJS answers a call whose callback is done at once inside
+            // the call itself, so the error it makes holds the script's
+            // stack anyway.
+            continue;
+        }
+        let pool = builder.build().await.unwrap();
+        let value: serde_json::Value = pool
+            .run(Script::module(NESTED_FAILURE))
+            .await
+            .unwrap()
+            .value_as()
+            .unwrap();
+        let seen: Vec<&str> = value["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert_eq!(seen.len(), expected, "{frames:?}: {value}");
+        if expected > 0 {
+            assert_eq!(seen[0], "helper", "{frames:?}: {value}");
+        }
+        if expected > 1 {
+            assert_eq!(seen[1], "outer", "{frames:?}: {value}");
+        }
+        assert_eq!(value["limitKept"], true, "{frames:?}: {value}");
+    }
+    // A script that froze `Error` still makes calls; on V8 its own limit
+    // then holds for their sites (QuickJS's limit is an accessor, which
+    // freezing leaves working).
+    let pool = pool_with_tools(tools_with_ada()).await;
+    let value: serde_json::Value = pool
+        .run(Script::module(&format!(
+            "Error.stackTraceLimit = 2;\nObject.freeze(Error);\n{NESTED_FAILURE}"
+        )))
+        .await
+        .unwrap()
+        .value_as()
+        .unwrap();
+    let expected = if common::quickjs() {
+        json!(["helper"])
+    } else {
+        json!(["helper", "outer"])
+    };
+    assert_eq!(value["frames"], expected, "{value}");
+    assert_eq!(value["limitKept"], true, "{value}");
+}
+
 #[tokio::test]
 async fn bad_params_say_which_field_is_wrong_and_why() {
     let pool = pool_with_tools(tools_with_ada()).await;

@@ -29,6 +29,8 @@ export const config = {
   isolation: 'run',
   /** Quick runs after which code runs without the engine's watchdog (0: never). */
   watchdogTrust: 3,
+  /** Frames of the script's stack a callback call keeps (`PoolBuilder::call_site_frames`). */
+  callSiteFrames: 1,
   /** While runs are in progress, a `beat` goes out when nothing else did for this long (ms; 0: never). */
   heartbeatMs: 0,
   /** The project directory (absolute) packages and relative imports resolve from, if any. */

@@ -245,6 +245,18 @@ function makeHost(bridge, ensureChecks) {
   // `host.x?.()` detect an optional tool; calling it anyway fails with the
   // names that exist (the worker adds them to the TypeError, 05_errors.mjs).
   const strict = (target) => Object.freeze(target);
+  // V8 takes as many frames as `Error.stackTraceLimit` says and the call
+  // keeps them until it is answered: the limit is the pool's for the
+  // capture, unless the script made it unwritable.
+  const frames = bridge.callSiteFrames;
+  const setLimit = (limit) => {
+    try {
+      Error.stackTraceLimit = limit;
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const namespaces = new Map();
   for (const callback of bridge.callbacks) {
     let target = host;
@@ -257,11 +269,20 @@ function makeHost(bridge, ensureChecks) {
     const call = {
       [jsName](params) {
         ensureChecks();
-        // Where the script made the call (the frame below this one), for the
-        // error of a failed call and for an approver: captured now, the
+        // Where the script made the call (the frames below this one), for
+        // the error of a failed call and for an approver: captured now, the
         // stack text made only if it is read.
-        const site = {};
-        Error.captureStackTrace(site, call);
+        let site;
+        if (frames > 0) {
+          site = {};
+          const limit = Error.stackTraceLimit;
+          if (limit !== frames && setLimit(frames)) {
+            Error.captureStackTrace(site, call);
+            Error.stackTraceLimit = limit;
+          } else {
+            Error.captureStackTrace(site, call);
+          }
+        }
         return bridge.call(method, params, site);
       },
     }[jsName];

@@ -47,6 +47,7 @@ export class ContextState {
     const state = this;
     const bridge = {
       callbacks: config.callbacks,
+      callSiteFrames: config.callSiteFrames,
       now: nowMs,
       log: (level, args) => {
         // Past the console limit: thrown, so that a synchronous loop of logging stops.

@@ -21,6 +21,7 @@ export function init(id, params) {
   if (params.spareContexts !== undefined) config.spareContexts = params.spareContexts;
   if (params.callbacks) config.callbacks = params.callbacks;
   if (params.watchdogTrust !== undefined) config.watchdogTrust = params.watchdogTrust;
+  if (Number.isInteger(params.callSiteFrames) && params.callSiteFrames >= 0) config.callSiteFrames = params.callSiteFrames;
   if (typeof params.heartbeatMs === 'number') config.heartbeatMs = params.heartbeatMs;
   if (params.isolation === 'worker') {
     config.isolation = 'worker';

@@ -66,6 +66,7 @@ pub struct PoolBuilder {
     max_callback_calls: u32,
     isolation: Isolation,
     watchdog_trust: u32,
+    call_site_frames: u32,
     pub(super) registry: Registry,
     pub(super) registration_errors: Vec<String>,
     sandbox: Sandbox,
@@ -127,6 +128,7 @@ impl Default for PoolBuilder {
             max_callback_calls: 10_000,
             isolation: Isolation::Run,
             watchdog_trust: 3,
+            call_site_frames: 1,
             registry: Registry::default(),
             registration_errors: Vec::new(),
             sandbox: Sandbox::default(),
@@ -480,6 +482,24 @@ impl PoolBuilder {
         self
     }
 
+    /// How many frames of the script's stack a callback call keeps (default
+    /// 1: the call itself; `0`: none).
+    ///
+    /// A failed call rejects with an error whose `stack` is these frames,
+    /// so that it is reported where the call was made, and an approver sees
+    /// the first as [`ApprovalRequest::position`](crate::ApprovalRequest).
+    /// The engine captures them when the call is made and keeps them until
+    /// it is answered, which is most of a call's cost in the worker: with
+    /// 1,000 calls in flight, keeping ten frames a call instead of one
+    /// halves the calls a worker makes per second (BENCHMARKS.md). Raise it
+    /// to see, in a failed call's error, the callers of the function that
+    /// made the call. Every engine; Bun's frames carry no places
+    /// (docs/ENGINES.md).
+    pub fn call_site_frames(mut self, frames: u32) -> Self {
+        self.call_site_frames = frames;
+        self
+    }
+
     /// What scripts may reach and how much they may take (default
     /// [`Sandbox::strict`]): fetch allowlist, file access, environment
     /// passthrough, heap size, console output per run. See SECURITY.md.
@@ -801,6 +821,7 @@ impl PoolBuilder {
             spare_contexts: self.spare_contexts,
             callbacks: self.registry.paths(),
             watchdog_trust: self.watchdog_trust,
+            call_site_frames: self.call_site_frames,
             project: self.project.as_deref().map(absolute_dir),
             preloads: self
                 .preloads

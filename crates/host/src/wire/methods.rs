@@ -55,6 +55,8 @@ pub(crate) struct Init {
     /// Every callback's wire name and where it sits on `host`.
     pub(crate) callbacks: Vec<CallbackPath>,
     pub(crate) watchdog_trust: u32,
+    /// Frames of the script's stack a callback call keeps.
+    pub(crate) call_site_frames: u32,
     pub(crate) project: Option<String>,
     pub(crate) preloads: Vec<Preload>,
     pub(crate) allow_builtins: BTreeSet<String>,

@@ -50,6 +50,9 @@ pub(super) struct Config {
     pub(super) spare_contexts: usize,
     #[serde(default)]
     pub(super) callbacks: Vec<CallbackPathIn>,
+    /// Frames of the script's stack a callback call keeps.
+    #[serde(default = "one_frame")]
+    pub(super) call_site_frames: u32,
     #[serde(default)]
     pub(super) isolation: String,
     pub(super) sandbox: SandboxIn,
@@ -59,6 +62,10 @@ pub(super) struct Config {
 
 fn default_cache() -> usize {
     256
+}
+
+fn one_frame() -> u32 {
+    1
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +193,10 @@ impl State {
 
     pub(super) fn callback_paths(&self) -> String {
         serde_json::to_string(&self.config.borrow().callbacks).unwrap_or_else(|_| "[]".into())
+    }
+
+    pub(super) fn call_site_frames(&self) -> u32 {
+        self.config.borrow().call_site_frames
     }
 
     pub(super) fn max_message_bytes(&self) -> usize {

@@ -63,11 +63,12 @@ pub(super) fn call<'js>(
     ctx: Ctx<'js>,
     method: String,
     params: Opt<Value<'js>>,
-    site: Opt<rquickjs::Object<'js>>,
+    site: Opt<Option<rquickjs::Object<'js>>>,
 ) -> rquickjs::Result<Promise<'js>> {
     let st = state();
     let frames = site
         .0
+        .flatten()
         .and_then(|site| site.get::<_, Option<String>>("stack").ok().flatten())
         .map(|stack| frames_of(&stack))
         .filter(|frames| !frames.is_empty());

@@ -90,6 +90,18 @@
 
   function makeHost() {
     const callbacks = bridge.callbacks();
+    // The engine takes as many frames as `Error.stackTraceLimit` says and
+    // the call keeps them until it is answered: the limit is the pool's for
+    // the capture, unless the script made it unwritable.
+    const frames = bridge.callSiteFrames();
+    const setLimit = (limit) => {
+      try {
+        Error.stackTraceLimit = limit;
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const host = {};
     Object.defineProperty(host, 'emit', {
       value: function emit(name, data) {
@@ -115,8 +127,17 @@
         [jsName](params) {
           // Where the script made the call (the frames below this one), for
           // the error of a failed call and for an approver.
-          const site = {};
-          Error.captureStackTrace(site, call);
+          let site;
+          if (frames > 0) {
+            site = {};
+            const limit = Error.stackTraceLimit;
+            if (limit !== frames && setLimit(frames)) {
+              Error.captureStackTrace(site, call);
+              Error.stackTraceLimit = limit;
+            } else {
+              Error.captureStackTrace(site, call);
+            }
+          }
           return bridge.call(method, params, site);
         },
       }[jsName];

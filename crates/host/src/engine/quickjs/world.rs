@@ -102,6 +102,7 @@ pub(super) fn bridge<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     bridge.set("setUrlPart", native(ctx, set_url_part)?)?;
     bridge.set("fetch", native(ctx, super::fetch::fetch)?)?;
     bridge.set("callbacks", native(ctx, callbacks)?)?;
+    bridge.set("callSiteFrames", native(ctx, call_site_frames)?)?;
     Ok(bridge)
 }
 
@@ -361,6 +362,10 @@ fn set_url_part<'js>(
         return Ok(Value::new_null(ctx));
     }
     Ok(url_parts(&ctx, &url)?.into_value())
+}
+
+fn call_site_frames() -> u32 {
+    state().call_site_frames()
 }
 
 fn callbacks(ctx: Ctx<'_>) -> rquickjs::Result<Value<'_>> {
