@@ -236,7 +236,7 @@ async fn a_failed_call_keeps_as_many_frames_as_the_pool_says() {
     // freezing leaves working).
     let pool = pool_with_tools(tools_with_ada()).await;
     let value: serde_json::Value = pool
-        .run(Script::module(&format!(
+        .run(Script::module(format!(
             "Error.stackTraceLimit = 2;\nObject.freeze(Error);\n{NESTED_FAILURE}"
         )))
         .await
