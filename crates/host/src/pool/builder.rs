@@ -489,9 +489,10 @@ impl PoolBuilder {
     /// so that it is reported where the call was made, and an approver sees
     /// the first as [`ApprovalRequest::position`](crate::ApprovalRequest).
     /// The engine captures them when the call is made and keeps them until
-    /// it is answered, which is most of a call's cost in the worker: with
-    /// 1,000 calls in flight, keeping ten frames a call instead of one
-    /// halves the calls a worker makes per second (BENCHMARKS.md). Raise it
+    /// it is answered, a large part of a call's cost in the worker: with
+    /// 1,000 calls in flight, ten frames a call instead of one cost about a
+    /// quarter of the calls a worker makes per second (BENCHMARKS.md,
+    /// "What was found", 21). Raise it
     /// to see, in a failed call's error, the callers of the function that
     /// made the call. Every engine; Bun's frames carry no places
     /// (docs/ENGINES.md).
