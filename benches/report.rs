@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use outrigger::{CallContext, Isolation, Pool, Script};
 use serde_json::{json, Value};
 
+#[path = "report/callers.rs"]
+mod callers;
 #[path = "report/echo.rs"]
 mod echo;
 use echo::Echoer;
@@ -244,6 +246,9 @@ enum Floor {
     /// The least an evaluating worker does ([`Echoer::start_evaluating`]):
     /// each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer.
     Evaluator,
+    /// The evaluator serving caller tasks as a multiplexing client must
+    /// ([`callers::run`]).
+    Callers,
 }
 
 impl Floor {
@@ -259,6 +264,22 @@ impl Floor {
             Floor::Evaluator => {
                 let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
                 floor_cpu(evaluators, echo::EVAL_LINE, total, concurrency).await
+            }
+            Floor::Callers => {
+                let mut evaluators = vec![Echoer::start_evaluating(), Echoer::start_evaluating()];
+                let mut buffer = String::new();
+                for evaluator in &mut evaluators {
+                    for _ in 0..200 {
+                        evaluator.round_trip(echo::EVAL_LINE, &mut buffer).await;
+                    }
+                }
+                let pids: Vec<u32> = evaluators.iter().map(Echoer::pid).collect();
+                let cpu = || own_cpu_seconds() + pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
+                let before = cpu();
+                let processes = callers::run(evaluators, echo::EVAL_LINE, total, concurrency).await;
+                let used = cpu() - before;
+                drop(processes);
+                used
             }
         }
     }
@@ -1096,6 +1117,18 @@ async fn main() {
         Floor::Evaluator
             .row(
                 "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16",
+                &sidecar_cpu[..2],
+                plan.cpu,
+            )
+            .await,
+    );
+    // The same processes served to independent caller tasks, as a client
+    // multiplexing them over one channel per process must: what that
+    // structure costs before any bookkeeping of a pool's own.
+    rows.push(
+        Floor::Callers
+            .row(
+                "floor of an eval round trip served to caller tasks: the eval floor's processes, each caller a task of its own whose line a shared writer task sends and whose answer a reader task hands back, CPU per 10,000, concurrency 1 / 16",
                 &sidecar_cpu[..2],
                 plan.cpu,
             )

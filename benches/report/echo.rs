@@ -9,9 +9,25 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 pub struct Echoer {
-    child: std::process::Child,
+    process: Process,
     reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
     writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+/// The echoing process, killed when dropped.
+pub struct Process(std::process::Child);
+
+impl Process {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The echo: every chunk read is written back as it is.
@@ -63,7 +79,7 @@ impl Echoer {
         ours.set_nonblocking(true).unwrap();
         let (read, writer) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
         Echoer {
-            child,
+            process: Process(child),
             reader: tokio::io::BufReader::new(read),
             writer,
         }
@@ -71,7 +87,18 @@ impl Echoer {
 
     /// The echo process, for its CPU time.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
+    }
+
+    /// The process and the two ends of its channel, for a driver of its own.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Process,
+        tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+        tokio::net::unix::OwnedWriteHalf,
+    ) {
+        (self.process, self.reader, self.writer)
     }
 
     pub async fn round_trip(&mut self, line: &[u8], buffer: &mut String) {
@@ -127,12 +154,5 @@ impl Echoer {
                 sent += more;
             }
         }
-    }
-}
-
-impl Drop for Echoer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
