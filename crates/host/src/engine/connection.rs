@@ -361,6 +361,21 @@ impl Connection {
                 })?;
             buffer.drain(..consumed);
             scanned = buffer.len();
+            if let Some(len) = wire::large_frame(&buffer, limit, &frames)? {
+                let mut body = Vec::with_capacity(len);
+                body.extend_from_slice(&buffer[crate::binary::FRAME_HEADER..]);
+                buffer.clear();
+                scanned = 0;
+                // The body's capacity is its length: no read goes past it.
+                while body.len() < len {
+                    match socket.read_buf(&mut body).await {
+                        Ok(0) | Err(_) => return Ok(()),
+                        Ok(_) => {}
+                    }
+                    self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
+                }
+                frames.push(Bytes::from(body));
+            }
             if buffer.is_empty() && buffer.capacity() > 4 * 1024 * 1024 {
                 buffer = Vec::with_capacity(64 * 1024);
             }

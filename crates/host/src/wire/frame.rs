@@ -71,6 +71,40 @@ pub(crate) fn split_messages(
     Ok(start)
 }
 
+/// Frames at least this long are read into an allocation of their own
+/// ([`large_frame`]).
+const LARGE_FRAME: usize = 256 * 1024;
+
+/// The length of the large frame whose header starts `buffer` and whose
+/// body has not all arrived (what [`split_messages`] left), if one does:
+/// the reader then reads the body straight into an allocation of its size,
+/// which becomes the frame's `Bytes` without a copy, rather than growing
+/// its buffer to hold it and copying it out. A frame that would take the
+/// frames waiting for their line past `limit` is an error, as there.
+pub(crate) fn large_frame(
+    buffer: &[u8],
+    limit: usize,
+    frames: &[Bytes],
+) -> Result<Option<usize>, Error> {
+    if buffer.first() != Some(&FRAME_MARKER) {
+        return Ok(None);
+    }
+    let Some(header) = buffer.get(1..FRAME_HEADER) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes(header.try_into().expect("four bytes")) as usize;
+    if len < LARGE_FRAME || buffer.len() >= FRAME_HEADER + len {
+        return Ok(None);
+    }
+    let waiting: usize = frames.iter().map(Bytes::len).sum();
+    if len.saturating_add(waiting) > limit {
+        return Err(Error::Protocol(format!(
+            "a message from the worker exceeds {limit} bytes"
+        )));
+    }
+    Ok(Some(len))
+}
+
 /// Decodes a stream of bytes from a worker exactly as the host's reader does
 /// ([`split_messages`]) and returns how many messages it held. For the fuzz
 /// target and property tests: what fails here kills the worker with a
@@ -183,6 +217,33 @@ mod tests {
             );
             assert!(seen[1].is_empty());
         }
+    }
+
+    #[test]
+    fn a_large_frame_not_yet_whole_is_read_apart() {
+        let limit = 1 << 20;
+        let large = crate::binary::frame_header(LARGE_FRAME).to_vec();
+        // Whole header, part of the body: read apart, its length said.
+        let mut partial = large.clone();
+        partial.extend_from_slice(&[7; 100]);
+        assert_eq!(
+            large_frame(&partial, limit, &[]).unwrap(),
+            Some(LARGE_FRAME)
+        );
+        // Part of the header, a small frame, a whole large frame, or a line: not.
+        assert_eq!(large_frame(&large[..3], limit, &[]).unwrap(), None);
+        let small = crate::binary::frame_header(LARGE_FRAME - 1);
+        assert_eq!(large_frame(&small, limit, &[]).unwrap(), None);
+        let mut whole = large.clone();
+        whole.resize(FRAME_HEADER + LARGE_FRAME, 1);
+        assert_eq!(large_frame(&whole, limit, &[]).unwrap(), None);
+        assert_eq!(large_frame(b"{}\n", limit, &[]).unwrap(), None);
+        // Past the limit with the frames waiting for their line: an error.
+        let waiting = [Bytes::from(vec![0; limit - LARGE_FRAME + 1])];
+        assert!(matches!(
+            large_frame(&partial, limit, &waiting),
+            Err(Error::Protocol(_))
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub(crate) use decode::{CallbackCall, Incoming, RpcError};
 pub(crate) use encode::{attachable, error_response, json_string, notification, request, response};
 pub(crate) use errors::{into_error, is_memory_limit};
 pub use frame::decode_stream;
-pub(crate) use frame::{line_limit, split_messages};
+pub(crate) use frame::{large_frame, line_limit, split_messages};
 
 /// The protocol version the embedded worker runtime speaks.
 pub(crate) const PROTOCOL_VERSION: u32 = 1;
