@@ -72,24 +72,34 @@ function endTurn() {
 }
 
 function write() {
-  let data;
-  if (queuedBinary) {
-    let lines = 0;
-    const parts = outQueue.map((part) => {
-      if (typeof part !== 'string') return part;
-      lines++;
-      return Buffer.from(part + '\n', 'utf8');
-    });
-    data = Buffer.concat(parts);
-    channelStats.messagesOut += lines;
-    queuedBinary = false;
-  } else {
-    data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
-    channelStats.messagesOut += outQueue.length;
-  }
   channelStats.writes++;
-  outQueue = [];
   lastWrite = nowMs();
+  if (queuedBinary) {
+    // The frames are the runtime's own copies (04_json.mjs): they go out as
+    // they are, with the lines between them, in one corked write, rather
+    // than copied once more into a single buffer.
+    const parts = outQueue;
+    outQueue = [];
+    queuedBinary = false;
+    let text = '';
+    channel.cork();
+    for (const part of parts) {
+      if (typeof part === 'string') {
+        text += part + '\n';
+        channelStats.messagesOut++;
+        continue;
+      }
+      if (text !== '') channel.write(text);
+      text = '';
+      channel.write(part);
+    }
+    if (text !== '') channel.write(text);
+    channel.uncork();
+    return;
+  }
+  const data = outQueue.length === 1 ? outQueue[0] + '\n' : outQueue.join('\n') + '\n';
+  channelStats.messagesOut += outQueue.length;
+  outQueue = [];
   channel.write(data);
 }
 
@@ -271,11 +281,20 @@ function connectBun(fd, onData, exit) {
       connectError: exit,
     },
   }).then(opened, exit);
+  let corked = false;
   return {
     write(data) {
       pending.push(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       // More than one waiting: the socket is full, `drain` writes them.
-      if (socket !== null && pending.length === 1) pump();
+      if (socket !== null && pending.length === 1 && !corked) pump();
+    },
+    // As `net.Socket`'s: what is written in between goes out together.
+    cork() {
+      corked = true;
+    },
+    uncork() {
+      corked = false;
+      if (socket !== null) pump();
     },
     end() {
       ending = true;
