@@ -22,7 +22,21 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 #[tokio::test]
 async fn bytes_of_many_sizes_go_in_and_come_back_unchanged() {
     let pool = common::pool().await;
-    for len in [1, 2, 10, 255, 256, 4095, 65_536, 65_537, 1 << 20, 3 << 20] {
+    // Around 256 KiB the host starts reading a frame into an allocation of its own.
+    for len in [
+        1,
+        2,
+        10,
+        255,
+        256,
+        4095,
+        65_536,
+        65_537,
+        262_143,
+        262_144,
+        1 << 20,
+        3 << 20,
+    ] {
         let data = pattern(len, len as u8);
         let script = Script::expression(
             "if (!(data instanceof Uint8Array)) throw new Error('not a Uint8Array: ' + typeof data); \
@@ -106,6 +120,26 @@ async fn binary_values_inside_json_keep_their_places() {
         ]
     );
     assert_eq!(back.meta.unwrap().len(), 70_000 % 256);
+}
+
+#[tokio::test]
+async fn large_and_small_values_in_one_answer_keep_their_order() {
+    let pool = common::pool().await;
+    // Large frames, read by the host each into its own allocation, between
+    // small ones read from its buffer, twice in a row on one worker.
+    let script = "[300000, 7, 1 << 20, 0, 262144, 5].map((n, i) => \
+                  new Uint8Array(n).map((_, j) => (j * 31 + i) & 255))";
+    for _ in 0..2 {
+        let back: Vec<Bytes> = pool.eval(script).await.unwrap();
+        let lens: Vec<usize> = back.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [300_000, 7, 1 << 20, 0, 262_144, 5]);
+        for (i, value) in back.iter().enumerate() {
+            let expected: Vec<u8> = (0..value.len())
+                .map(|j| ((j * 31 + i) & 255) as u8)
+                .collect();
+            assert!(value[..] == expected[..], "value {i} came back changed");
+        }
+    }
 }
 
 #[derive(Default)]
