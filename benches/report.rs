@@ -259,27 +259,24 @@ impl Floor {
         match self {
             Floor::Echo => {
                 let echoers = [Echoer::start(), Echoer::start()];
-                floor_cpu(echoers, PING_LINE, total, concurrency).await
+                floor_cpu(echoers, PING_LINE, |e| {
+                    drive(e, PING_LINE, total, concurrency)
+                })
+                .await
             }
             Floor::Evaluator => {
                 let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
-                floor_cpu(evaluators, echo::EVAL_LINE, total, concurrency).await
+                floor_cpu(evaluators, echo::EVAL_LINE, |e| {
+                    drive(e, echo::EVAL_LINE, total, concurrency)
+                })
+                .await
             }
             Floor::Callers => {
-                let mut evaluators = vec![Echoer::start_evaluating(), Echoer::start_evaluating()];
-                let mut buffer = String::new();
-                for evaluator in &mut evaluators {
-                    for _ in 0..200 {
-                        evaluator.round_trip(echo::EVAL_LINE, &mut buffer).await;
-                    }
-                }
-                let pids: Vec<u32> = evaluators.iter().map(Echoer::pid).collect();
-                let cpu = || own_cpu_seconds() + pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
-                let before = cpu();
-                let processes = callers::run(evaluators, echo::EVAL_LINE, total, concurrency).await;
-                let used = cpu() - before;
-                drop(processes);
-                used
+                let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
+                floor_cpu(evaluators, echo::EVAL_LINE, |e| {
+                    callers::run(e.into(), echo::EVAL_LINE, total, concurrency)
+                })
+                .await
             }
         }
     }
@@ -303,7 +300,14 @@ impl Floor {
     }
 }
 
-async fn floor_cpu(mut echoers: [Echoer; 2], line: &[u8], total: usize, concurrency: usize) -> f64 {
+/// Warms `echoers` up with 200 round trips of `line` each, then returns the
+/// CPU seconds (this process and the two floor processes) that `work` takes
+/// with them; what it gives back (the processes) lives until after.
+async fn floor_cpu<F, W>(mut echoers: [Echoer; 2], line: &[u8], work: F) -> f64
+where
+    F: FnOnce([Echoer; 2]) -> W,
+    W: std::future::Future,
+{
     let mut buffer = String::new();
     for echoer in &mut echoers {
         for _ in 0..200 {
@@ -313,7 +317,22 @@ async fn floor_cpu(mut echoers: [Echoer; 2], line: &[u8], total: usize, concurre
     let pids: Vec<u32> = echoers.iter().map(Echoer::pid).collect();
     let cpu = || own_cpu_seconds() + pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>();
     let before = cpu();
+    let kept = work(echoers).await;
+    let used = cpu() - before;
+    drop(kept);
+    used
+}
+
+/// `total` round trips of `line` from this task: one at a time, or with
+/// `concurrency` in flight split over the two processes.
+async fn drive(
+    mut echoers: [Echoer; 2],
+    line: &[u8],
+    total: usize,
+    concurrency: usize,
+) -> [Echoer; 2] {
     if concurrency == 1 {
+        let mut buffer = String::new();
         for _ in 0..total {
             echoers[0].round_trip(line, &mut buffer).await;
         }
@@ -325,7 +344,7 @@ async fn floor_cpu(mut echoers: [Echoer; 2], line: &[u8], total: usize, concurre
             b.windowed(total - total / 2, concurrency - half, line)
         );
     }
-    cpu() - before
+    echoers
 }
 
 /// The floor of a fresh-context run: what a bare Node.js process, started
@@ -1099,41 +1118,21 @@ async fn main() {
         rows.push(r);
         sidecar_cpu.push((concurrency, theirs_cpu));
     }
-    // The part of a round trip no protocol can save: the raw echo floor's
-    // host and echo process, at the same concurrency, over two processes as
-    // the pools have two workers.
-    rows.push(
-        Floor::Echo
-            .row(
-                "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16",
-                &sidecar_cpu[..2],
-                plan.cpu,
-            )
-            .await,
-    );
-    // The same with the work no eval protocol can skip: parsing the request,
-    // running the code in a context, writing the answer.
-    rows.push(
-        Floor::Evaluator
-            .row(
-                "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16",
-                &sidecar_cpu[..2],
-                plan.cpu,
-            )
-            .await,
-    );
-    // The same processes served to independent caller tasks, as a client
-    // multiplexing them over one channel per process must: what that
-    // structure costs before any bookkeeping of a pool's own.
-    rows.push(
-        Floor::Callers
-            .row(
-                "floor of an eval round trip served to caller tasks: the eval floor's processes, each caller a task of its own whose line a shared writer task sends and whose answer a reader task hands back, CPU per 10,000, concurrency 1 / 16",
-                &sidecar_cpu[..2],
-                plan.cpu,
-            )
-            .await,
-    );
+    for (floor, what) in [
+        // The part of a round trip no protocol can save: the raw echo
+        // floor's host and echo process, at the same concurrency, over two
+        // processes as the pools have two workers.
+        (Floor::Echo, "floor of a round trip: the raw echo (host and two echoing Node.js processes, every arrived line answered in one write), CPU per 10,000 round trips, concurrency 1 / 16"),
+        // The same with the work no eval protocol can skip: parsing the
+        // request, running the code in a context, writing the answer.
+        (Floor::Evaluator, "floor of an eval round trip: the same host and processes, each request line parsed as JSON-RPC, `2 + 2` run in one `vm` context, a JSON-RPC answer, CPU per 10,000, concurrency 1 / 16"),
+        // The same processes served to independent caller tasks, as a client
+        // multiplexing them over one channel per process must: what that
+        // structure costs before any bookkeeping of a pool's own.
+        (Floor::Callers, "floor of an eval round trip served to caller tasks: the eval floor's processes, each caller a task of its own whose line a shared writer task sends and whose answer a reader task hands back, CPU per 10,000, concurrency 1 / 16"),
+    ] {
+        rows.push(floor.row(what, &sidecar_cpu[..2], plan.cpu).await);
+    }
     // Fresh contexts cost ~250 µs each: a fifth as many runs, scaled.
     let (host0, workers0) = (own_cpu_seconds(), cpu_of(&fresh.worker_pids()));
     throughput_ours(&fresh, 16, plan.cpu / 5).await;
