@@ -16,9 +16,16 @@ let hostOffsetMicros = 0;
  * host's clock too): the unit of a request's start deadline (`startBy`).
  */
 export function nowMicros() {
-  // A Number holds the nanoseconds exactly for 104 days of uptime, and to a
-  // few nanoseconds after: far below the microsecond. BigInt division costs more.
-  return Math.floor(Number(process.hrtime.bigint()) / 1000) + hostOffsetMicros;
+  return hostMicrosAt(nowMs());
+}
+
+/**
+ * A reading of `nowMs` in the host's microseconds: one reading of the clock
+ * serves both. A Number holds the nanoseconds exactly for 104 days of
+ * uptime, and to a few nanoseconds after: far below the microsecond.
+ */
+export function hostMicrosAt(ms) {
+  return Math.floor(ms * 1000) + hostOffsetMicros;
 }
 
 /**

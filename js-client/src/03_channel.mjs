@@ -110,7 +110,8 @@ export function sinceLastWrite() {
 
 /** Answers request `id` with a result already in JSON, after the frames its placeholders refer to. */
 export function respond(id, resultJson, frames) {
-  send('{"jsonrpc":"2.0","id":' + JSON.stringify(id) + ',"result":' + resultJson + '}', frames);
+  const idJson = typeof id === 'number' ? String(id) : JSON.stringify(id);
+  send('{"jsonrpc":"2.0","id":' + idJson + ',"result":' + resultJson + '}', frames);
 }
 
 /** Answers request `id` with an error (`data` only when given). */

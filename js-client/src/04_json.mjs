@@ -113,6 +113,8 @@ export function framesBytes(frames) {
  */
 export function toJsonText(value, what = 'value', frames = undefined) {
   if (value === undefined) return 'null';
+  // Most values are a number or a boolean: nothing to look for, no limit to reach.
+  if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
   // What JSON would lose, and whether there are binary values, is found
   // before writing: a typed array would be written as an object of its
   // elements. A cycle overflows the walk; JSON.stringify then names it.

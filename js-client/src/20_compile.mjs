@@ -395,11 +395,14 @@ const trusted = new Map();
 const TRUST_LIMIT = 4096;
 const QUICK_MS = 50;
 
+/** The options of code that runs without the watchdog: one object for every run. */
+const UNWATCHED = Object.freeze({ displayErrors: true });
+
 /** The vm options that put the code with this key under the watchdog, if it still needs it. */
 export function watchdogFor(key, timeout) {
-  if (!(timeout > 0)) return {};
-  if (config.watchdogTrust > 0 && key !== undefined && (trusted.get(key) ?? 0) >= config.watchdogTrust) return {};
-  return { timeout };
+  if (!(timeout > 0)) return UNWATCHED;
+  if (config.watchdogTrust > 0 && key !== undefined && (trusted.get(key) ?? 0) >= config.watchdogTrust) return UNWATCHED;
+  return { timeout, displayErrors: true };
 }
 
 /** Counts a quick synchronous part towards trust; a slow one loses it. */

@@ -21,7 +21,8 @@ export function runCount() {
 }
 
 export class Run {
-  constructor(id, state, timeout, maxCallbacks = 0) {
+  /** `started`: when its request was read (ms, `nowMs`), which its deadline counts from. */
+  constructor(id, state, timeout, maxCallbacks = 0, started = nowMs()) {
     this.id = id;
     this.state = state;
     state.lastRun = this;
@@ -33,6 +34,8 @@ export class Run {
     /** Ids of its callback calls not yet answered (made on the first call: most runs make none). */
     this.calls = undefined;
     this.finished = false;
+    /** Whether it outlived its synchronous part (`register`). */
+    this.registered = false;
     /** Its answer, when it ended with an allocation the system refused (sent once the memory is back). */
     this.refusal = undefined;
     /** Why the run ended early (timeout, cancel, limit), once it has. */
@@ -43,7 +46,9 @@ export class Run {
     this.endedPromise = undefined;
     this.rejectEnded = undefined;
     this.timeout = timeout;
-    this.deadline = timeout > 0 ? nowMs() + timeout : undefined;
+    this.deadline = timeout > 0 ? started + timeout : undefined;
+    /** When its body started (ms): a synchronous part's time counts from it. */
+    this.bodyStarted = started;
   }
 
   /**
@@ -52,6 +57,7 @@ export class Run {
    * registered; nothing can reach it by id while it holds the thread.
    */
   register() {
+    this.registered = true;
     runs.set(this.id, this);
     if (this.deadline !== undefined && !this.finished) watchDeadline(this);
   }
@@ -114,8 +120,12 @@ export class Run {
   /** The run has answered: it leaves the registry and the deadlines, and its unanswered callbacks reject. */
   finish() {
     this.finished = true;
-    deadlines.delete(this);
-    runs.delete(this.id);
+    // Only a registered run is in the registry and the deadlines; any run
+    // may have left a callback call unanswered.
+    if (this.registered) {
+      deadlines.delete(this);
+      runs.delete(this.id);
+    }
     rejectCalls(this);
   }
 }

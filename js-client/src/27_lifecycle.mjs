@@ -5,6 +5,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
+import { nowMs } from './01_clock.mjs';
 import { engine } from './02_config.mjs';
 import { notify, respond, respondError } from './03_channel.mjs';
 import { RunEnded, errorFor, isAllocationFailure, respondThrown } from './05_errors.mjs';
@@ -25,6 +26,7 @@ const RUN_OVER = Object.freeze(new RunEnded(CODES.CANCELLED, 'the run has ended'
  *   name              the file name its errors are located in
  *   timeout           in ms (0 or absent: none)
  *   maxCallbacks      callback calls allowed (0 or absent: any number)
+ *   started           when its request was read (ms, `nowMs`)
  *   body(run)         its value, or a promise of it
  *   encode(value, frames)  the answer's JSON text, its binary values pushed to `frames`
  *   succeeded(value)  optional, called before a success is answered
@@ -38,10 +40,15 @@ const RUN_OVER = Object.freeze(new RunEnded(CODES.CANCELLED, 'the run has ended'
  */
 export function execute(id, job) {
   const { state } = job;
-  const run = new Run(id, state, job.timeout, job.maxCallbacks);
+  const run = new Run(id, state, job.timeout, job.maxCallbacks, job.started);
   const start = () => {
     // A context still importing its preloads runs the job once they are in.
-    if (state.ready) return settle(run, whenReady(run, state).then(() => job.body(run)));
+    if (state.ready) {
+      return settle(run, whenReady(run, state).then(() => {
+        run.bodyStarted = nowMs();
+        return job.body(run);
+      }));
+    }
     const value = job.body(run);
     if (isThenable(value)) return settle(run, value);
     answer(id, run, job, value);

@@ -9,8 +9,8 @@ import { createContext, freshContext } from './25_preloads.mjs';
 const sessions = new Map();
 /** Modules loaded by `module.load`, by handle: { namespace, state, owned, name }. */
 const loadedModules = new Map();
-/** The context plain runs share when `isolation` is 'worker'. */
-let sharedContext;
+/** Where plain runs go when `isolation` is 'worker': the context they share. */
+let sharedTarget;
 
 /** Opens session `session`; false when it is open already. */
 export function openSession(session, project) {
@@ -40,8 +40,9 @@ export function sessionContext(session) {
 export function contextFor(session) {
   if (session === undefined || session === null) {
     if (config.isolation === 'worker') {
-      sharedContext ??= createContext();
-      return { state: sharedContext, owned: false };
+      // One answer for every run: nothing changes it.
+      sharedTarget ??= Object.freeze({ state: createContext(), owned: false });
+      return sharedTarget;
     }
     return { state: freshContext(), owned: true };
   }

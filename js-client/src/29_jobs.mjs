@@ -4,7 +4,7 @@
 
 import vm from 'node:vm';
 import { CODES } from './00_codes.mjs';
-import { nowMs, nowMicros } from './01_clock.mjs';
+import { nowMs, hostMicrosAt } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
 import { toJsonText, withFrames } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
@@ -15,12 +15,13 @@ import { execute } from './27_lifecycle.mjs';
 import { contextFor, sessionContext, loadedModule, keepLoadedModule } from './28_sessions.mjs';
 
 /**
- * Whether a request came too late to start: past its `startBy` (µs on the
- * monotonic clock) the host may already have sent it to another worker, so
- * it is refused, never run twice. Only requests the host can move carry one.
+ * Whether a request read at `now` (ms, `nowMs`) came too late to start: past
+ * its `startBy` (µs on the monotonic clock) the host may already have sent
+ * it to another worker, so it is refused, never run twice. Only requests the
+ * host can move carry one.
  */
-function tooLate(id, params) {
-  if (params.startBy === undefined || nowMicros() <= params.startBy) return false;
+function tooLate(id, params, now) {
+  if (params.startBy === undefined || hostMicrosAt(now) <= params.startBy) return false;
   respondError(id, CODES.NOT_STARTED, 'not started: the worker was busy past the start deadline; the host runs it elsewhere');
   return true;
 }
@@ -30,7 +31,10 @@ const encodeResult = (value, frames) => toJsonText(value, 'value', frames);
 
 /** `run`: a classic script or a module, in a fresh context, the shared one or a session's. */
 export function runScript(id, params) {
-  if (tooLate(id, params)) return;
+  // One reading of the clock serves the start deadline, the run's own
+  // deadline and its synchronous part's time.
+  const now = nowMs();
+  if (tooLate(id, params, now)) return;
   let target;
   try {
     target = contextFor(params.session);
@@ -44,6 +48,7 @@ export function runScript(id, params) {
     name: params.name,
     timeout: params.timeout,
     maxCallbacks: params.maxCallbacks,
+    started: now,
     body: (run) => runBody(run, state, params),
     encode: encodeResult,
   });
@@ -57,9 +62,10 @@ function runBody(run, state, params) {
   }
   if (params.kind === 'module') return evaluateModule(run, state, params);
   const script = scriptIn(state, compileScript(params, dynamicImport), params, dynamicImport);
-  const started = nowMs();
-  const value = script.runInContext(state.context, { ...watchdogFor(params.key, params.timeout), displayErrors: true });
-  noteSyncTime(params.key, started);
+  const value = script.runInContext(state.context, watchdogFor(params.key, params.timeout));
+  // Timed from the body's start: globals or a compile that take long cost
+  // the script its trust, and a watchdog costs little beside them.
+  noteSyncTime(params.key, run.bodyStarted);
   return value;
 }
 
@@ -108,7 +114,8 @@ export function loadModule(id, params) {
 
 /** `call`: an export of a loaded module, with JSON arguments. */
 export function callExport(id, params) {
-  if (tooLate(id, params)) return;
+  const now = nowMs();
+  if (tooLate(id, params, now)) return;
   const loaded = loadedModule(params.handle);
   if (loaded === undefined) return respondError(id, CODES.NOT_FOUND, `module ${params.handle} is not loaded on this worker`);
   const { state, namespace } = loaded;
@@ -118,7 +125,8 @@ export function callExport(id, params) {
     name: loaded.name,
     timeout: params.timeout,
     maxCallbacks: params.maxCallbacks,
-    body: () => {
+    started: now,
+    body: (run) => {
       const fn = namespace[params.export];
       if (typeof fn !== 'function') {
         const names = Object.keys(namespace).filter((k) => typeof namespace[k] === 'function');
@@ -126,7 +134,7 @@ export function callExport(id, params) {
           + ` (exported functions: ${names.length ? names.join(', ') : 'none'})`);
       }
       const args = params.args ? withFrames(state.jsonParse(params.args), params.frames, state.Uint8Array) : [];
-      return callWithTimeout(state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`);
+      return callWithTimeout(state, () => fn(...args), params.timeout, `call:${params.handle}:${params.export}`, run.bodyStarted);
     },
     encode: encodeResult,
   });
@@ -134,11 +142,13 @@ export function callExport(id, params) {
 
 const callScript = new vm.Script('globalThis[Symbol.for("outrigger.call")]()', { filename: 'outrigger:call' });
 
-/** Calls `thunk` inside `state`'s context, under the engine's watchdog for the synchronous part. */
-function callWithTimeout(state, thunk, timeout, key) {
+/**
+ * Calls `thunk` inside `state`'s context, under the engine's watchdog for the
+ * synchronous part, which starts at `started` (ms).
+ */
+function callWithTimeout(state, thunk, timeout, key, started) {
   const options = watchdogFor(key, timeout);
   if (options.timeout === undefined) {
-    const started = nowMs();
     const value = thunk();
     noteSyncTime(key, started);
     return value;
@@ -146,7 +156,6 @@ function callWithTimeout(state, thunk, timeout, key) {
   const slot = Symbol.for('outrigger.call');
   Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
   try {
-    const started = nowMs();
     const value = callScript.runInContext(state.context, options);
     noteSyncTime(key, started);
     return value;
