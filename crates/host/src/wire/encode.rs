@@ -8,9 +8,9 @@
 /// JSON: see [`attachable`].
 pub(crate) fn request(id: u64, method: &str, params: &str, attachment: Option<&str>) -> String {
     let extra = attachment.map_or(0, |a| a.len() + 1);
-    let mut line = String::with_capacity(48 + method.len() + params.len() + extra);
+    let mut line = String::with_capacity(64 + method.len() + params.len() + extra);
     line.push_str(r#"{"jsonrpc":"2.0","id":"#);
-    line.push_str(&id.to_string());
+    push_u64(&mut line, id);
     line.push_str(r#","method":""#);
     line.push_str(method);
     line.push_str(r#"","params":"#);
@@ -63,7 +63,28 @@ pub(crate) fn response(id: u64, result: &str) -> String {
 
 /// A JSON string literal holding `text` (for values sent as JSON text).
 pub(crate) fn json_string(text: &str) -> String {
-    serde_json::to_string(text).expect("a string always serializes")
+    let mut out = String::with_capacity(text.len() + 2);
+    push_json_string(&mut out, text);
+    out
+}
+
+/// Appends a JSON string literal holding `text`. Most texts (names, keys,
+/// paths) need no escaping and are copied as they are.
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&serde_json::to_string(text).expect("a string always serializes"));
+    } else {
+        out.reserve(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
+}
+
+/// Appends a number in decimal, without the formatting machinery: every
+/// request has a few, on the path of every run.
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 #[cfg(test)]
@@ -104,5 +125,29 @@ mod tests {
             ),
             (serde_json::Value::Null, "a".into())
         );
+    }
+
+    #[test]
+    fn strings_and_numbers_are_written_as_serde_json_writes_them() {
+        for text in [
+            "",
+            "<eval>",
+            "/a b/c.mjs",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\tnew\nline\u{1}\u{1f}",
+            "\u{7f} é ✓ 😀 \u{2028}",
+        ] {
+            assert_eq!(
+                json_string(text),
+                serde_json::to_string(text).unwrap(),
+                "{text:?}"
+            );
+        }
+        for n in [0, 7, 30_000, u64::from(u32::MAX), u64::MAX] {
+            let mut out = String::from("x");
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 }

@@ -3,13 +3,12 @@
 //! string; the others go through serde.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::encode::json_string;
+use super::encode::{push_json_string, push_u64};
 
 /// A request the host sends to a worker.
 pub(crate) trait Request {
@@ -173,33 +172,41 @@ impl Request for Run<'_> {
     const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
-        let mut params = String::with_capacity(128 + self.code.map_or(0, str::len));
+        let inline_globals = self.globals.filter(|_| !self.globals_attached());
+        let mut params = String::with_capacity(
+            128 + self.name.len()
+                + self.key.len()
+                + self.file.map_or(0, str::len)
+                + self.code.map_or(0, str::len)
+                + inline_globals.map_or(0, str::len),
+        );
         params.push_str(r#"{"kind":""#);
         params.push_str(self.kind);
         params.push_str(r#"","name":"#);
-        params.push_str(&json_string(self.name));
+        push_json_string(&mut params, self.name);
         if let Some(file) = self.file {
             params.push_str(r#","file":"#);
-            params.push_str(&json_string(file));
+            push_json_string(&mut params, file);
         }
         params.push_str(r#","key":""#);
         params.push_str(self.key);
         params.push('"');
         if let Some(code) = self.code {
             params.push_str(r#","code":"#);
-            params.push_str(&json_string(code));
+            push_json_string(&mut params, code);
         }
-        if let Some(globals) = self.globals {
-            if self.globals_attached() {
-                params.push_str(r#","attachment":"globals""#);
-            } else {
-                params.push_str(r#","globals":"#);
-                params.push_str(&json_string(globals));
+        if self.globals.is_some() {
+            match inline_globals {
+                Some(globals) => {
+                    params.push_str(r#","globals":"#);
+                    push_json_string(&mut params, globals);
+                }
+                None => params.push_str(r#","attachment":"globals""#),
             }
         }
         if let Some(session) = self.session {
             params.push_str(r#","session":"#);
-            let _ = write!(params, "{session}");
+            push_u64(&mut params, session);
         }
         push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
         params.push('}');
@@ -220,15 +227,21 @@ impl Request for Run<'_> {
 }
 
 fn push_limits(params: &mut String, timeout: Duration, max_callbacks: u32, start_by: Option<u64>) {
-    // Written in place: every run's request has these, and a `String` each
-    // would be three allocations a run.
-    let _ = write!(
+    // Written in place: every run's request has these. No limit on
+    // callbacks (0), the worker's default, is left out: each byte of a
+    // run's line is parsed.
+    params.push_str(r#","timeout":"#);
+    push_u64(
         params,
-        r#","timeout":{},"maxCallbacks":{max_callbacks}"#,
-        timeout.as_millis()
+        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
     );
+    if max_callbacks > 0 {
+        params.push_str(r#","maxCallbacks":"#);
+        push_u64(params, max_callbacks.into());
+    }
     if let Some(start_by) = start_by {
-        let _ = write!(params, r#","startBy":{start_by}"#);
+        params.push_str(r#","startBy":"#);
+        push_u64(params, start_by);
     }
 }
 
@@ -252,11 +265,12 @@ impl Request for Call<'_> {
     const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
-        let mut params = format!(
-            r#"{{"handle":{},"export":{},"attachment":"args""#,
-            self.handle,
-            json_string(self.export)
-        );
+        let mut params = String::with_capacity(96 + self.export.len());
+        params.push_str(r#"{"handle":"#);
+        push_u64(&mut params, self.handle);
+        params.push_str(r#","export":"#);
+        push_json_string(&mut params, self.export);
+        params.push_str(r#","attachment":"args""#);
         push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
         params.push('}');
         params
@@ -478,7 +492,7 @@ mod tests {
         let params: serde_json::Value = serde_json::from_str(&call.params()).unwrap();
         assert_eq!(
             params,
-            serde_json::json!({"handle": 3, "export": "f", "attachment": "args", "timeout": 2000, "maxCallbacks": 0})
+            serde_json::json!({"handle": 3, "export": "f", "attachment": "args", "timeout": 2000})
         );
         let load = ModuleLoad {
             handle: 4,
