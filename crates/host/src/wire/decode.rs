@@ -87,6 +87,36 @@ struct EventParams {
 
 /// Parses one line from a worker.
 pub(crate) fn parse_incoming(line: &str) -> Result<Incoming, Error> {
+    if let Some(response) = plain_response(line) {
+        return Ok(response);
+    }
+    parse_envelope(line)
+}
+
+/// The answer to a request that succeeded, in the one shape the worker
+/// writes it (`{"jsonrpc":"2.0","id":7,"result":…}`), read without the
+/// general parser: most lines are one, and only their value needs parsing,
+/// to check that it is one JSON text. Any other line, or spacing, is left
+/// to the general parser.
+fn plain_response(line: &str) -> Option<Incoming> {
+    let rest = line.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON writes no leading zeros.
+    if digits == 0 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let id = rest[..digits].parse::<u64>().ok()?;
+    let value = rest[digits..]
+        .strip_prefix(r#","result":"#)?
+        .strip_suffix('}')?;
+    let result = serde_json::from_str::<Box<RawValue>>(value).ok()?;
+    Some(Incoming::Response {
+        id,
+        result: Ok(result),
+    })
+}
+
+fn parse_envelope(line: &str) -> Result<Incoming, Error> {
     let envelope: Envelope<'_> = serde_json::from_str(line)
         .map_err(|e| Error::Protocol(format!("malformed message from worker: {e}")))?;
     if let Some(method) = envelope.method {
@@ -241,6 +271,56 @@ mod tests {
         assert_eq!((bare.run, bare.args().get()), (None, "{}"));
         let wrong = RawValue::from_string("[1]".into()).unwrap();
         assert!(CallbackCall::parse(Some(&wrong)).is_none());
+    }
+
+    /// What a line reads as: the response's id and result, or why not one.
+    fn as_response(parsed: Result<Incoming, Error>) -> Result<(u64, String), String> {
+        match parsed {
+            Ok(Incoming::Response {
+                id,
+                result: Ok(value),
+            }) => Ok((id, value.get().to_owned())),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn the_plain_answer_reads_as_the_general_parser_reads_it() {
+        let lines = [
+            r#"{"jsonrpc":"2.0","id":7,"result":4}"#,
+            r#"{"jsonrpc":"2.0","id":0,"result":null}"#,
+            r#"{"jsonrpc":"2.0","id":18446744073709551615,"result":"a}\"b"}"#,
+            r#"{"jsonrpc":"2.0","id":9,"result":{"a":[1,{"b":"}"}]}}"#,
+            r#"{"jsonrpc":"2.0","id":9,"result":[]}"#,
+        ];
+        for line in lines {
+            assert!(plain_response(line).is_some(), "{line}");
+            assert_eq!(
+                as_response(parse_incoming(line)),
+                as_response(parse_envelope(line)),
+                "{line}"
+            );
+        }
+        // Lines of another shape go to the general parser, which reads them
+        // or refuses them.
+        for line in [
+            r#"{"jsonrpc":"2.0","id":07,"result":4}"#,
+            r#"{"jsonrpc":"2.0","id":18446744073709551616,"result":4}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":4,"x":1}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":4}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":{"a":1}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":4,"error":{"code":1,"message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":-1,"result":4}"#,
+            r#"{"jsonrpc":"2.0","id": 7,"result":4}"#,
+        ] {
+            assert!(plain_response(line).is_none(), "{line}");
+            assert_eq!(
+                as_response(parse_incoming(line)),
+                as_response(parse_envelope(line)),
+                "{line}"
+            );
+        }
     }
 
     #[test]
