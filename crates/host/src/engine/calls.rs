@@ -211,7 +211,14 @@ impl Calls {
 
     /// Drops the callback futures of a run that has ended.
     pub(crate) fn end(&self, run: u64) {
-        let calls = self.runs.lock().unwrap().remove(&run);
+        let calls = {
+            let mut runs = self.runs.lock().unwrap();
+            // Most runs call no callback: nothing to look up.
+            if runs.is_empty() {
+                return;
+            }
+            runs.remove(&run)
+        };
         if let Some(calls) = calls {
             calls.end();
         }

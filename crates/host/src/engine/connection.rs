@@ -2,7 +2,6 @@
 //! requests waiting for an answer, and reading and routing what the worker
 //! says.
 
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::calls::{Caller, Calls};
 use super::clock::monotonic_micros;
+use super::id_map::IdMap;
 use super::outbox::Outbox;
 use super::replies::{channel as reply_channel, Replies, ReplySender};
 use super::socket::ReadEnd;
@@ -70,7 +70,7 @@ pub(crate) struct Connection {
 struct Pending {
     /// Why the channel closed, once it has: every later request is told.
     closed: Option<String>,
-    waiting: HashMap<u64, Waiter>,
+    waiting: IdMap<Waiter>,
 }
 
 /// A request waiting for its answer.

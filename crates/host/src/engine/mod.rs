@@ -16,6 +16,7 @@ mod calls;
 mod clock;
 mod connection;
 mod deno;
+mod id_map;
 mod lifecycle;
 mod memory;
 mod mounts;
