@@ -33,6 +33,12 @@ const channelStats = { reads: 0, messagesIn: 0, writes: 0, messagesOut: 0 };
  */
 let wroteThisTurn = false;
 
+/**
+ * Whether a read from the host is being handled: what it sends leaves in
+ * the one write that ends the read (`connect`), with nothing scheduled.
+ */
+let reading = false;
+
 /** Queues one message (a JSON text without its newline), after the frames (Buffers) it refers to. */
 export function send(text, frames) {
   if (frames !== undefined && frames.length > 0) {
@@ -45,7 +51,7 @@ export function send(text, frames) {
     queuedBinary = true;
   }
   outQueue.push(text);
-  if (!flushScheduled) {
+  if (!flushScheduled && !reading) {
     flushScheduled = true;
     if (wroteThisTurn) setImmediate(flushDeferred);
     else queueMicrotask(flush);
@@ -217,9 +223,14 @@ export function connect(fd, onLine) {
   const onData = (chunk) => {
     channelStats.reads++;
     try {
-      read(chunk);
+      reading = true;
+      try {
+        read(chunk);
+      } finally {
+        reading = false;
+      }
       // Answers ready now go out in one write, without waiting for the loop.
-      flush();
+      if (outQueue.length > 0 && channel !== null) write();
     } catch (error) {
       respondError(null, CODES.LIMIT, error.message);
       flush();
