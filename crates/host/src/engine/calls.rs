@@ -39,9 +39,18 @@ pub(crate) struct Calls {
 #[derive(Debug, Default)]
 struct RunCalls {
     token: tokio_util::sync::CancellationToken,
+    /// Its calls' tasks, the finished ones among them until the next prune.
     tasks: Vec<tokio::task::AbortHandle>,
+    /// How many tasks trigger the next prune: twice what the last one
+    /// kept, so a run with many calls in flight (a `Promise.all` of
+    /// thousands) prunes in amortized constant time per call, not in time
+    /// proportional to its calls.
+    prune_at: usize,
     approvals: RunApprovals,
 }
+
+/// The fewest tasks a run keeps before pruning the finished ones.
+const PRUNE_FLOOR: usize = 16;
 
 impl RunCalls {
     fn end(self) {
@@ -184,7 +193,10 @@ impl Calls {
             .instrument(span),
         );
         if let Some(calls) = self.runs.lock().unwrap().get_mut(&run) {
-            calls.tasks.retain(|t| !t.is_finished());
+            if calls.tasks.len() >= calls.prune_at {
+                calls.tasks.retain(|t| !t.is_finished());
+                calls.prune_at = (2 * calls.tasks.len()).max(PRUNE_FLOOR);
+            }
             calls.tasks.push(task.abort_handle());
         } else {
             // The run ended while the task was being started.
