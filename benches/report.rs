@@ -29,6 +29,9 @@ impl Echo {
     }
 }
 
+/// The turns each side of a CPU row takes (see where it is measured).
+const CPU_ROUNDS: usize = 4;
+
 /// How many iterations each row runs.
 struct Plan {
     sequential: usize,
@@ -1096,12 +1099,23 @@ async fn main() {
     let scale = 10_000.0 / plan.cpu as f64;
     let mut sidecar_cpu = Vec::new();
     for concurrency in [1, 16, 64] {
-        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
-        throughput_ours(&shared, concurrency, plan.cpu).await;
-        let ours_cpu = (own_cpu_seconds() - host0) + (cpu_of(&shared.worker_pids()) - workers0);
-        let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
-        throughput_sidecar(&sidecar, concurrency, plan.cpu, false).await;
-        let theirs_cpu = (own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0);
+        // The two sides take turns, a half of `plan.cpu` evals each, in
+        // rounds: the machine drifts within a run by more than the
+        // difference measured, as the latency rows' blocks show. The sums
+        // are scaled back to `plan.cpu` evals, which the floors run.
+        let (mut ours_cpu, mut theirs_cpu) = (0.0, 0.0);
+        let per_turn = plan.cpu / 2 / concurrency * concurrency;
+        for _ in 0..CPU_ROUNDS {
+            let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
+            throughput_ours(&shared, concurrency, per_turn).await;
+            ours_cpu += (own_cpu_seconds() - host0) + (cpu_of(&shared.worker_pids()) - workers0);
+            let (host0, workers0) = (own_cpu_seconds(), cpu_of(&sidecar_all));
+            throughput_sidecar(&sidecar, concurrency, per_turn, false).await;
+            theirs_cpu += (own_cpu_seconds() - host0) + (cpu_of(&sidecar_all) - workers0);
+        }
+        let measured = (CPU_ROUNDS * per_turn) as f64 / plan.cpu as f64;
+        ours_cpu /= measured;
+        theirs_cpu /= measured;
         let mut r = row(
             "9",
             format!("CPU time (user+sys, host and engines) per 10,000 evals, concurrency {concurrency}: shared context"),
