@@ -58,7 +58,14 @@ pub(crate) fn error_response(
 
 /// A success response line.
 pub(crate) fn response(id: u64, result: &str) -> String {
-    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+    // Every callback call's answer: written as a request line is.
+    let mut line = String::with_capacity(48 + result.len());
+    line.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    push_u64(&mut line, id);
+    line.push_str(r#","result":"#);
+    line.push_str(result);
+    line.push('}');
+    line
 }
 
 /// A JSON string literal holding `text` (for values sent as JSON text).
@@ -107,6 +114,10 @@ mod tests {
                 "{}\n{globals}",
                 r#"{"jsonrpc":"2.0","id":6,"method":"run","params":{"attachment":"globals"}}"#
             )
+        );
+        assert_eq!(
+            response(7, r#"{"a":[1]}"#),
+            r#"{"jsonrpc":"2.0","id":7,"result":{"a":[1]}}"#
         );
         let line = error_response(Some(9), codes::METHOD_NOT_FOUND, "no \"x\"", None);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
