@@ -423,6 +423,11 @@ async fn pool(workers: usize, isolation: Isolation) -> Pool {
 #[derive(Clone, Copy)]
 enum Subject {
     Floor,
+    /// The eval floor's process, one line at a time ([`Echoer::start_evaluating`]).
+    EvalFloor,
+    /// The same process served to this task through a writer and a reader
+    /// task ([`callers::Callers`]).
+    CallersFloor,
     Eval,
     SidecarEval,
     FreshEval,
@@ -434,6 +439,8 @@ enum Subject {
 /// Everything the sequential rows talk to.
 struct Peers<'a> {
     echoer: &'a mut Echoer,
+    evaluator: &'a mut Echoer,
+    callers: &'a callers::Callers,
     conn: &'a mut js_sidecar::Connection,
     shared: &'a Pool,
     fresh: &'a Pool,
@@ -446,6 +453,12 @@ impl Peers<'_> {
         let started = Instant::now();
         match subject {
             Subject::Floor => self.echoer.round_trip(PING_LINE, &mut self.buffer).await,
+            Subject::EvalFloor => {
+                self.evaluator
+                    .round_trip(echo::EVAL_LINE, &mut self.buffer)
+                    .await
+            }
+            Subject::CallersFloor => self.callers.call(echo::EVAL_LINE).await,
             Subject::Eval => assert_eq!(self.shared.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::FreshEval => assert_eq!(self.fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::SidecarEval | Subject::SidecarRecreate => {
@@ -591,6 +604,10 @@ async fn main() {
         echoer.round_trip(line, &mut buffer).await;
     }
     let echo_pipelined = echoer.pipelined(1000, line).await / 1000;
+    // The floors of an eval: an evaluating process driven one line at a
+    // time, and one served through writer and reader tasks.
+    let mut evaluator = Echoer::start_evaluating();
+    let served = callers::Callers::start(vec![Echoer::start_evaluating()]);
 
     // 1. Sequential eval.
     eprintln!("1. sequential eval");
@@ -611,6 +628,8 @@ async fn main() {
     let (quiet, churn) = {
         let mut peers = Peers {
             echoer: &mut echoer,
+            evaluator: &mut evaluator,
+            callers: &served,
             conn: &mut conn,
             shared: &shared,
             fresh: &fresh,
@@ -621,6 +640,8 @@ async fn main() {
         for _ in 0..plan.sequential {
             for subject in [
                 Floor,
+                EvalFloor,
+                CallersFloor,
                 Eval,
                 SidecarEval,
                 FreshEval,
@@ -634,15 +655,29 @@ async fn main() {
         let block = 50.min(plan.sequential);
         let rounds = (plan.sequential / block).max(1);
         let quiet = peers
-            .rotate([Floor, Eval, SidecarEval, Ping, SidecarPing], rounds, block)
+            .rotate(
+                [
+                    Floor,
+                    EvalFloor,
+                    CallersFloor,
+                    Eval,
+                    SidecarEval,
+                    Ping,
+                    SidecarPing,
+                ],
+                rounds,
+                block,
+            )
             .await;
         let churn = peers
             .rotate([FreshEval, SidecarRecreate], rounds, block)
             .await;
         (quiet, churn)
     };
-    let [mut echo_samples, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
+    let [mut echo_samples, mut eval_floor, mut callers_floor, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
         quiet;
+    drop(evaluator);
+    drop(served.into_processes());
     let [mut ours_fresh, mut sidecar_recreate] = churn;
     let echo_p50 = percentile(&mut echo_samples, 0.5);
     let echo_p99 = percentile(&mut echo_samples, 0.99);
@@ -692,6 +727,22 @@ async fn main() {
     r.ratio = ratio;
     r.target = target;
     r.sidecar = format!("floor p99 {}", us(echo_p99));
+    rows.push(r);
+    let eval_floor_p50 = percentile(&mut eval_floor, 0.5);
+    let callers_floor_p50 = percentile(&mut callers_floor, 0.5);
+    let mut r = row(
+        "1",
+        "floors of a sequential eval, p50: the eval floor's process (each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer) driven one line at a time / served to a caller task through a writer and a reader task (row 9); ratios to the raw echo floor",
+    );
+    r.ours = format!("{} / {}", us(eval_floor_p50), us(callers_floor_p50));
+    r.node_e = format!("echo floor {}", us(echo_p50));
+    r.ratio = format!(
+        "{:.2}× / {:.2}× the echo floor; outrigger (shared) {:.2}× the callers' floor",
+        eval_floor_p50.as_secs_f64() / echo_p50.as_secs_f64(),
+        callers_floor_p50.as_secs_f64() / echo_p50.as_secs_f64(),
+        percentile(&mut ours_shared, 0.5).as_secs_f64() / callers_floor_p50.as_secs_f64()
+    );
+    r.target = "–".into();
     rows.push(r);
     // 2. Throughput with 2 workers.
     eprintln!("2. throughput");

@@ -41,6 +41,82 @@ impl Channel {
     }
 }
 
+/// The processes and the tasks that serve their channels to callers.
+pub struct Callers {
+    processes: Vec<Process>,
+    channels: Vec<Arc<Channel>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Callers {
+    /// Takes over `echoers`: a writer and a reader task for each.
+    pub fn start(echoers: Vec<Echoer>) -> Callers {
+        let mut processes = Vec::new();
+        let mut channels = Vec::new();
+        let mut tasks = Vec::new();
+        for echoer in echoers {
+            let (process, mut reader, mut writer) = echoer.into_parts();
+            processes.push(process);
+            let channel = Arc::new(Channel {
+                queue: Mutex::default(),
+                wake: Notify::new(),
+            });
+            let writes = channel.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                loop {
+                    writes.wake.notified().await;
+                    // What the callers ready to run now send goes out in this write.
+                    tokio::task::yield_now().await;
+                    std::mem::swap(&mut buffer, &mut writes.queue.lock().unwrap().bytes);
+                    if buffer.is_empty() {
+                        continue;
+                    }
+                    if writer.write_all(&buffer).await.is_err() {
+                        return;
+                    }
+                    buffer.clear();
+                }
+            }));
+            let reads = channel.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut answer = String::new();
+                loop {
+                    answer.clear();
+                    match reader.read_line(&mut answer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let waiting = reads.queue.lock().unwrap().waiting.pop_front();
+                    if let Some(waiting) = waiting {
+                        let _ = waiting.send(());
+                    }
+                }
+            }));
+            channels.push(channel);
+        }
+        Callers {
+            processes,
+            channels,
+            tasks,
+        }
+    }
+
+    /// One round trip of `line` through the first process's channel, as
+    /// one caller waiting for its answer makes it.
+    pub async fn call(&self, line: &[u8]) {
+        self.channels[0].call(line).await;
+    }
+
+    /// Stops the tasks and returns the processes, for their CPU time.
+    pub fn into_processes(self) -> Vec<Process> {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.processes
+    }
+}
+
 /// Takes over `echoers` and runs `total` round trips of `line` from
 /// `concurrency` caller tasks, split over the processes as a pool splits its
 /// callers over two workers. Returns the processes, for their CPU time.
@@ -50,54 +126,11 @@ pub async fn run(
     total: usize,
     concurrency: usize,
 ) -> Vec<Process> {
-    let mut processes = Vec::new();
-    let mut channels = Vec::new();
-    let mut tasks = Vec::new();
-    for echoer in echoers {
-        let (process, mut reader, mut writer) = echoer.into_parts();
-        processes.push(process);
-        let channel = Arc::new(Channel {
-            queue: Mutex::default(),
-            wake: Notify::new(),
-        });
-        let writes = channel.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut buffer = Vec::new();
-            loop {
-                writes.wake.notified().await;
-                // What the callers ready to run now send goes out in this write.
-                tokio::task::yield_now().await;
-                std::mem::swap(&mut buffer, &mut writes.queue.lock().unwrap().bytes);
-                if buffer.is_empty() {
-                    continue;
-                }
-                if writer.write_all(&buffer).await.is_err() {
-                    return;
-                }
-                buffer.clear();
-            }
-        }));
-        let reads = channel.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut answer = String::new();
-            loop {
-                answer.clear();
-                match reader.read_line(&mut answer).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                let waiting = reads.queue.lock().unwrap().waiting.pop_front();
-                if let Some(waiting) = waiting {
-                    let _ = waiting.send(());
-                }
-            }
-        }));
-        channels.push(channel);
-    }
+    let served = Callers::start(echoers);
     let per_caller = total / concurrency;
     let callers: Vec<_> = (0..concurrency)
         .map(|i| {
-            let channel = channels[i % channels.len()].clone();
+            let channel = served.channels[i % served.channels.len()].clone();
             tokio::spawn(async move {
                 for _ in 0..per_caller {
                     channel.call(line).await;
@@ -108,8 +141,5 @@ pub async fn run(
     for caller in callers {
         caller.await.unwrap();
     }
-    for task in tasks {
-        task.abort();
-    }
-    processes
+    served.into_processes()
 }
