@@ -425,8 +425,9 @@ enum Subject {
     Floor,
     /// The eval floor's process, one line at a time ([`Echoer::start_evaluating`]).
     EvalFloor,
-    /// The same process served to this task through a writer and a reader
-    /// task ([`callers::Callers`]).
+    /// The same process served to this task as a client multiplexing many
+    /// must: it writes its line itself when the channel is idle, and a
+    /// reader task hands it the answer ([`callers::Callers::call_direct`]).
     CallersFloor,
     Eval,
     SidecarEval,
@@ -458,7 +459,7 @@ impl Peers<'_> {
                     .round_trip(echo::EVAL_LINE, &mut self.buffer)
                     .await
             }
-            Subject::CallersFloor => self.callers.call(echo::EVAL_LINE).await,
+            Subject::CallersFloor => self.callers.call_direct(echo::EVAL_LINE).await,
             Subject::Eval => assert_eq!(self.shared.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::FreshEval => assert_eq!(self.fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::SidecarEval | Subject::SidecarRecreate => {
@@ -605,7 +606,7 @@ async fn main() {
     }
     let echo_pipelined = echoer.pipelined(1000, line).await / 1000;
     // The floors of an eval: an evaluating process driven one line at a
-    // time, and one served through writer and reader tasks.
+    // time, and one serving a caller task through a reader task.
     let mut evaluator = Echoer::start_evaluating();
     let served = callers::Callers::start(vec![Echoer::start_evaluating()]);
 
@@ -732,7 +733,7 @@ async fn main() {
     let callers_floor_p50 = percentile(&mut callers_floor, 0.5);
     let mut r = row(
         "1",
-        "floors of a sequential eval, p50: the eval floor's process (each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer) driven one line at a time / served to a caller task through a writer and a reader task (row 9); ratios to the raw echo floor",
+        "floors of a sequential eval, p50: the eval floor's process (each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer) driven one line at a time / served to a caller task that writes its line itself and is handed its answer by a reader task; ratios to the raw echo floor",
     );
     r.ours = format!("{} / {}", us(eval_floor_p50), us(callers_floor_p50));
     r.node_e = format!("echo floor {}", us(echo_p50));

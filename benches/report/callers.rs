@@ -4,11 +4,15 @@
 //! last ran in one write, and a reader task hands each answer to the caller
 //! waiting for it. This is the least any library multiplexing many tasks over
 //! one channel per worker does; a pool adds its own bookkeeping on top.
+//! A caller may instead write its line itself when no write is under way
+//! ([`Callers::call_direct`]): then only the answer crosses to it from
+//! another task, the one hop a multiplexing client cannot save.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncBufReadExt;
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::{oneshot, Notify};
 
 use crate::echo::{Echoer, Process};
@@ -17,6 +21,7 @@ use crate::echo::{Echoer, Process};
 struct Channel {
     queue: Mutex<Queue>,
     wake: Notify,
+    socket: OwnedWriteHalf,
 }
 
 #[derive(Default)]
@@ -26,6 +31,8 @@ struct Queue {
     /// The callers waiting, in the order their lines went out (the
     /// evaluator answers in order).
     waiting: VecDeque<oneshot::Sender<()>>,
+    /// The writer task is writing what it took from `bytes`.
+    writing: bool,
 }
 
 impl Channel {
@@ -39,6 +46,43 @@ impl Channel {
         self.wake.notify_one();
         answered.await.unwrap();
     }
+
+    /// As [`Channel::call`], but the line is written here when nothing is
+    /// queued or being written.
+    async fn call_direct(&self, line: &[u8]) {
+        let (done, answered) = oneshot::channel();
+        let queued = {
+            let mut queue = self.queue.lock().unwrap();
+            queue.waiting.push_back(done);
+            let mut written = 0;
+            if !queue.writing && queue.bytes.is_empty() {
+                written = match self.socket.try_write(line) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                    Err(e) => panic!("the floor's channel failed: {e}"),
+                };
+            }
+            queue.bytes.extend_from_slice(&line[written..]);
+            written < line.len()
+        };
+        if queued {
+            self.wake.notify_one();
+        }
+        answered.await.unwrap();
+    }
+}
+
+/// Writes all of `bytes` to `socket`, waiting while it is full.
+async fn write_all(socket: &OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+    let mut offset = 0;
+    while offset < bytes.len() {
+        match socket.try_write(&bytes[offset..]) {
+            Ok(n) => offset += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The processes and the tasks that serve their channels to callers.
@@ -55,11 +99,12 @@ impl Callers {
         let mut channels = Vec::new();
         let mut tasks = Vec::new();
         for echoer in echoers {
-            let (process, mut reader, mut writer) = echoer.into_parts();
+            let (process, mut reader, socket) = echoer.into_parts();
             processes.push(process);
             let channel = Arc::new(Channel {
                 queue: Mutex::default(),
                 wake: Notify::new(),
+                socket,
             });
             let writes = channel.clone();
             tasks.push(tokio::spawn(async move {
@@ -68,11 +113,17 @@ impl Callers {
                     writes.wake.notified().await;
                     // What the callers ready to run now send goes out in this write.
                     tokio::task::yield_now().await;
-                    std::mem::swap(&mut buffer, &mut writes.queue.lock().unwrap().bytes);
+                    {
+                        let mut queue = writes.queue.lock().unwrap();
+                        std::mem::swap(&mut buffer, &mut queue.bytes);
+                        queue.writing = !buffer.is_empty();
+                    }
                     if buffer.is_empty() {
                         continue;
                     }
-                    if writer.write_all(&buffer).await.is_err() {
+                    let written = write_all(&writes.socket, &buffer).await;
+                    writes.queue.lock().unwrap().writing = false;
+                    if written.is_err() {
                         return;
                     }
                     buffer.clear();
@@ -103,9 +154,10 @@ impl Callers {
     }
 
     /// One round trip of `line` through the first process's channel, as
-    /// one caller waiting for its answer makes it.
-    pub async fn call(&self, line: &[u8]) {
-        self.channels[0].call(line).await;
+    /// one caller waiting for its answer makes it, the line written by the
+    /// caller itself when the channel is idle ([`Channel::call_direct`]).
+    pub async fn call_direct(&self, line: &[u8]) {
+        self.channels[0].call_direct(line).await;
     }
 
     /// Stops the tasks and returns the processes, for their CPU time.
