@@ -486,3 +486,52 @@ async fn typescript_and_tool_definitions_come_from_the_same_registry() {
         .iter()
         .any(|t| t["function"]["name"] == "kv_get"));
 }
+
+/// Callbacks that do not answer on their first poll, each in its own way.
+struct Waits;
+
+#[outrigger::callbacks]
+impl Waits {
+    /// Yields to the runtime `times` times, then answers.
+    async fn after_yields(&self, n: u64, times: u32) -> u64 {
+        for _ in 0..times {
+            tokio::task::yield_now().await;
+        }
+        n
+    }
+
+    /// Answers with what another task sends it a moment later.
+    async fn from_another_task(&self, n: u64) -> u64 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1 + n % 3)).await;
+            let _ = tx.send(n * 2);
+        });
+        rx.await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn callbacks_that_wait_after_their_first_poll_still_answer() {
+    // A callback is polled once where its call is read; what waits then
+    // goes on as a task, which must be woken by whatever it waits for.
+    let pool = common::builder().callbacks(Waits).build().await.unwrap();
+    let sums: Vec<u64> = pool
+        .eval(
+            "Promise.all(Array.from({ length: 60 }, (_, i) => i % 2 === 0 \
+               ? host.afterYields({ n: i, times: i % 4 }) \
+               : host.fromAnotherTask({ n: i })))",
+        )
+        .await
+        .unwrap();
+    let expected: Vec<u64> = (0..60)
+        .map(|i| if i % 2 == 0 { i } else { i * 2 })
+        .collect();
+    assert_eq!(sums, expected);
+    // One at a time as well: each call alone in its read.
+    let one: u64 = pool
+        .eval("(async () => { let t = 0; for (let i = 0; i < 20; i++) t += await host.fromAnotherTask({ n: i }) + await host.afterYields({ n: i, times: 2 }); return t; })()")
+        .await
+        .unwrap();
+    assert_eq!(one, (0..20).map(|i| i * 3).sum::<u64>());
+}

@@ -2,6 +2,7 @@
 //! that called it, dropped when that run ends.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -148,7 +149,7 @@ impl Calls {
             }
         };
         let span = tracing::info_span!("outrigger.callback", callback = %method, run, id);
-        let task = tokio::spawn(
+        let mut call = Box::pin(
             async move {
                 if let Some(gate) = gate {
                     if let Err(denied) = gate.pass(id, |held| answers.hold(run, held)).await {
@@ -192,6 +193,16 @@ impl Calls {
             }
             .instrument(span),
         );
+        // A callback that answers without waiting (from memory, or failing
+        // its checks) is done here, in the reader's turn: no task, no
+        // wake-up. One that waits goes on as a task, whose first poll
+        // registers the waker that counts (a future is woken through the
+        // waker of its latest poll).
+        let mut first = std::task::Context::from_waker(std::task::Waker::noop());
+        if call.as_mut().poll(&mut first).is_ready() {
+            return;
+        }
+        let task = tokio::spawn(call);
         if let Some(calls) = self.runs.lock().unwrap().get_mut(&run) {
             if calls.tasks.len() >= calls.prune_at {
                 calls.tasks.retain(|t| !t.is_finished());
