@@ -501,7 +501,7 @@ impl Waits {
     }
 
     /// Answers with what another task sends it a moment later.
-    async fn from_another_task(&self, n: u64) -> u64 {
+    async fn sent_by_another_task(&self, n: u64) -> u64 {
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(1 + n % 3)).await;
@@ -520,7 +520,7 @@ async fn callbacks_that_wait_after_their_first_poll_still_answer() {
         .eval(
             "Promise.all(Array.from({ length: 60 }, (_, i) => i % 2 === 0 \
                ? host.afterYields({ n: i, times: i % 4 }) \
-               : host.fromAnotherTask({ n: i })))",
+               : host.sentByAnotherTask({ n: i })))",
         )
         .await
         .unwrap();
@@ -530,7 +530,7 @@ async fn callbacks_that_wait_after_their_first_poll_still_answer() {
     assert_eq!(sums, expected);
     // One at a time as well: each call alone in its read.
     let one: u64 = pool
-        .eval("(async () => { let t = 0; for (let i = 0; i < 20; i++) t += await host.fromAnotherTask({ n: i }) + await host.afterYields({ n: i, times: 2 }); return t; })()")
+        .eval("(async () => { let t = 0; for (let i = 0; i < 20; i++) t += await host.sentByAnotherTask({ n: i }) + await host.afterYields({ n: i, times: 2 }); return t; })()")
         .await
         .unwrap();
     assert_eq!(one, (0..20).map(|i| i * 3).sum::<u64>());
