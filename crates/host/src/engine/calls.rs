@@ -1,5 +1,6 @@
-//! Callbacks a worker asks the host for: each one a task tied to the run
-//! that called it, dropped when that run ends.
+//! Callbacks a worker asks the host for: each one polled where its call is
+//! read, and one that waits then goes on as a task tied to the run that
+//! called it, dropped when that run ends.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -351,6 +351,7 @@ impl Connection {
             }
             self.last_heard.store(monotonic_micros(), Ordering::Relaxed);
             let mut answered = 0;
+            let held = self.outbox.hold();
             let consumed =
                 wire::split_messages(&buffer, scanned, limit, &mut frames, |incoming, frames| {
                     if matches!(incoming, Incoming::Response { .. }) {
@@ -359,6 +360,7 @@ impl Connection {
                     }
                     self.route(incoming, frames)
                 })?;
+            drop(held);
             buffer.drain(..consumed);
             scanned = buffer.len();
             if let Some(len) = wire::large_frame(&buffer, limit, &frames)? {

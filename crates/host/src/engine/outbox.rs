@@ -1,7 +1,9 @@
 //! Writing to a worker's channel: straight from the caller when the channel
 //! is idle (no task hop, so no extra wake-up), through a writer task that
-//! coalesces lines into one write when it is not. A line may follow the
-//! binary frames it refers to.
+//! coalesces lines into one write when it is not. While the reader handles
+//! what one read brought, what is sent (callbacks' answers, mostly) waits and
+//! leaves in one write when it is done. A line may follow the binary frames
+//! it refers to.
 
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +33,9 @@ struct State {
     pending: Vec<u8>,
     /// The writer task owns the channel: new lines queue behind `pending`.
     busy: bool,
+    /// The reader is handling a read: new lines queue in `pending` until it
+    /// is done ([`Outbox::hold`]).
+    held: bool,
     closed: bool,
 }
 
@@ -78,13 +83,18 @@ impl Outbox {
         }
         state.appended += (framed + line.len()) as u64 + 1;
         let end = state.appended;
-        if state.busy || coalesce || framed + line.len() >= DIRECT_LIMIT {
+        if state.busy || state.held || coalesce || framed + line.len() >= DIRECT_LIMIT {
             for frame in frames {
                 state.pending.extend_from_slice(&frame_header(frame.len()));
                 state.pending.extend_from_slice(frame);
             }
             state.pending.extend_from_slice(line.as_bytes());
             state.pending.push(b'\n');
+            // What waits for the reader leaves when it lets go, unless it is
+            // large or asked to be coalesced: that is the writer task's.
+            if state.held && !coalesce && framed + line.len() < DIRECT_LIMIT {
+                return end;
+            }
             if !state.busy {
                 state.busy = true;
                 self.wake.notify_one();
@@ -120,6 +130,43 @@ impl Outbox {
         end
     }
 
+    /// Holds what is sent until the guard goes: the reader handles a read
+    /// (many callbacks answer in it), and their answers leave together.
+    pub(crate) fn hold(&self) -> Held<'_> {
+        self.state.lock().unwrap().held = true;
+        Held(self)
+    }
+
+    /// Writes what waited while held, when the writer task is not busy.
+    fn release(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.held = false;
+        if state.busy || state.closed || state.pending.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut state.pending);
+        let written = match self.socket.try_write(&bytes) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+            Err(_) => {
+                state.closed = true;
+                return;
+            }
+        };
+        self.written.fetch_add(written as u64, Ordering::SeqCst);
+        if written < bytes.len() {
+            state.pending.extend_from_slice(&bytes[written..]);
+            state.busy = true;
+            self.wake.notify_one();
+        } else {
+            // The buffer is kept for the next read's answers, unless large.
+            if bytes.capacity() <= 4 * 1024 * 1024 {
+                state.pending = bytes;
+                state.pending.clear();
+            }
+        }
+    }
+
     /// Bytes written into the socket so far.
     pub(crate) fn written(&self) -> u64 {
         self.written.load(Ordering::SeqCst)
@@ -129,6 +176,15 @@ impl Outbox {
     pub(crate) fn close(&self) {
         self.state.lock().unwrap().closed = true;
         self.wake.notify_one();
+    }
+}
+
+/// While it lives, what is sent waits ([`Outbox::hold`]).
+pub(crate) struct Held<'a>(&'a Outbox);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 
