@@ -55,7 +55,7 @@ async fn sheet() -> outrigger::Result<Vec<(String, outrigger::Result<serde_json:
     let pool = Pool::builder()
         .engine(Engine::QuickJs)
         .workers(2)
-        .timeout(Duration::from_millis(250))
+        .timeout(Duration::from_millis(500))
         .sandbox(Sandbox::strict().max_memory_mb(32))
         .callbacks(Rates {
             per_usd: BTreeMap::from([("EUR", 0.9), ("JPY", 150.0)]),
@@ -75,7 +75,7 @@ async fn sheet() -> outrigger::Result<Vec<(String, outrigger::Result<serde_json:
         ("forever", "while (true) {}"),
         (
             "hoard",
-            "const a = []; for (;;) a.push('x'.repeat(1e5) + a.length)",
+            "const a = []; for (;;) a.push('x'.repeat(1e6) + a.length)",
         ),
     ];
     Ok(evaluate(&pool, &row, &formulas).await)
