@@ -113,12 +113,19 @@ impl Outbox {
             bytes
         };
         bytes.push(b'\n');
-        let written = match self.socket.try_write(&bytes) {
+        self.write_now(&mut state, &bytes);
+        end
+    }
+
+    /// Writes `bytes` straight to the socket; what it cannot take now goes
+    /// to the writer task. Whether all of it was written.
+    fn write_now(&self, state: &mut State, bytes: &[u8]) -> bool {
+        let written = match self.socket.try_write(bytes) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
             Err(_) => {
                 state.closed = true;
-                return end;
+                return false;
             }
         };
         self.written.fetch_add(written as u64, Ordering::SeqCst);
@@ -126,8 +133,9 @@ impl Outbox {
             state.pending.extend_from_slice(&bytes[written..]);
             state.busy = true;
             self.wake.notify_one();
+            return false;
         }
-        end
+        true
     }
 
     /// Holds what is sent until the guard goes: the reader handles a read
@@ -144,26 +152,11 @@ impl Outbox {
         if state.busy || state.closed || state.pending.is_empty() {
             return;
         }
-        let bytes = std::mem::take(&mut state.pending);
-        let written = match self.socket.try_write(&bytes) {
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
-            Err(_) => {
-                state.closed = true;
-                return;
-            }
-        };
-        self.written.fetch_add(written as u64, Ordering::SeqCst);
-        if written < bytes.len() {
-            state.pending.extend_from_slice(&bytes[written..]);
-            state.busy = true;
-            self.wake.notify_one();
-        } else {
-            // The buffer is kept for the next read's answers, unless large.
-            if bytes.capacity() <= 4 * 1024 * 1024 {
-                state.pending = bytes;
-                state.pending.clear();
-            }
+        let mut bytes = std::mem::take(&mut state.pending);
+        // The buffer is kept for the next read's answers, unless large.
+        if self.write_now(&mut state, &bytes) && bytes.capacity() <= 4 * 1024 * 1024 {
+            bytes.clear();
+            state.pending = bytes;
         }
     }
 
