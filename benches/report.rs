@@ -252,6 +252,10 @@ enum Floor {
     /// The evaluator serving caller tasks as a multiplexing client must
     /// ([`callers::run`]).
     Callers,
+    /// The same with the guarantees a worker gives its shared context
+    /// ([`Echoer::start_hardened`]): its realm frozen, each eval entered
+    /// into an `AsyncLocalStorage`.
+    Hardened,
 }
 
 impl Floor {
@@ -274,9 +278,12 @@ impl Floor {
                 })
                 .await
             }
-            Floor::Callers => {
-                let evaluators = [Echoer::start_evaluating(), Echoer::start_evaluating()];
-                floor_cpu(evaluators, echo::EVAL_LINE, |e| {
+            Floor::Callers | Floor::Hardened => {
+                let start = match self {
+                    Floor::Hardened => Echoer::start_hardened,
+                    _ => Echoer::start_evaluating,
+                };
+                floor_cpu([start(), start()], echo::EVAL_LINE, |e| {
                     callers::run(e.into(), echo::EVAL_LINE, total, concurrency)
                 })
                 .await
@@ -429,6 +436,9 @@ enum Subject {
     /// must: it writes its line itself when the channel is idle, and a
     /// reader task hands it the answer ([`callers::Callers::call_direct`]).
     CallersFloor,
+    /// The callers' floor over a hardened process
+    /// ([`Echoer::start_hardened`]).
+    HardenedFloor,
     Eval,
     SidecarEval,
     FreshEval,
@@ -442,6 +452,7 @@ struct Peers<'a> {
     echoer: &'a mut Echoer,
     evaluator: &'a mut Echoer,
     callers: &'a callers::Callers,
+    hardened: &'a callers::Callers,
     conn: &'a mut js_sidecar::Connection,
     shared: &'a Pool,
     fresh: &'a Pool,
@@ -460,6 +471,7 @@ impl Peers<'_> {
                     .await
             }
             Subject::CallersFloor => self.callers.call_direct(echo::EVAL_LINE).await,
+            Subject::HardenedFloor => self.hardened.call_direct(echo::EVAL_LINE).await,
             Subject::Eval => assert_eq!(self.shared.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::FreshEval => assert_eq!(self.fresh.eval::<i64>("2 + 2").await.unwrap(), 4),
             Subject::SidecarEval | Subject::SidecarRecreate => {
@@ -609,6 +621,7 @@ async fn main() {
     // time, and one serving a caller task through a reader task.
     let mut evaluator = Echoer::start_evaluating();
     let served = callers::Callers::start(vec![Echoer::start_evaluating()]);
+    let hardened = callers::Callers::start(vec![Echoer::start_hardened()]);
 
     // 1. Sequential eval.
     eprintln!("1. sequential eval");
@@ -631,6 +644,7 @@ async fn main() {
             echoer: &mut echoer,
             evaluator: &mut evaluator,
             callers: &served,
+            hardened: &hardened,
             conn: &mut conn,
             shared: &shared,
             fresh: &fresh,
@@ -643,6 +657,7 @@ async fn main() {
                 Floor,
                 EvalFloor,
                 CallersFloor,
+                HardenedFloor,
                 Eval,
                 SidecarEval,
                 FreshEval,
@@ -661,6 +676,7 @@ async fn main() {
                     Floor,
                     EvalFloor,
                     CallersFloor,
+                    HardenedFloor,
                     Eval,
                     SidecarEval,
                     Ping,
@@ -675,10 +691,11 @@ async fn main() {
             .await;
         (quiet, churn)
     };
-    let [mut echo_samples, mut eval_floor, mut callers_floor, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
+    let [mut echo_samples, mut eval_floor, mut callers_floor, mut hardened_floor, mut ours_shared, mut sidecar_reuse, mut ours_ping, mut theirs_ping] =
         quiet;
     drop(evaluator);
     drop(served.into_processes());
+    drop(hardened.into_processes());
     let [mut ours_fresh, mut sidecar_recreate] = churn;
     let echo_p50 = percentile(&mut echo_samples, 0.5);
     let echo_p99 = percentile(&mut echo_samples, 0.99);
@@ -731,17 +748,26 @@ async fn main() {
     rows.push(r);
     let eval_floor_p50 = percentile(&mut eval_floor, 0.5);
     let callers_floor_p50 = percentile(&mut callers_floor, 0.5);
+    let hardened_floor_p50 = percentile(&mut hardened_floor, 0.5);
     let mut r = row(
         "1",
-        "floors of a sequential eval, p50: the eval floor's process (each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer) driven one line at a time / served to a caller task that writes its line itself and is handed its answer by a reader task; ratios to the raw echo floor",
+        "floors of a sequential eval, p50: the eval floor's process (each line parsed, `2 + 2` run in a `vm` context, a JSON-RPC answer) driven one line at a time / served to a caller task that writes its line itself and is handed its answer by a reader task / the same, the process hardened as a worker's shared context is (intrinsics frozen, each eval in an `AsyncLocalStorage`); ratios to the raw echo floor",
     );
-    r.ours = format!("{} / {}", us(eval_floor_p50), us(callers_floor_p50));
+    r.ours = format!(
+        "{} / {} / {}",
+        us(eval_floor_p50),
+        us(callers_floor_p50),
+        us(hardened_floor_p50)
+    );
     r.node_e = format!("echo floor {}", us(echo_p50));
+    let ours_p50 = percentile(&mut ours_shared, 0.5).as_secs_f64();
     r.ratio = format!(
-        "{:.2}× / {:.2}× the echo floor; outrigger (shared) {:.2}× the callers' floor",
+        "{:.2}× / {:.2}× / {:.2}× the echo floor; outrigger (shared) {:.2}× the callers' floor, {:.2}× the hardened one",
         eval_floor_p50.as_secs_f64() / echo_p50.as_secs_f64(),
         callers_floor_p50.as_secs_f64() / echo_p50.as_secs_f64(),
-        percentile(&mut ours_shared, 0.5).as_secs_f64() / callers_floor_p50.as_secs_f64()
+        hardened_floor_p50.as_secs_f64() / echo_p50.as_secs_f64(),
+        ours_p50 / callers_floor_p50.as_secs_f64(),
+        ours_p50 / hardened_floor_p50.as_secs_f64()
     );
     r.target = "–".into();
     rows.push(r);
@@ -1196,6 +1222,11 @@ async fn main() {
         // multiplexing them over one channel per process must: what that
         // structure costs before any bookkeeping of a pool's own.
         (Floor::Callers, "floor of an eval round trip served to caller tasks: the eval floor's processes, each caller a task of its own whose line a shared writer task sends and whose answer a reader task hands back, CPU per 10,000, concurrency 1 / 16"),
+        // The same processes giving what a worker's shared context gives:
+        // intrinsics no script can change, and the run each eval belongs to
+        // carried into what it starts. What those guarantees cost the engine
+        // (its frozen prototypes switch off V8's fast array stores).
+        (Floor::Hardened, "floor of an eval round trip served to caller tasks, hardened: the callers' floor with each process's intrinsics frozen and each eval run inside an `AsyncLocalStorage`, as a worker's shared context is, CPU per 10,000, concurrency 1 / 16"),
     ] {
         rows.push(floor.row(what, &sidecar_cpu[..2], plan.cpu).await);
     }

@@ -46,6 +46,32 @@ s.on('data', (d) => { const text = rest + d; let start = 0, end, out = '';
   rest = text.slice(start); if (out !== '') s.write(out); });
 s.on('end', () => process.exit(0));"#;
 
+/// The evaluator with the guarantees a worker gives its shared context:
+/// first the realm's ECMAScript intrinsics and all they reach are frozen (as
+/// the worker runtime freezes its own, so that no script can change them
+/// for another run), then each eval runs entered into an
+/// `AsyncLocalStorage` (as a shared context's run is, so that what it
+/// starts stays its own).
+const HARDENED_EVALUATOR: &str = r#"const { AsyncLocalStorage } = require('async_hooks'); const als = new AsyncLocalStorage();
+const pending = ['Object', 'Function', 'Array', 'String', 'Number', 'Boolean', 'Symbol', 'BigInt', 'Error', 'TypeError', 'RangeError',
+  'SyntaxError', 'Promise', 'Date', 'RegExp', 'Map', 'Set', 'WeakMap', 'WeakSet', 'ArrayBuffer', 'Uint8Array', 'DataView', 'JSON',
+  'Math', 'Reflect', 'Proxy'].map((name) => globalThis[name]);
+pending.push(Object.getPrototypeOf(Uint8Array), Object.getPrototypeOf([][Symbol.iterator]()));
+const frozen = new Set();
+while (pending.length > 0) { const v = pending.pop();
+  if ((typeof v !== 'object' && typeof v !== 'function') || v === null || frozen.has(v)) continue;
+  frozen.add(v); Object.freeze(v); pending.push(Object.getPrototypeOf(v));
+  for (const d of Object.values(Object.getOwnPropertyDescriptors(v))) { if ('value' in d) pending.push(d.value); else pending.push(d.get, d.set); } }
+const vm = require('vm'); const context = vm.createContext({}); const scripts = new Map();
+const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); let rest = '';
+s.on('data', (d) => { const text = rest + d; let start = 0, end, out = '';
+  while ((end = text.indexOf('\n', start)) >= 0) { const m = JSON.parse(text.slice(start, end)); start = end + 1;
+    let script = scripts.get(m.params.code); if (script === undefined) { script = new vm.Script(m.params.code); scripts.set(m.params.code, script); }
+    const value = als.run(m, () => script.runInContext(context));
+    out += '{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":' + JSON.stringify(value) + '}\n'; }
+  rest = text.slice(start); if (out !== '') s.write(out); });
+s.on('end', () => process.exit(0));"#;
+
 /// A request the evaluator answers with `4`.
 pub const EVAL_LINE: &[u8] =
     b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"run\",\"params\":{\"code\":\"2 + 2\"}}\n";
@@ -58,6 +84,12 @@ impl Echoer {
     /// A process that evaluates rather than echoes (see [`EVALUATOR`]).
     pub fn start_evaluating() -> Echoer {
         Echoer::start_program(EVALUATOR)
+    }
+
+    /// The evaluator hardened as a worker's shared context is (see
+    /// [`HARDENED_EVALUATOR`]).
+    pub fn start_hardened() -> Echoer {
+        Echoer::start_program(HARDENED_EVALUATOR)
     }
 
     fn start_program(program: &str) -> Echoer {
