@@ -40,6 +40,76 @@ async fn a_thousand_concurrent_runs_are_all_answered_with_their_own_logs() {
     );
 }
 
+/// Runs of one shared context interleave at their awaits: each keeps its own
+/// logs and signal, whether its asynchronous part starts with a promise, a
+/// timer or a microtask, after a synchronous part that logged and started
+/// nothing, and with plain synchronous runs of the same context in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_sharing_a_context_keep_their_own_logs_across_awaits() {
+    if common::engine() == common::TestEngine::QuickJs {
+        // QuickJS has no async context: code after an await counts for the
+        // context's latest run (docs/ENGINES.md, "runs sharing a context").
+        return;
+    }
+    let pool = common::builder()
+        .workers(1)
+        .isolation(outrigger::Isolation::Worker)
+        .build()
+        .await
+        .unwrap();
+    let starts = [
+        "await new Promise((r) => setTimeout(r, id % 5))",
+        "await null",
+        "await new Promise((r) => queueMicrotask(r))",
+        "await new Promise((r) => setImmediate(r))",
+    ];
+    let runs: Vec<_> = (0..200)
+        .map(|n| {
+            let pool = pool.clone();
+            let start = starts[n % starts.len()];
+            tokio::spawn(async move {
+                let output = if n % 5 == 0 {
+                    // Synchronous: nothing of it outlives it.
+                    pool.run(Script::expression("console.log('sync', id); id * 2").global("id", n))
+                        .await
+                } else {
+                    // The context's globals are shared too: `id` is read
+                    // before any other run can set it again.
+                    let code = format!(
+                        "(async (id) => {{ console.log('start', id); {start}; \
+                         console.log('end', id, signal.aborted); \
+                         await new Promise((r) => setTimeout(r, 1)); console.log('last', id); \
+                         return id * 2; }})(id)"
+                    );
+                    pool.run(
+                        Script::expression(code)
+                            .global("id", n)
+                            .name(format!("run{n}.js")),
+                    )
+                    .await
+                };
+                (n, output)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        let output = output.unwrap();
+        assert_eq!(output.value, n * 2);
+        let messages: Vec<String> = output.logs.iter().map(|l| l.message()).collect();
+        let expected = if n % 5 == 0 {
+            vec![format!("sync {n}")]
+        } else {
+            vec![
+                format!("start {n}"),
+                format!("end {n} false"),
+                format!("last {n}"),
+            ]
+        };
+        assert_eq!(messages, expected, "run {n} saw only its own logs");
+    }
+}
+
 #[tokio::test]
 async fn runs_go_to_the_least_busy_worker_and_queue_beyond_the_limit() {
     let pool = common::builder()
