@@ -121,6 +121,12 @@ function tame(object, key, { value, enumerable }) {
  * `Object.prototype`'s, the errors' `constructor`, `name`, `message` and `toString`,
  * and `Function.prototype.toString`: every Node.js built-in module loads with them,
  * where three throw while loading without any.
+ *
+ * What freezing costs all the same: a frozen `Object.prototype` or `Array.prototype`
+ * switches off V8's no-elements protector for the whole engine, so every store that
+ * grows an array (the runtime's, and Node's own bookkeeping of each callback and tick)
+ * takes the engine's slow path. It is the price of the guarantee; BENCHMARKS.md
+ * measures it (the hardened floor).
  */
 export function freezeWorkerRealm() {
   const protoOf = Object.getPrototypeOf;
