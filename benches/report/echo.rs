@@ -33,18 +33,32 @@ impl Drop for Process {
 /// The echo: every chunk read is written back as it is.
 const ECHO: &str = "const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); s.on('data', (d) => s.write(d)); s.on('end', () => process.exit(0));";
 
-/// The least an evaluating worker does: each line parsed as a JSON-RPC
-/// request, its `params.code` run in one shared `vm` context (compiled once,
-/// then from a cache), the value answered as a JSON-RPC line, every answer
-/// to what one read brought in one write.
-const EVALUATOR: &str = r#"const vm = require('vm'); const context = vm.createContext({}); const scripts = new Map();
+/// An evaluating process: `$prelude` first, then each line parsed as a
+/// JSON-RPC request, its `params.code` run in one shared `vm` context
+/// (compiled once, then from a cache) by the expression `$run` (of `m`, the
+/// request, and `script`), the value answered as a JSON-RPC line, every
+/// answer to what one read brought in one write.
+macro_rules! evaluator {
+    ($prelude:literal, $run:literal) => {
+        concat!(
+            $prelude,
+            r#"const vm = require('vm'); const context = vm.createContext({}); const scripts = new Map();
 const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); let rest = '';
 s.on('data', (d) => { const text = rest + d; let start = 0, end, out = '';
   while ((end = text.indexOf('\n', start)) >= 0) { const m = JSON.parse(text.slice(start, end)); start = end + 1;
     let script = scripts.get(m.params.code); if (script === undefined) { script = new vm.Script(m.params.code); scripts.set(m.params.code, script); }
-    out += '{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":' + JSON.stringify(script.runInContext(context)) + '}\n'; }
+    const value = "#,
+            $run,
+            r#";
+    out += '{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":' + JSON.stringify(value) + '}\n'; }
   rest = text.slice(start); if (out !== '') s.write(out); });
-s.on('end', () => process.exit(0));"#;
+s.on('end', () => process.exit(0));"#
+        )
+    };
+}
+
+/// The least an evaluating worker does.
+const EVALUATOR: &str = evaluator!("", "script.runInContext(context)");
 
 /// The evaluator with the guarantees a worker gives its shared context:
 /// first the realm's ECMAScript intrinsics and all they reach are frozen (as
@@ -52,7 +66,8 @@ s.on('end', () => process.exit(0));"#;
 /// for another run), then each eval runs entered into an
 /// `AsyncLocalStorage` (as a shared context's run is, so that what it
 /// starts stays its own).
-const HARDENED_EVALUATOR: &str = r#"const { AsyncLocalStorage } = require('async_hooks'); const als = new AsyncLocalStorage();
+const HARDENED_EVALUATOR: &str = evaluator!(
+    r#"const { AsyncLocalStorage } = require('async_hooks'); const als = new AsyncLocalStorage();
 const pending = ['Object', 'Function', 'Array', 'String', 'Number', 'Boolean', 'Symbol', 'BigInt', 'Error', 'TypeError', 'RangeError',
   'SyntaxError', 'Promise', 'Date', 'RegExp', 'Map', 'Set', 'WeakMap', 'WeakSet', 'ArrayBuffer', 'Uint8Array', 'DataView', 'JSON',
   'Math', 'Reflect', 'Proxy'].map((name) => globalThis[name]);
@@ -62,15 +77,9 @@ while (pending.length > 0) { const v = pending.pop();
   if ((typeof v !== 'object' && typeof v !== 'function') || v === null || frozen.has(v)) continue;
   frozen.add(v); Object.freeze(v); pending.push(Object.getPrototypeOf(v));
   for (const d of Object.values(Object.getOwnPropertyDescriptors(v))) { if ('value' in d) pending.push(d.value); else pending.push(d.get, d.set); } }
-const vm = require('vm'); const context = vm.createContext({}); const scripts = new Map();
-const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true }); let rest = '';
-s.on('data', (d) => { const text = rest + d; let start = 0, end, out = '';
-  while ((end = text.indexOf('\n', start)) >= 0) { const m = JSON.parse(text.slice(start, end)); start = end + 1;
-    let script = scripts.get(m.params.code); if (script === undefined) { script = new vm.Script(m.params.code); scripts.set(m.params.code, script); }
-    const value = als.run(m, () => script.runInContext(context));
-    out += '{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":' + JSON.stringify(value) + '}\n'; }
-  rest = text.slice(start); if (out !== '') s.write(out); });
-s.on('end', () => process.exit(0));"#;
+"#,
+    "als.run(m, () => script.runInContext(context))"
+);
 
 /// A request the evaluator answers with `4`.
 pub const EVAL_LINE: &[u8] =
