@@ -51,12 +51,7 @@ async fn runs_sharing_a_context_keep_their_own_logs_across_awaits() {
         // context's latest run (docs/ENGINES.md, "runs sharing a context").
         return;
     }
-    let pool = common::builder()
-        .workers(1)
-        .isolation(outrigger::Isolation::Worker)
-        .build()
-        .await
-        .unwrap();
+    let pool = common::shared_context_pool().await;
     let starts = [
         "await new Promise((r) => setTimeout(r, id % 5))",
         "await null",

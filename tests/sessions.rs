@@ -130,12 +130,7 @@ async fn a_session_runs_modules_and_logs_per_run() {
 
 #[tokio::test]
 async fn worker_isolation_shares_one_context_between_plain_runs() {
-    let pool = common::builder()
-        .workers(1)
-        .isolation(outrigger::Isolation::Worker)
-        .build()
-        .await
-        .unwrap();
+    let pool = common::shared_context_pool().await;
     pool.run(Script::expression("globalThis.shared = 41"))
         .await
         .unwrap();

@@ -178,6 +178,17 @@ pub async fn pool() -> Pool {
     builder().build().await.expect("the pool starts")
 }
 
+/// A started one-worker pool whose plain runs share the worker's context
+/// (`Isolation::Worker`).
+pub async fn shared_context_pool() -> Pool {
+    builder()
+        .workers(1)
+        .isolation(outrigger::Isolation::Worker)
+        .build()
+        .await
+        .expect("the pool starts")
+}
+
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
