@@ -22,17 +22,8 @@ async fn a_thousand_concurrent_runs_are_all_answered_with_their_own_logs() {
             })
         })
         .collect();
-    for run in runs {
-        let (n, output) = run.await.unwrap();
-        let output = output.unwrap();
-        assert_eq!(output.value, n * 2);
-        let messages: Vec<String> = output.logs.iter().map(|l| l.message()).collect();
-        assert_eq!(
-            messages,
-            vec![format!("start {n}"), format!("end {n}")],
-            "run {n} saw only its own logs"
-        );
-    }
+    each_doubles_its_id_with_its_own_logs(runs, |n| vec![format!("start {n}"), format!("end {n}")])
+        .await;
     let stats = pool.stats();
     assert_eq!(
         (stats.completed, stats.failed, stats.in_flight, stats.queued),
@@ -87,12 +78,8 @@ async fn runs_sharing_a_context_keep_their_own_logs_across_awaits() {
             })
         })
         .collect();
-    for run in runs {
-        let (n, output) = run.await.unwrap();
-        let output = output.unwrap();
-        assert_eq!(output.value, n * 2);
-        let messages: Vec<String> = output.logs.iter().map(|l| l.message()).collect();
-        let expected = if n % 5 == 0 {
+    each_doubles_its_id_with_its_own_logs(runs, |n| {
+        if n % 5 == 0 {
             vec![format!("sync {n}")]
         } else {
             vec![
@@ -100,8 +87,23 @@ async fn runs_sharing_a_context_keep_their_own_logs_across_awaits() {
                 format!("end {n} false"),
                 format!("last {n}"),
             ]
-        };
-        assert_eq!(messages, expected, "run {n} saw only its own logs");
+        }
+    })
+    .await;
+}
+
+/// Awaits runs started with `id` = `n`: each answered `n * 2` and logged
+/// exactly `expected(n)`.
+async fn each_doubles_its_id_with_its_own_logs(
+    runs: Vec<tokio::task::JoinHandle<(usize, outrigger::Result<outrigger::Output>)>>,
+    expected: impl Fn(usize) -> Vec<String>,
+) {
+    for run in runs {
+        let (n, output) = run.await.unwrap();
+        let output = output.unwrap();
+        assert_eq!(output.value, n * 2);
+        let messages: Vec<String> = output.logs.iter().map(|l| l.message()).collect();
+        assert_eq!(messages, expected(n), "run {n} saw only its own logs");
     }
 }
 
