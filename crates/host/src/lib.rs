@@ -44,6 +44,7 @@ mod run;
 mod runner;
 mod sandbox;
 mod script;
+mod script_key;
 mod session;
 mod store;
 mod strip;

@@ -51,7 +51,11 @@ fn floor_of(bucket: usize) -> u64 {
 
 impl Recorder {
     pub(crate) fn record(&self, duration: Duration) {
-        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+        // Every run's: in u64 arithmetic (`as_micros` divides a u128).
+        let micros = duration
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(duration.subsec_micros()));
         self.counts[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);

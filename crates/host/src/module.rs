@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::run::RunHandle;
 use crate::runner::Runner;
-use crate::script::{script_key, ScriptKind};
+use crate::script::ScriptKind;
+use crate::script_key::script_key;
 use crate::wire::methods::{ModuleLoad, ModuleUnload};
 use crate::wire::Loaded;
 

@@ -56,7 +56,7 @@ pub struct RunHandle {
     events: Vec<Event>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
-    script: String,
+    script: Arc<str>,
     outcome: Option<Result<Payload>>,
     settled: bool,
     started: std::time::Instant,
@@ -79,7 +79,7 @@ impl RunHandle {
         lease: Lease,
         mut outgoing: Outgoing,
         timeout: Duration,
-        script: String,
+        script: Arc<str>,
         approver: Option<Approver>,
     ) -> Self {
         let RunHome {
@@ -93,6 +93,11 @@ impl RunHandle {
             lease.worker().begin_run(id, id, approver.clone());
         }
         let replies = outgoing.send(lease.worker(), id, dispatcher.limits().blocked_after);
+        // One reading of the clock for its start and its deadline.
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::from_std(started)
+            .checked_add(timeout)
+            .unwrap_or_else(|| tokio::time::Instant::from_std(started) + FAR_FUTURE);
         RunHandle {
             id,
             request: id,
@@ -104,8 +109,8 @@ impl RunHandle {
             moving: None,
             logs: Vec::new(),
             events: Vec::new(),
-            deadline: Box::pin(tokio::time::sleep(timeout)),
-            started: std::time::Instant::now(),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            started,
             timeout,
             script,
             outcome: None,
@@ -398,6 +403,10 @@ impl Drop for RunHandle {
         }
     }
 }
+
+/// The deadline of a run whose timeout reaches past what the clock can
+/// hold: in effect, none.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
 
 /// What a run has produced so far (see [`RunHandle::wait_for`]).
 #[derive(Debug, Clone, PartialEq)]

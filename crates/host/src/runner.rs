@@ -123,6 +123,13 @@ impl Runner {
             max_callbacks: self.defaults.max_callback_calls,
         };
         let outgoing = Outgoing::call(handle, export, args, pinned, limits);
-        RunHandle::start(&self.home, lease, outgoing, limits.timeout, name, None)
+        RunHandle::start(
+            &self.home,
+            lease,
+            outgoing,
+            limits.timeout,
+            name.into(),
+            None,
+        )
     }
 }

@@ -2,13 +2,14 @@
 //! source in memory, its content address computed) to be sent.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::callbacks::{Approval, ApprovalRequest, Approver};
 use crate::error::{Error, Result};
+use crate::script_key::{recent_key, script_key};
 
 /// How a script's source is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,14 +52,14 @@ enum Source {
 pub struct Script {
     kind: ScriptKind,
     source: Source,
-    name: Option<String>,
+    name: Option<Arc<str>>,
     globals: Vec<(String, Result<String, String>)>,
     /// The frames of the globals' binary values (see [`Script::global`]).
     frames: Vec<bytes::Bytes>,
     timeout: Option<Duration>,
     max_callbacks: Option<u32>,
     retries: u32,
-    key: Arc<OnceLock<String>>,
+    key: Arc<OnceLock<Arc<str>>>,
     approver: Option<Approver>,
     /// Its source is TypeScript: the types are erased before it is sent.
     typescript: bool,
@@ -148,7 +149,7 @@ impl Script {
 
     /// The source as written (TypeScript or JavaScript), read from disk for
     /// file scripts, and the name errors give it.
-    pub(crate) async fn source(&self) -> Result<(String, Arc<str>)> {
+    pub(crate) async fn source(&self) -> Result<(Arc<str>, Arc<str>)> {
         let code = match &self.source {
             Source::Code(code) => code.clone(),
             Source::File(path) => tokio::fs::read_to_string(path)
@@ -201,7 +202,7 @@ impl Script {
     /// The name stack traces and errors show for this script (the file name
     /// of its frames). Defaults to `script.js` / `module.mjs`, or the path.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.name = Some(name.into().into());
         self.key = Arc::default();
         self
     }
@@ -266,15 +267,11 @@ impl Script {
         self.timeout.unwrap_or(default)
     }
 
-    pub(crate) fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> Arc<str> {
         match (&self.name, &self.source) {
             (Some(name), _) => name.clone(),
-            (None, Source::File(path)) => path.display().to_string(),
-            (None, Source::Code(_)) => match self.kind {
-                ScriptKind::Expression => "script.js".into(),
-                ScriptKind::Module if self.typescript => "module.ts".into(),
-                ScriptKind::Module => "module.mjs".into(),
-            },
+            (None, Source::File(path)) => path.display().to_string().into(),
+            (None, Source::Code(_)) => default_name(self.kind, self.typescript),
         }
     }
 
@@ -292,7 +289,7 @@ impl Script {
         let (key, file) = match &self.source {
             Source::Code(_) => (
                 self.key
-                    .get_or_init(|| script_key(self.kind, &name, &code))
+                    .get_or_init(|| recent_key(self.kind, &name, &code))
                     .clone(),
                 None,
             ),
@@ -301,7 +298,7 @@ impl Script {
                 // its absolute path, so the path is part of its identity.
                 let file = crate::paths::absolute_file(path);
                 let key = script_key(self.kind, &format!("{name}\0{file}"), &code);
-                (key, Some(file))
+                (key.into(), Some(file))
             }
         };
         let globals = self.globals_json()?.map(Arc::from);
@@ -339,13 +336,25 @@ impl Script {
     }
 }
 
+/// The name of a script given as text without one. Shared: every run
+/// carries its name along.
+fn default_name(kind: ScriptKind, typescript: bool) -> Arc<str> {
+    static DEFAULT: LazyLock<[Arc<str>; 3]> =
+        LazyLock::new(|| ["script.js".into(), "module.ts".into(), "module.mjs".into()]);
+    match kind {
+        ScriptKind::Expression => DEFAULT[0].clone(),
+        ScriptKind::Module if typescript => DEFAULT[1].clone(),
+        ScriptKind::Module => DEFAULT[2].clone(),
+    }
+}
+
 /// A script with its source in memory and its cache key computed.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadedScript {
     pub(crate) kind: ScriptKind,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) code: Arc<str>,
-    pub(crate) key: String,
+    pub(crate) key: Arc<str>,
     /// The absolute path of a script read from a file.
     pub(crate) file: Option<String>,
     pub(crate) globals: Option<Arc<str>>,
@@ -355,70 +364,41 @@ pub(crate) struct LoadedScript {
     pub(crate) approver: Option<Approver>,
 }
 
-/// The content address of a script: a hash of its kind, name and source.
-/// Its first 128 bits, in hex.
-pub(crate) fn script_key(kind: ScriptKind, name: &str, code: &str) -> String {
-    let parts = [
-        kind.as_str().as_bytes(),
-        b"\0",
-        name.as_bytes(),
-        b"\0",
-        code.as_bytes(),
-    ];
-    let length: usize = parts.iter().map(|part| part.len()).sum();
-    // Every run computes it: a short script's parts are hashed in one call,
-    // which costs a fraction of a hasher fed piece by piece.
-    let hash = if length <= SHORT_SCRIPT {
-        let mut bytes = [0u8; SHORT_SCRIPT];
-        let mut end = 0;
-        for part in parts {
-            bytes[end..end + part.len()].copy_from_slice(part);
-            end += part.len();
+impl LoadedScript {
+    /// What `eval` sends: an expression with nothing else set, loaded
+    /// without waiting, as [`Script::expression`]'s [`Script::load`] would be.
+    pub(crate) fn expression(code: &str) -> LoadedScript {
+        let name = default_name(ScriptKind::Expression, false);
+        LoadedScript {
+            key: recent_key(ScriptKind::Expression, &name, code),
+            kind: ScriptKind::Expression,
+            name,
+            code: code.into(),
+            file: None,
+            globals: None,
+            frames: Vec::new(),
+            max_callbacks: None,
+            approver: None,
         }
-        blake3::hash(&bytes[..end])
-    } else {
-        let mut hasher = blake3::Hasher::new();
-        for part in parts {
-            hasher.update(part);
-        }
-        hasher.finalize()
-    };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = [0u8; 32];
-    for (pair, byte) in key.chunks_exact_mut(2).zip(hash.as_bytes()) {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 15)];
     }
-    String::from_utf8(key.to_vec()).expect("hex digits are ASCII")
 }
-
-/// The longest script (with its kind and name) [`script_key`] hashes from
-/// one copy on the stack.
-const SHORT_SCRIPT: usize = 1024;
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
 
     #[test]
-    fn keys_depend_on_kind_name_and_code() {
-        let a = script_key(ScriptKind::Expression, "a.js", "1");
-        assert_eq!(a, script_key(ScriptKind::Expression, "a.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Module, "a.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Expression, "b.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Expression, "a.js", "2"));
-        // A short script and a long one are keyed alike: the first 128 bits
-        // of the hash of `kind \0 name \0 code`, in hex.
-        for code in [
-            "1".to_owned(),
-            "x".repeat(SHORT_SCRIPT),
-            "y".repeat(3 * SHORT_SCRIPT),
-        ] {
-            let whole = format!("expression\0a.js\0{code}");
-            assert_eq!(
-                script_key(ScriptKind::Expression, "a.js", &code),
-                blake3::hash(whole.as_bytes()).to_hex()[..32]
-            );
+    fn an_eval_sends_what_its_script_would() {
+        for code in ["2 + 2", "", "'é'", &"x".repeat(5000)] {
+            let loaded = Script::expression(code)
+                .load()
+                .now_or_never()
+                .expect("a script in memory loads without waiting")
+                .unwrap();
+            let direct = LoadedScript::expression(code);
+            assert_eq!(format!("{direct:?}"), format!("{loaded:?}"));
         }
     }
 }

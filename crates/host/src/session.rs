@@ -11,7 +11,7 @@ use crate::output::Output;
 use crate::paths::read_module_file;
 use crate::run::RunHandle;
 use crate::runner::Runner;
-use crate::script::Script;
+use crate::script::{LoadedScript, Script};
 use crate::wire::methods::{SessionClose, SessionOpen};
 
 /// A context that lives across runs: what one run sets on `globalThis`, the
@@ -75,7 +75,12 @@ impl Session {
 
     /// Evaluates an expression in the session's context.
     pub async fn eval<T: DeserializeOwned>(&self, code: &str) -> Result<T> {
-        let mut handle = self.start(Script::expression(code)).await?;
+        let loaded = LoadedScript::expression(code);
+        self.check_alive()?;
+        let lease = self.runner.dispatcher.claim(&self.member)?;
+        let mut handle =
+            self.runner
+                .start_script(lease, loaded, Some(self.id), self.runner.defaults.timeout);
         let raw = handle.finish().await?;
         raw.read().map_err(Error::Deserialize)
     }

@@ -126,11 +126,10 @@ impl Connection {
     }
 
     fn send<R: Request>(&self, id: u64, request: &R, replies: ReplySender, may_coalesce: bool) {
-        let params = request.params();
-        let attachment = request.attachment();
+        let line = wire::request(id, request);
         let frames = request.frames();
-        let size = params.len()
-            + attachment.map_or(0, str::len)
+        let size = line.params_len
+            + request.attachment().map_or(0, str::len)
             + frames.iter().map(|f| f.len()).sum::<usize>();
         if size > self.max_message_bytes {
             let _ = replies.send(Reply::Done(Err(RpcError {
@@ -143,7 +142,6 @@ impl Connection {
             })));
             return;
         }
-        let line = wire::request(id, R::METHOD, &params, attachment);
         let mut pending = self.pending.lock().unwrap();
         if let Some(reason) = &pending.closed {
             let _ = replies.send(Reply::Exited {
@@ -165,7 +163,7 @@ impl Connection {
             && (!pending.waiting.is_empty() || self.answered_together.load(Ordering::Relaxed) > 1);
         // Written under the lock, so that its place in the stream is known
         // before its answer can be.
-        let end = self.outbox.send_message(frames, line, coalesce);
+        let end = self.outbox.send_message(frames, line.text, coalesce);
         pending.waiting.insert(
             id,
             Waiter {

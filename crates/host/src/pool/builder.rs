@@ -25,7 +25,8 @@ use crate::module::ModuleRegistry;
 use crate::paths::absolute_dir;
 use crate::runner::{RunDefaults, Runner};
 use crate::sandbox::Sandbox;
-use crate::script::{script_key, ScriptKind};
+use crate::script::ScriptKind;
+use crate::script_key::script_key;
 use crate::store::FileStore;
 use crate::wire::methods::{Init, Preload, RegisteredModule};
 

@@ -24,7 +24,7 @@ use crate::output::Output;
 use crate::paths::{absolute_dir, read_module_file};
 use crate::run::RunHandle;
 use crate::runner::Runner;
-use crate::script::Script;
+use crate::script::{LoadedScript, Script};
 use crate::session::Session;
 use crate::wire::methods::Ping;
 use crate::wire::WorkerStats;
@@ -80,7 +80,11 @@ impl Pool {
     /// awaited). Console output goes to `tracing` only; use [`Pool::run`] to
     /// get it.
     pub async fn eval<T: DeserializeOwned>(&self, code: &str) -> Result<T> {
-        let mut handle = self.start(Script::expression(code)).await?;
+        let loaded = LoadedScript::expression(code);
+        let lease = self.runner().dispatcher.acquire().await?;
+        let mut handle = self
+            .runner()
+            .start_script(lease, loaded, None, self.timeout());
         let raw = handle.finish().await?;
         raw.read().map_err(Error::Deserialize)
     }

@@ -1,26 +1,40 @@
 //! Writing lines: requests (with their attachment line), notifications and
 //! responses, each without its final newline.
 
+use super::methods::Request;
+
 /// A request line, followed, when there is one, by its attachment line: a
 /// large JSON value named by the request's `"attachment"` param, sent as it
 /// is rather than escaped into a string (which would cost an escaping pass
 /// here and a string decode in the worker). The attachment must be compact
 /// JSON: see [`attachable`].
-pub(crate) fn request(id: u64, method: &str, params: &str, attachment: Option<&str>) -> String {
+pub(crate) fn request<R: Request>(id: u64, request: &R) -> Line {
+    let attachment = request.attachment();
     let extra = attachment.map_or(0, |a| a.len() + 1);
-    let mut line = String::with_capacity(64 + method.len() + params.len() + extra);
+    let mut line = String::with_capacity(64 + R::METHOD.len() + request.params_len() + extra);
     line.push_str(r#"{"jsonrpc":"2.0","id":"#);
     push_u64(&mut line, id);
     line.push_str(r#","method":""#);
-    line.push_str(method);
+    line.push_str(R::METHOD);
     line.push_str(r#"","params":"#);
-    line.push_str(params);
+    let params_start = line.len();
+    request.write_params(&mut line);
+    let params_len = line.len() - params_start;
     line.push('}');
     if let Some(attachment) = attachment {
         line.push('\n');
         line.push_str(attachment);
     }
-    line
+    Line {
+        text: line,
+        params_len,
+    }
+}
+
+/// A request's line (with its attachment line), and how long its params are.
+pub(crate) struct Line {
+    pub(crate) text: String,
+    pub(crate) params_len: usize,
 }
 
 /// Whether a JSON text can travel as an attachment line: JSON texts from
@@ -97,24 +111,37 @@ pub(crate) fn push_u64(out: &mut String, n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::codes;
+    use crate::wire::{codes, methods};
 
     #[test]
     fn writes_requests_and_error_responses() {
+        let ping = request(5, &methods::Ping);
         assert_eq!(
-            request(5, "ping", "{}", None),
+            ping.text,
             r#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{}}"#
         );
-        let globals = r#"{"input":"a \"quoted\" line\nbreak"}"#;
-        assert!(attachable(globals));
+        assert_eq!(ping.params_len, 2);
+        let args = r#"[{"input":"a \"quoted\" line\nbreak"}]"#;
+        assert!(attachable(args));
         assert!(!attachable("{\"a\":\n1}"));
+        let call = methods::Call {
+            handle: 3,
+            export: "f",
+            args,
+            frames: &[],
+            timeout: std::time::Duration::from_millis(250),
+            max_callbacks: 0,
+            start_by: None,
+        };
+        let line = request(6, &call);
+        let params = call.params();
         assert_eq!(
-            request(6, "run", r#"{"attachment":"globals"}"#, Some(globals)),
-            format!(
-                "{}\n{globals}",
-                r#"{"jsonrpc":"2.0","id":6,"method":"run","params":{"attachment":"globals"}}"#
-            )
+            line.text,
+            format!(r#"{{"jsonrpc":"2.0","id":6,"method":"call","params":{params}}}"#)
+                + "\n"
+                + args
         );
+        assert_eq!(line.params_len, params.len());
         assert_eq!(
             response(7, r#"{"a":[1]}"#),
             r#"{"jsonrpc":"2.0","id":7,"result":{"a":[1]}}"#

@@ -19,6 +19,15 @@ pub(crate) trait Request {
     const RUNS_CODE: bool = false;
     /// The params object, as JSON text.
     fn params(&self) -> String;
+    /// Appends the params object to `line`, a request line being written
+    /// (the hot requests write theirs in place, not into a text of their own).
+    fn write_params(&self, line: &mut String) {
+        line.push_str(&self.params());
+    }
+    /// About how long the params object is, to size its line once.
+    fn params_len(&self) -> usize {
+        64
+    }
     /// The value that follows the request on an attachment line, if any.
     fn attachment(&self) -> Option<&str> {
         None
@@ -172,45 +181,52 @@ impl Request for Run<'_> {
     const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
+        let mut params = String::with_capacity(self.params_len());
+        self.write_params(&mut params);
+        params
+    }
+
+    fn params_len(&self) -> usize {
         let inline_globals = self.globals.filter(|_| !self.globals_attached());
-        let mut params = String::with_capacity(
-            128 + self.name.len()
-                + self.key.len()
-                + self.file.map_or(0, str::len)
-                + self.code.map_or(0, str::len)
-                + inline_globals.map_or(0, str::len),
-        );
+        128 + self.name.len()
+            + self.key.len()
+            + self.file.map_or(0, str::len)
+            + self.code.map_or(0, str::len)
+            + inline_globals.map_or(0, str::len)
+    }
+
+    fn write_params(&self, params: &mut String) {
+        let inline_globals = self.globals.filter(|_| !self.globals_attached());
         params.push_str(r#"{"kind":""#);
         params.push_str(self.kind);
         params.push_str(r#"","name":"#);
-        push_json_string(&mut params, self.name);
+        push_json_string(params, self.name);
         if let Some(file) = self.file {
             params.push_str(r#","file":"#);
-            push_json_string(&mut params, file);
+            push_json_string(params, file);
         }
         params.push_str(r#","key":""#);
         params.push_str(self.key);
         params.push('"');
         if let Some(code) = self.code {
             params.push_str(r#","code":"#);
-            push_json_string(&mut params, code);
+            push_json_string(params, code);
         }
         if self.globals.is_some() {
             match inline_globals {
                 Some(globals) => {
                     params.push_str(r#","globals":"#);
-                    push_json_string(&mut params, globals);
+                    push_json_string(params, globals);
                 }
                 None => params.push_str(r#","attachment":"globals""#),
             }
         }
         if let Some(session) = self.session {
             params.push_str(r#","session":"#);
-            push_u64(&mut params, session);
+            push_u64(params, session);
         }
-        push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
+        push_limits(params, self.timeout, self.max_callbacks, self.start_by);
         params.push('}');
-        params
     }
 
     fn attachment(&self) -> Option<&str> {
@@ -231,10 +247,12 @@ fn push_limits(params: &mut String, timeout: Duration, max_callbacks: u32, start
     // callbacks (0), the worker's default, is left out: each byte of a
     // run's line is parsed.
     params.push_str(r#","timeout":"#);
-    push_u64(
-        params,
-        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-    );
+    // In u64 arithmetic: `as_millis` divides a u128.
+    let millis = timeout
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(timeout.subsec_millis()));
+    push_u64(params, millis);
     if max_callbacks > 0 {
         params.push_str(r#","maxCallbacks":"#);
         push_u64(params, max_callbacks.into());
@@ -265,15 +283,23 @@ impl Request for Call<'_> {
     const RUNS_CODE: bool = true;
 
     fn params(&self) -> String {
-        let mut params = String::with_capacity(96 + self.export.len());
-        params.push_str(r#"{"handle":"#);
-        push_u64(&mut params, self.handle);
-        params.push_str(r#","export":"#);
-        push_json_string(&mut params, self.export);
-        params.push_str(r#","attachment":"args""#);
-        push_limits(&mut params, self.timeout, self.max_callbacks, self.start_by);
-        params.push('}');
+        let mut params = String::with_capacity(self.params_len());
+        self.write_params(&mut params);
         params
+    }
+
+    fn params_len(&self) -> usize {
+        96 + self.export.len()
+    }
+
+    fn write_params(&self, params: &mut String) {
+        params.push_str(r#"{"handle":"#);
+        push_u64(params, self.handle);
+        params.push_str(r#","export":"#);
+        push_json_string(params, self.export);
+        params.push_str(r#","attachment":"args""#);
+        push_limits(params, self.timeout, self.max_callbacks, self.start_by);
+        params.push('}');
     }
 
     fn attachment(&self) -> Option<&str> {
@@ -468,6 +494,17 @@ mod tests {
             )
         );
         assert_eq!(full.attachment(), Some(r#"{"a":1}"#));
+        // Timeouts in whole milliseconds, the longest saturating.
+        for (timeout, millis) in [
+            (Duration::from_micros(2_999), 2),
+            (Duration::new(4, 999_999_999), 4_999),
+            (Duration::from_secs(u64::MAX / 1000), u64::MAX / 1000 * 1000),
+            (Duration::MAX, u64::MAX),
+        ] {
+            let params: serde_json::Value =
+                serde_json::from_str(&Run { timeout, ..run() }.params()).unwrap();
+            assert_eq!(params["timeout"], millis, "{timeout:?}");
+        }
         // Pretty JSON holds newlines: it goes escaped inside the params instead.
         let pretty = Run {
             globals: Some("{\n\"a\": 1}"),
