@@ -33,8 +33,12 @@ pub(crate) struct ModuleSpec {
 impl ModuleSpec {
     pub(crate) fn new(handle: u64, name: String, code: String, file: Option<String>) -> Self {
         let key = match &file {
-            Some(file) => script_key(ScriptKind::Module, &format!("{name}\0{file}"), &code),
-            None => script_key(ScriptKind::Module, &name, &code),
+            Some(file) => script_key(
+                ScriptKind::Module.as_str(),
+                &format!("{name}\0{file}"),
+                &code,
+            ),
+            None => script_key(ScriptKind::Module.as_str(), &name, &code),
         };
         ModuleSpec {
             handle,

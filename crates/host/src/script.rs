@@ -289,7 +289,7 @@ impl Script {
         let (key, file) = match &self.source {
             Source::Code(_) => (
                 self.key
-                    .get_or_init(|| recent_key(self.kind, &name, &code))
+                    .get_or_init(|| recent_key(self.kind.as_str(), &name, &code))
                     .clone(),
                 None,
             ),
@@ -297,7 +297,7 @@ impl Script {
                 // The worker resolves the file's relative imports against
                 // its absolute path, so the path is part of its identity.
                 let file = crate::paths::absolute_file(path);
-                let key = script_key(self.kind, &format!("{name}\0{file}"), &code);
+                let key = script_key(self.kind.as_str(), &format!("{name}\0{file}"), &code);
                 (key.into(), Some(file))
             }
         };
@@ -370,7 +370,7 @@ impl LoadedScript {
     pub(crate) fn expression(code: &str) -> LoadedScript {
         let name = default_name(ScriptKind::Expression, false);
         LoadedScript {
-            key: recent_key(ScriptKind::Expression, &name, code),
+            key: recent_key(ScriptKind::Expression.as_str(), &name, code),
             kind: ScriptKind::Expression,
             name,
             code: code.into(),

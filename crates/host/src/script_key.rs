@@ -4,11 +4,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::script::ScriptKind;
-
-/// The content address of a script: a hash of its kind, name and source.
-/// Its first 128 bits, in hex.
-pub(crate) fn script_key(kind: ScriptKind, name: &str, code: &str) -> String {
+/// The content address of a script: a hash of its kind (as the wire names
+/// it: `ScriptKind::as_str`), name and source. Its first 128 bits, in hex.
+pub(crate) fn script_key(kind: &str, name: &str, code: &str) -> String {
     let parts = parts(kind, name, code);
     let length: usize = parts.iter().map(|part| part.len()).sum();
     // Every run computes it: a short script's parts are hashed in one call,
@@ -43,7 +41,7 @@ pub(crate) fn script_key(kind: ScriptKind, name: &str, code: &str) -> String {
 /// keyed from costs a fraction of hashing it. Which slot a script takes is
 /// chosen by a cheap hash; what is found there counts only if it holds the
 /// very same kind, name and source, so the answer is always `script_key`'s.
-pub(crate) fn recent_key(kind: ScriptKind, name: &str, code: &str) -> Arc<str> {
+pub(crate) fn recent_key(kind: &str, name: &str, code: &str) -> Arc<str> {
     let parts = parts(kind, name, code);
     let length: usize = parts.iter().map(|part| part.len()).sum();
     if length > SHORT_SCRIPT {
@@ -67,9 +65,9 @@ pub(crate) fn recent_key(kind: ScriptKind, name: &str, code: &str) -> Arc<str> {
 }
 
 /// What is hashed: `kind \0 name \0 code`.
-fn parts<'a>(kind: ScriptKind, name: &'a str, code: &'a str) -> [&'a [u8]; 5] {
+fn parts<'a>(kind: &'a str, name: &'a str, code: &'a str) -> [&'a [u8]; 5] {
     [
-        kind.as_str().as_bytes(),
+        kind.as_bytes(),
         b"\0",
         name.as_bytes(),
         b"\0",
@@ -132,11 +130,11 @@ mod tests {
 
     #[test]
     fn keys_depend_on_kind_name_and_code() {
-        let a = script_key(ScriptKind::Expression, "a.js", "1");
-        assert_eq!(a, script_key(ScriptKind::Expression, "a.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Module, "a.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Expression, "b.js", "1"));
-        assert_ne!(a, script_key(ScriptKind::Expression, "a.js", "2"));
+        let a = script_key("expression", "a.js", "1");
+        assert_eq!(a, script_key("expression", "a.js", "1"));
+        assert_ne!(a, script_key("module", "a.js", "1"));
+        assert_ne!(a, script_key("expression", "b.js", "1"));
+        assert_ne!(a, script_key("expression", "a.js", "2"));
         // A short script and a long one are keyed alike: the first 128 bits
         // of the hash of `kind \0 name \0 code`, in hex.
         for code in [
@@ -146,7 +144,7 @@ mod tests {
         ] {
             let whole = format!("expression\0a.js\0{code}");
             assert_eq!(
-                script_key(ScriptKind::Expression, "a.js", &code),
+                script_key("expression", "a.js", &code),
                 blake3::hash(whole.as_bytes()).to_hex()[..32]
             );
         }
@@ -159,22 +157,15 @@ mod tests {
         // given is the script's own.
         let mut scripts = Vec::new();
         for i in 0..(4 * SLOTS) {
-            scripts.push((ScriptKind::Expression, format!("n{i}"), format!("{i}")));
-            scripts.push((ScriptKind::Module, format!("n{i}"), format!("{i}")));
-            scripts.push((ScriptKind::Expression, format!("n{i}\0"), format!("{i}")));
-            scripts.push((ScriptKind::Expression, "n".to_owned(), format!("{i}\0n{i}")));
+            scripts.push(("expression", format!("n{i}"), format!("{i}")));
+            scripts.push(("module", format!("n{i}"), format!("{i}")));
+            scripts.push(("expression", format!("n{i}\0"), format!("{i}")));
+            scripts.push(("expression", "n".to_owned(), format!("{i}\0n{i}")));
         }
-        scripts.push((
-            ScriptKind::Expression,
-            "long.js".into(),
-            "z".repeat(2 * SHORT_SCRIPT),
-        ));
+        scripts.push(("expression", "long.js".into(), "z".repeat(2 * SHORT_SCRIPT)));
         for _ in 0..2 {
             for (kind, name, code) in &scripts {
-                assert_eq!(
-                    &*recent_key(*kind, name, code),
-                    script_key(*kind, name, code)
-                );
+                assert_eq!(&*recent_key(kind, name, code), script_key(kind, name, code));
             }
         }
     }

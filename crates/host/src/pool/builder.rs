@@ -813,7 +813,7 @@ impl PoolBuilder {
                 .map(|(name, code)| {
                     let module = RegisteredModule {
                         code: code.clone(),
-                        key: script_key(ScriptKind::Module, name, code),
+                        key: script_key(ScriptKind::Module.as_str(), name, code),
                     };
                     (name.clone(), module)
                 })
