@@ -8,7 +8,7 @@ import { nowMs, hostMicrosAt } from './01_clock.mjs';
 import { respondError } from './03_channel.mjs';
 import { toJsonText, withFrames } from './04_json.mjs';
 import { RunEnded, respondThrown } from './05_errors.mjs';
-import { compileScript, compileModule, scriptIn, watchdogFor, noteSyncTime } from './20_compile.mjs';
+import { compileScript, compileModule, scriptIn, watchdogFor, noteSyncTime, lruGet, lruSet } from './20_compile.mjs';
 import { linkerFor, dynamicImport } from './24_imports.mjs';
 import { createContext } from './25_preloads.mjs';
 import { execute } from './27_lifecycle.mjs';
@@ -29,12 +29,45 @@ function tooLate(id, params, now) {
 /** A result's JSON text, its binary values pushed to `frames`. */
 const encodeResult = (value, frames) => toJsonText(value, 'value', frames);
 
+/**
+ * The kind and name of each script run here, by key, kept by the rule and
+ * to the size of the host's mirror of the compiled scripts
+ * (`engine/script_cache.rs`): a run the host sends by key alone leaves them
+ * out, as its line is parsed on every run.
+ */
+const runNames = new Map();
+
+/**
+ * Completes `params` of a run sent by key alone with its kind and name;
+ * false (answered) when this worker does not know the key or they are
+ * missing from a run with its source.
+ */
+function withKindAndName(id, params) {
+  if (params.kind !== undefined && params.name !== undefined) {
+    if (typeof params.code === 'string') lruSet(runNames, params.key, { kind: params.kind, name: params.name });
+    else lruGet(runNames, params.key);
+    return true;
+  }
+  if (typeof params.code === 'string') {
+    respondError(id, CODES.INVALID_PARAMS, 'params of "run" with its code need kind, name');
+    return false;
+  }
+  const known = lruGet(runNames, params.key);
+  if (known === undefined) {
+    respondError(id, CODES.UNKNOWN_SCRIPT, `script ${params.key} is not cached here`);
+    return false;
+  }
+  params.kind = known.kind;
+  params.name = known.name;
+  return true;
+}
+
 /** `run`: a classic script or a module, in a fresh context, the shared one or a session's. */
 export function runScript(id, params) {
   // One reading of the clock serves the start deadline, the run's own
   // deadline and its synchronous part's time.
   const now = nowMs();
-  if (tooLate(id, params, now)) return;
+  if (!withKindAndName(id, params) || tooLate(id, params, now)) return;
   let target;
   try {
     target = contextFor(params.session);

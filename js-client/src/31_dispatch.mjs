@@ -89,7 +89,7 @@ function missingParams(method, params) {
 
 /** What each method cannot do without. */
 const REQUIRED_PARAMS = {
-  run: ['kind', 'name'],
+  run: ['key'],
   call: ['handle', 'export'],
   'module.load': ['handle', 'name'],
   'session.open': ['session'],

@@ -31,6 +31,33 @@ describe('script cache', () => {
     assert.equal(valueOf(await w.run(params)), 42);
   });
 
+  it('runs a script sent by key alone without its kind and name as it first came', async () => {
+    const key = uniqueKey('bare-key');
+    const code = 'if (input.fail) throw new Error("boom");\nexport default input.v;';
+    assert.equal(valueOf(await w.run(mod(code, { key, name: 'named.mjs', globals: '{"input": {"v": 1}}' }))), 1);
+    const again = (globals) => {
+      const params = mod('', { key, globals });
+      delete params.code;
+      delete params.kind;
+      delete params.name;
+      return w.run(params);
+    };
+    // A module still (`export default` is its value), under its own name.
+    assert.equal(valueOf(await again('{"input": {"v": 2}}')), 2);
+    const error = errorOf(await again('{"input": {"fail": true}}'), CODES.SCRIPT_ERROR);
+    assert.match(JSON.stringify(error), /named\.mjs/);
+    const unknown = { key: uniqueKey('bare-unknown'), timeout: 1000 };
+    errorOf(await w.run(unknown), CODES.UNKNOWN_SCRIPT);
+  });
+
+  it('needs the kind and name of a script sent with its code', async () => {
+    const params = expr('1');
+    delete params.kind;
+    const error = errorOf(await w.run(params), CODES.INVALID_PARAMS);
+    assert.match(error.message, /kind, name/);
+    assert.equal(valueOf(await w.run(expr('6 * 7'))), 42);
+  });
+
   it('answers an unknown key without code with -32007', async () => {
     const key = uniqueKey('never-sent');
     const params = expr('', { key });

@@ -197,15 +197,23 @@ impl Request for Run<'_> {
 
     fn write_params(&self, params: &mut String) {
         let inline_globals = self.globals.filter(|_| !self.globals_attached());
-        params.push_str(r#"{"kind":""#);
-        params.push_str(self.kind);
-        params.push_str(r#"","name":"#);
-        push_json_string(params, self.name);
-        if let Some(file) = self.file {
-            params.push_str(r#","file":"#);
-            push_json_string(params, file);
+        // A run by key alone leaves out its kind and name: the worker keeps
+        // them from the run that brought the source, and the line of nearly
+        // every run is shorter to parse.
+        params.push('{');
+        if self.code.is_some() {
+            params.push_str(r#""kind":""#);
+            params.push_str(self.kind);
+            params.push_str(r#"","name":"#);
+            push_json_string(params, self.name);
+            params.push(',');
         }
-        params.push_str(r#","key":""#);
+        if let Some(file) = self.file {
+            params.push_str(r#""file":"#);
+            push_json_string(params, file);
+            params.push(',');
+        }
+        params.push_str(r#""key":""#);
         params.push_str(self.key);
         params.push('"');
         if let Some(code) = self.code {
@@ -465,10 +473,29 @@ mod tests {
 
     #[test]
     fn run_params_say_only_what_is_set() {
+        // By key alone: the worker keeps its kind and name.
         let params: serde_json::Value = serde_json::from_str(&run().params()).unwrap();
         assert_eq!(
             params,
-            serde_json::json!({"kind": "module", "name": "a \"b\".mjs", "key": "k1", "timeout": 1500, "maxCallbacks": 7})
+            serde_json::json!({"key": "k1", "timeout": 1500, "maxCallbacks": 7})
+        );
+        let with_code = Run {
+            code: Some("1"),
+            ..run()
+        };
+        let params: serde_json::Value = serde_json::from_str(&with_code.params()).unwrap();
+        assert_eq!(
+            params,
+            serde_json::json!({"kind": "module", "name": "a \"b\".mjs", "key": "k1", "code": "1", "timeout": 1500, "maxCallbacks": 7})
+        );
+        let by_key_from_file = Run {
+            file: Some("/x/a.mjs"),
+            ..run()
+        };
+        let params: serde_json::Value = serde_json::from_str(&by_key_from_file.params()).unwrap();
+        assert_eq!(
+            params,
+            serde_json::json!({"file": "/x/a.mjs", "key": "k1", "timeout": 1500, "maxCallbacks": 7})
         );
         let full = Run {
             file: Some("/x/a.mjs"),

@@ -120,7 +120,8 @@ pub(super) struct State {
     pub(super) spares: RefCell<VecDeque<Rc<Realm>>>,
     /// Modules loaded by handle: their realm and namespace.
     pub(super) modules: RefCell<HashMap<u64, run::LoadedModule>>,
-    pub(super) scripts: RefCell<lru::LruCache<String, Rc<str>>>,
+    /// The scripts run here, by key: what a run sent by key alone runs.
+    pub(super) scripts: RefCell<lru::LruCache<String, run::KnownScript>>,
     pub(super) runs: RefCell<HashMap<u64, Run>>,
     pub(super) timers: RefCell<Timers>,
     pub(super) calls: RefCell<HashMap<u64, HostCall>>,

@@ -82,8 +82,11 @@ pub(super) struct LoadedModule {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RunParams {
-    kind: String,
-    name: String,
+    /// Left out, with `name`, by a run sent by key alone: the engine keeps both.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     key: String,
     #[serde(default)]
     code: Option<String>,
@@ -96,6 +99,14 @@ struct RunParams {
     timeout: u64,
     #[serde(default)]
     max_callbacks: u32,
+}
+
+/// A script the engine has run, kept under its key.
+#[derive(Clone)]
+pub(super) struct KnownScript {
+    code: Rc<str>,
+    module: bool,
+    name: Rc<str>,
 }
 
 #[derive(Deserialize)]
@@ -312,30 +323,42 @@ fn start_run(
         Ok(p) => p,
         Err(e) => return st.shared.done(id, Err(e)),
     };
-    let module = params.kind == "module";
-    let code: Rc<str> = match &params.code {
-        Some(code) => {
-            let code: Rc<str> = code.as_str().into();
+    let known = match (&params.code, &params.kind, &params.name) {
+        (Some(code), Some(kind), Some(name)) => {
+            let known = KnownScript {
+                code: code.as_str().into(),
+                module: kind == "module",
+                name: name.as_str().into(),
+            };
             st.scripts
                 .borrow_mut()
-                .put(params.key.clone(), code.clone());
+                .put(params.key.clone(), known.clone());
             let mut counters = st.counters.borrow_mut();
-            *if module {
+            *if known.module {
                 &mut counters.module_compiles
             } else {
                 &mut counters.script_compiles
             } += 1;
-            code
+            known
         }
-        None => match st.scripts.borrow_mut().get(&params.key).cloned() {
-            Some(code) => {
+        (Some(_), _, _) => {
+            return st.shared.done(
+                id,
+                Err(error(
+                    codes::INVALID_PARAMS,
+                    "params of \"run\" with its code need kind, name",
+                )),
+            )
+        }
+        (None, _, _) => match st.scripts.borrow_mut().get(&params.key).cloned() {
+            Some(known) => {
                 let mut counters = st.counters.borrow_mut();
-                *if module {
+                *if known.module {
                     &mut counters.module_cache_hits
                 } else {
                     &mut counters.script_hits
                 } += 1;
-                code
+                known
             }
             None => {
                 return st.shared.done(
@@ -348,6 +371,7 @@ fn start_run(
             }
         },
     };
+    let KnownScript { code, module, name } = known;
     let (realm, fresh) = match params.session {
         Some(session) => match st.sessions.borrow().get(&session).cloned() {
             Some(realm) => (realm, false),
@@ -375,7 +399,7 @@ fn start_run(
         _ => params.globals.clone(),
     };
     let how = Registration {
-        name: params.name.clone(),
+        name: name.to_string(),
         timeout: params.timeout,
         max_callbacks: params.max_callbacks,
         fresh,
@@ -385,7 +409,7 @@ fn start_run(
     register(st, id, &realm, how);
     let outcome = realm.context.with(|ctx| {
         let _entered = st.enter(Some(id));
-        let fail = |e| errors::from_engine(&ctx, e, &params.name);
+        let fail = |e| errors::from_engine(&ctx, e, &name);
         if let Some(globals) = &globals {
             let globals = st
                 .helper
@@ -394,8 +418,7 @@ fn start_run(
             realm::set_globals(&ctx, globals).map_err(fail)?;
         }
         if module {
-            let declared =
-                Module::declare(ctx.clone(), params.name.as_str(), &*code).map_err(fail)?;
+            let declared = Module::declare(ctx.clone(), &*name, &*code).map_err(fail)?;
             let (evaluated, promise) = declared.eval().map_err(fail)?;
             let namespace = evaluated.namespace().map_err(fail)?;
             Ok(Started::Waiting(Waiting::Module {
@@ -406,7 +429,7 @@ fn start_run(
             let mut options = EvalOptions::default();
             options.global = true;
             options.strict = false;
-            options.filename = Some(params.name.clone());
+            options.filename = Some(name.to_string());
             let value: Value = ctx.eval_with_options(&*code, options).map_err(fail)?;
             started_with(st, &ctx, id, value)
         }
