@@ -121,7 +121,7 @@ pub(super) struct State {
     /// Modules loaded by handle: their realm and namespace.
     pub(super) modules: RefCell<HashMap<u64, run::LoadedModule>>,
     /// The scripts run here, by key: what a run sent by key alone runs.
-    pub(super) scripts: RefCell<lru::LruCache<String, run::KnownScript>>,
+    pub(super) scripts: RefCell<lru::LruCache<String, super::scripts::KnownScript>>,
     pub(super) runs: RefCell<HashMap<u64, Run>>,
     pub(super) timers: RefCell<Timers>,
     pub(super) calls: RefCell<HashMap<u64, HostCall>>,

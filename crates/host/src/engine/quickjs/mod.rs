@@ -25,6 +25,7 @@ mod host_calls;
 mod memory;
 mod realm;
 mod run;
+mod scripts;
 mod values;
 mod world;
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{cancelled, internal, Config, State};
 use super::errors;
 use super::realm::{self, Realm};
+use super::scripts::{script_for, KnownScript};
 use crate::wire::{codes, RpcError, PROTOCOL_VERSION};
 
 /// A run (or call, or module load) in flight.
@@ -99,14 +100,6 @@ struct RunParams {
     timeout: u64,
     #[serde(default)]
     max_callbacks: u32,
-}
-
-/// A script the engine has run, kept under its key.
-#[derive(Clone)]
-pub(super) struct KnownScript {
-    code: Rc<str>,
-    module: bool,
-    name: Rc<str>,
 }
 
 #[derive(Deserialize)]
@@ -323,55 +316,17 @@ fn start_run(
         Ok(p) => p,
         Err(e) => return st.shared.done(id, Err(e)),
     };
-    let known = match (&params.code, &params.kind, &params.name) {
-        (Some(code), Some(kind), Some(name)) => {
-            let known = KnownScript {
-                code: code.as_str().into(),
-                module: kind == "module",
-                name: name.as_str().into(),
-            };
-            st.scripts
-                .borrow_mut()
-                .put(params.key.clone(), known.clone());
-            let mut counters = st.counters.borrow_mut();
-            *if known.module {
-                &mut counters.module_compiles
-            } else {
-                &mut counters.script_compiles
-            } += 1;
-            known
-        }
-        (Some(_), _, _) => {
-            return st.shared.done(
-                id,
-                Err(error(
-                    codes::INVALID_PARAMS,
-                    "params of \"run\" with its code need kind, name",
-                )),
-            )
-        }
-        (None, _, _) => match st.scripts.borrow_mut().get(&params.key).cloned() {
-            Some(known) => {
-                let mut counters = st.counters.borrow_mut();
-                *if known.module {
-                    &mut counters.module_cache_hits
-                } else {
-                    &mut counters.script_hits
-                } += 1;
-                known
-            }
-            None => {
-                return st.shared.done(
-                    id,
-                    Err(error(
-                        codes::UNKNOWN_SCRIPT,
-                        "the engine does not hold this script",
-                    )),
-                )
-            }
-        },
+    let known = script_for(
+        st,
+        &params.key,
+        params.code.as_deref(),
+        params.kind.as_deref(),
+        params.name.as_deref(),
+    );
+    let KnownScript { code, module, name } = match known {
+        Ok(known) => known,
+        Err(e) => return st.shared.done(id, Err(e)),
     };
-    let KnownScript { code, module, name } = known;
     let (realm, fresh) = match params.session {
         Some(session) => match st.sessions.borrow().get(&session).cloned() {
             Some(realm) => (realm, false),
