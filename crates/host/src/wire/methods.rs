@@ -473,30 +473,32 @@ mod tests {
 
     #[test]
     fn run_params_say_only_what_is_set() {
+        let params_of =
+            |run: Run| -> serde_json::Value { serde_json::from_str(&run.params()).unwrap() };
         // By key alone: the worker keeps its kind and name.
-        let params: serde_json::Value = serde_json::from_str(&run().params()).unwrap();
-        assert_eq!(
-            params,
-            serde_json::json!({"key": "k1", "timeout": 1500, "maxCallbacks": 7})
-        );
-        let with_code = Run {
-            code: Some("1"),
-            ..run()
-        };
-        let params: serde_json::Value = serde_json::from_str(&with_code.params()).unwrap();
-        assert_eq!(
-            params,
-            serde_json::json!({"kind": "module", "name": "a \"b\".mjs", "key": "k1", "code": "1", "timeout": 1500, "maxCallbacks": 7})
-        );
-        let by_key_from_file = Run {
-            file: Some("/x/a.mjs"),
-            ..run()
-        };
-        let params: serde_json::Value = serde_json::from_str(&by_key_from_file.params()).unwrap();
-        assert_eq!(
-            params,
-            serde_json::json!({"file": "/x/a.mjs", "key": "k1", "timeout": 1500, "maxCallbacks": 7})
-        );
+        let cases = [
+            (
+                run(),
+                serde_json::json!({"key": "k1", "timeout": 1500, "maxCallbacks": 7}),
+            ),
+            (
+                Run {
+                    code: Some("1"),
+                    ..run()
+                },
+                serde_json::json!({"kind": "module", "name": "a \"b\".mjs", "key": "k1", "code": "1", "timeout": 1500, "maxCallbacks": 7}),
+            ),
+            (
+                Run {
+                    file: Some("/x/a.mjs"),
+                    ..run()
+                },
+                serde_json::json!({"file": "/x/a.mjs", "key": "k1", "timeout": 1500, "maxCallbacks": 7}),
+            ),
+        ];
+        for (run, expected) in cases {
+            assert_eq!(params_of(run), expected);
+        }
         let full = Run {
             file: Some("/x/a.mjs"),
             code: Some("export default 1"),
