@@ -473,6 +473,15 @@ pub(super) fn cancelled() -> RpcError {
     }
 }
 
+/// An error answer with `code`.
+pub(super) fn error(code: i64, message: impl Into<String>) -> RpcError {
+    RpcError {
+        code,
+        message: message.into(),
+        data: None,
+    }
+}
+
 /// An error of the engine itself.
 pub(super) fn internal(message: &str) -> RpcError {
     RpcError {

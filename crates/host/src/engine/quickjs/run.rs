@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{cancelled, internal, Config, State};
+use super::engine::{cancelled, error, internal, Config, State};
 use super::errors;
 use super::realm::{self, Realm};
 use super::scripts::{script_for, KnownScript};
@@ -137,14 +137,6 @@ struct CancelParams {
 #[derive(Deserialize)]
 struct HandleParams {
     handle: u64,
-}
-
-fn error(code: i64, message: impl Into<String>) -> RpcError {
-    RpcError {
-        code,
-        message: message.into(),
-        data: None,
-    }
 }
 
 fn parse<'a, T: Deserialize<'a>>(params: &'a str) -> Result<T, RpcError> {

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::engine::State;
+use super::engine::{error, State};
 use crate::wire::{codes, RpcError};
 
 /// A script the engine has run, kept under its key.
@@ -25,7 +25,7 @@ pub(super) fn script_for(
 ) -> Result<KnownScript, RpcError> {
     let Some(code) = code else {
         let known = st.scripts.borrow_mut().get(key).cloned().ok_or_else(|| {
-            refusal(
+            error(
                 codes::UNKNOWN_SCRIPT,
                 "the engine does not hold this script",
             )
@@ -39,7 +39,7 @@ pub(super) fn script_for(
         return Ok(known);
     };
     let (Some(kind), Some(name)) = (kind, name) else {
-        return Err(refusal(
+        return Err(error(
             codes::INVALID_PARAMS,
             "params of \"run\" with its code need kind, name",
         ));
@@ -57,12 +57,4 @@ pub(super) fn script_for(
         &mut counters.script_compiles
     } += 1;
     Ok(known)
-}
-
-fn refusal(code: i64, message: &str) -> RpcError {
-    RpcError {
-        code,
-        message: message.into(),
-        data: None,
-    }
 }
