@@ -3,9 +3,9 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::engine::Worker;
+use crate::engine::{coarse_millis, Worker};
 
 /// One worker of the pool and its load.
 #[derive(Debug)]
@@ -17,8 +17,8 @@ pub(crate) struct Member {
     runs_done: AtomicU64,
     /// Open sessions pinned to it.
     sessions: AtomicUsize,
-    joined: Instant,
-    /// Milliseconds after `joined` when it last finished work.
+    /// When it last finished work (or joined the pool), in ms of the coarse
+    /// monotonic clock: every run sets it, and idle time is counted in seconds.
     last_active_ms: AtomicU64,
     /// Since when it has been blocked (µs, monotonic; 0: it is not).
     blocked_since: AtomicU64,
@@ -37,8 +37,7 @@ impl Member {
             in_flight: AtomicUsize::new(0),
             runs_done: AtomicU64::new(0),
             sessions: AtomicUsize::new(0),
-            joined: Instant::now(),
-            last_active_ms: AtomicU64::new(0),
+            last_active_ms: AtomicU64::new(coarse_millis()),
             blocked_since: AtomicU64::new(0),
             blocked_before: AtomicU64::new(0),
             probed_at: AtomicU64::new(0),
@@ -69,8 +68,8 @@ impl Member {
     /// Records a finished run; returns how many it has finished.
     pub(crate) fn finish_run(&self) -> u64 {
         let done = self.runs_done.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = u64::try_from(self.joined.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_active_ms.store(now, Ordering::Relaxed);
+        self.last_active_ms
+            .store(coarse_millis(), Ordering::Relaxed);
         done
     }
 
@@ -84,8 +83,8 @@ impl Member {
 
     /// How long since it last finished work (or joined the pool).
     pub(crate) fn idle_for(&self) -> Duration {
-        let last = Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
-        self.joined.elapsed().saturating_sub(last)
+        let last = self.last_active_ms.load(Ordering::Relaxed);
+        Duration::from_millis(coarse_millis().saturating_sub(last))
     }
 
     /// Records whether it is blocked now (µs, monotonic). Returns the time an

@@ -18,7 +18,7 @@ pub(crate) use member::Member;
 pub(crate) use stats::Counters;
 pub use stats::{ExitCauses, Stats, WorkerCounts};
 
-use crate::engine::{Cause, Worker};
+use crate::engine::{Cause, Reading, Worker};
 use crate::error::{Error, Result};
 
 /// The dispatcher's limits.
@@ -139,12 +139,13 @@ impl Dispatcher {
     }
 
     /// Whether new runs may go to `member`: it takes work and is not blocked.
-    fn takes_runs(&self, member: &Member) -> bool {
+    /// Whether `member` takes runs now; `now` is read only if it has to be.
+    fn takes_runs(&self, member: &Member, now: &Reading) -> bool {
         member.worker.accepts_work()
             && !self
                 .limits
                 .blocked_after
-                .is_some_and(|after| member.worker.is_blocked(after))
+                .is_some_and(|after| member.worker.is_blocked(after, now))
     }
 
     fn lease(self: &Arc<Self>, member: Arc<Member>) -> Lease {
@@ -163,11 +164,12 @@ impl Dispatcher {
                 if self.is_closed() {
                     return Err(Error::Closed);
                 }
+                let now = Reading::default();
                 let best = table
                     .members
                     .iter()
                     .flatten()
-                    .filter(|m| self.takes_runs(m))
+                    .filter(|m| self.takes_runs(m, &now))
                     // Among the least busy, one that is idle now (an engine
                     // thread preparing a spare context is not: the run would
                     // wait for it). A process always is.
@@ -234,7 +236,12 @@ impl Dispatcher {
         loop {
             let waiter = {
                 let mut table = self.table.lock().unwrap();
-                if self.takes_runs(&member) && !self.is_closed() {
+                // Nearly every release finds no waiter: ask the clock
+                // whether the worker is blocked only when one waits.
+                if !table.waiters.is_empty()
+                    && self.takes_runs(&member, &Reading::default())
+                    && !self.is_closed()
+                {
                     table.waiters.pop_front()
                 } else {
                     None
@@ -269,7 +276,7 @@ impl Dispatcher {
     /// Gives runs waiting in the queue to `member`, up to its limit (a new
     /// worker, or one that is no longer blocked).
     pub(crate) fn serve_waiters(self: &Arc<Self>, member: &Arc<Member>) {
-        if !self.takes_runs(member) {
+        if !self.takes_runs(member, &Reading::default()) {
             return;
         }
         loop {

@@ -39,7 +39,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use clock::monotonic_micros;
+pub(crate) use clock::{coarse_millis, monotonic_micros, Reading};
 pub(crate) use connection::Reply;
 pub(crate) use lifecycle::Cause;
 pub(crate) use memory::{default_bound_mb, Layers as MemoryLayers, MemoryPolicy};

@@ -13,7 +13,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, Notify};
 
 use super::calls::Caller;
-use super::clock::monotonic_micros;
+use super::clock::{monotonic_micros, Reading};
 use super::connection::{Connection, Reply};
 use super::lifecycle::{Cause, Lifecycle};
 use super::memory::{EngineOutOfMemory, Usage, WorkerMemory, SAMPLE_EVERY};
@@ -277,9 +277,9 @@ impl ProcessWorker {
     /// Whether it seems stuck in synchronous code: it has requests waiting
     /// and has said nothing for longer than `after` (a worker that is only
     /// waiting sends heartbeats).
-    pub(crate) fn is_blocked(&self, after: Duration) -> bool {
+    pub(crate) fn is_blocked(&self, after: Duration, now: &Reading) -> bool {
         self.connection.outstanding() > 0
-            && self.connection.silent_for(monotonic_micros()) > after.as_micros() as u64
+            && self.connection.silent_for(now.micros()) > after.as_micros() as u64
     }
 
     /// Whether start deadlines hold for it (it reads the host's clock).

@@ -17,7 +17,7 @@ use super::process::ProcessWorker;
 #[cfg(feature = "quickjs")]
 use super::quickjs::ThreadWorker;
 use super::replies::{Replies, ReplySender};
-use super::{EngineInfo, Launch, WorkerConfig};
+use super::{EngineInfo, Launch, Reading, WorkerConfig};
 use crate::error::{Error, Result};
 use crate::wire::methods::{CancelReason, Notification, Request, Stats};
 use crate::wire::WorkerStats;
@@ -137,8 +137,8 @@ impl Worker {
 
     /// Whether it seems stuck in synchronous code (see
     /// [`PoolBuilder::blocked_after`](crate::PoolBuilder::blocked_after)).
-    pub(crate) fn is_blocked(&self, after: Duration) -> bool {
-        each!(self, w => w.is_blocked(after))
+    pub(crate) fn is_blocked(&self, after: Duration, now: &Reading) -> bool {
+        each!(self, w => w.is_blocked(after, now))
     }
 
     /// Whether it would start a run at once: a process, or an engine thread

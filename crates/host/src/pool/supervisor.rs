@@ -203,13 +203,14 @@ impl Supervisor {
             // takes runs again.
             let waiters = dispatcher.has_waiters();
             let mut busy = waiters;
-            let now = crate::engine::monotonic_micros();
+            let reading = crate::engine::Reading::default();
+            let now = reading.micros();
             for member in dispatcher.all_members() {
                 let worker = &member.worker;
                 if !worker.is_alive() {
                     continue;
                 }
-                let blocked = worker.is_blocked(health.blocked_after);
+                let blocked = worker.is_blocked(health.blocked_after, &reading);
                 let hung = member.hung_for(blocked, now);
                 if let Some(lasted) = member.note_blocked(blocked, now) {
                     self.counters.blocked_for(lasted);

@@ -176,8 +176,9 @@ impl ThreadWorker {
 
     /// Whether it has requests waiting and has not come back to its loop
     /// for longer than `after`: a synchronous slice of JavaScript holds it.
-    pub(crate) fn is_blocked(&self, after: Duration) -> bool {
-        self.shared.outstanding() > 0 && self.silent_for() > after.as_micros() as u64
+    pub(crate) fn is_blocked(&self, after: Duration, now: &super::Reading) -> bool {
+        self.shared.outstanding() > 0
+            && self.shared.silent_for(now.micros()) > after.as_micros() as u64
     }
 
     /// Whether it is parked with nothing to do.
