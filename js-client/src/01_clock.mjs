@@ -3,9 +3,12 @@
 /**
  * Milliseconds from an arbitrary start. Not `performance.now()`: the
  * `performance` global loads perf_hooks (~5 ms), which start-up need not pay.
+ * Nor `process.hrtime.bigint()`, which makes a BigInt to convert: every run
+ * reads the clock two or three times, and the pair costs half as much.
  */
 export function nowMs() {
-  return Number(process.hrtime.bigint()) / 1e6;
+  const [seconds, nanos] = process.hrtime();
+  return seconds * 1e3 + nanos / 1e6;
 }
 
 /** What to add to `process.hrtime` for the host's clock (see `followHostClock`). */
