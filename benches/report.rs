@@ -1183,6 +1183,13 @@ async fn main() {
         // are scaled back to `plan.cpu` evals, which the floors run.
         let (mut ours_cpu, mut theirs_cpu) = (0.0, 0.0);
         let per_turn = plan.cpu / 2 / concurrency * concurrency;
+        // Each side first takes a turn at this concurrency that is not
+        // counted, as the floors below are measured after as many evals to
+        // warm up: an engine that served one caller at a time has its code
+        // for a read of many lines still to optimize, and its young
+        // generation to size again for the new rate.
+        throughput_ours(&shared, concurrency, per_turn).await;
+        throughput_sidecar(&sidecar, concurrency, per_turn, false).await;
         for _ in 0..CPU_ROUNDS {
             let (host0, workers0) = (own_cpu_seconds(), cpu_of(&shared.worker_pids()));
             throughput_ours(&shared, concurrency, per_turn).await;
