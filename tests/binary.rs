@@ -24,6 +24,7 @@ async fn bytes_of_many_sizes_go_in_and_come_back_unchanged() {
     let pool = common::pool().await;
     // Around 256 KiB the host starts reading a frame into an allocation of its own.
     for len in [
+        0,
         1,
         2,
         10,
@@ -83,6 +84,21 @@ async fn a_vec_of_u8_is_a_uint8array_and_reads_back_as_any_byte_type() {
     assert_eq!(part, [1, 2, 3]);
     let empty: Vec<u8> = pool.eval("new Uint8Array(0)").await.unwrap();
     assert!(empty.is_empty());
+    // Serde gives an empty `Vec<u8>` as an empty sequence, like any empty
+    // `Vec`: it arrives as `[]`. `Bytes` (or `serde_bytes`) says it is bytes.
+    let kinds: String = pool
+        .run(
+            Script::expression(
+                "Object.prototype.toString.call(v) + ':' + Object.prototype.toString.call(b) + ':' + b.length",
+            )
+            .global("v", Vec::<u8>::new())
+            .global("b", Bytes::new()),
+        )
+        .await
+        .unwrap()
+        .value_as()
+        .unwrap();
+    assert_eq!(kinds, "[object Array]:[object Uint8Array]:0");
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
