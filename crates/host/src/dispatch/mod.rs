@@ -138,8 +138,8 @@ impl Dispatcher {
         self.activity.notified().await;
     }
 
-    /// Whether new runs may go to `member`: it takes work and is not blocked.
-    /// Whether `member` takes runs now; `now` is read only if it has to be.
+    /// Whether new runs may go to `member`: it takes work and is not blocked
+    /// (`now` is read only if that has to be asked).
     fn takes_runs(&self, member: &Member, now: &Reading) -> bool {
         member.worker.accepts_work()
             && !self
