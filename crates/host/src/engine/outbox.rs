@@ -84,12 +84,7 @@ impl Outbox {
         state.appended += (framed + line.len()) as u64 + 1;
         let end = state.appended;
         if state.busy || state.held || coalesce || framed + line.len() >= DIRECT_LIMIT {
-            for frame in frames {
-                state.pending.extend_from_slice(&frame_header(frame.len()));
-                state.pending.extend_from_slice(frame);
-            }
-            state.pending.extend_from_slice(line.as_bytes());
-            state.pending.push(b'\n');
+            append_message(&mut state.pending, frames, &line);
             // What waits for the reader leaves when it lets go, unless it is
             // large or asked to be coalesced: that is the writer task's.
             if state.held && !coalesce && framed + line.len() < DIRECT_LIMIT {
@@ -101,18 +96,15 @@ impl Outbox {
             }
             return end;
         }
-        let mut bytes = if framed == 0 {
-            line.into_bytes()
+        let bytes = if framed == 0 {
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            bytes
         } else {
             let mut bytes = Vec::with_capacity(framed + line.len() + 1);
-            for frame in frames {
-                bytes.extend_from_slice(&frame_header(frame.len()));
-                bytes.extend_from_slice(frame);
-            }
-            bytes.extend_from_slice(line.as_bytes());
+            append_message(&mut bytes, frames, &line);
             bytes
         };
-        bytes.push(b'\n');
         self.write_now(&mut state, &bytes);
         end
     }
@@ -170,6 +162,17 @@ impl Outbox {
         self.state.lock().unwrap().closed = true;
         self.wake.notify_one();
     }
+}
+
+/// Appends a message to `out`: each of `frames` after its header, then
+/// `line` and its newline.
+fn append_message(out: &mut Vec<u8>, frames: &[Bytes], line: &str) {
+    for frame in frames {
+        out.extend_from_slice(&frame_header(frame.len()));
+        out.extend_from_slice(frame);
+    }
+    out.extend_from_slice(line.as_bytes());
+    out.push(b'\n');
 }
 
 /// While it lives, what is sent waits ([`Outbox::hold`]).
