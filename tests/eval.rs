@@ -347,6 +347,34 @@ async fn a_repeated_script_is_compiled_once_per_worker() {
 }
 
 #[tokio::test]
+async fn runs_by_key_are_read_without_the_json_parser() {
+    // Two workers: runs carry a start deadline, as on any pool that can move them.
+    let pool = common::builder().workers(2).build().await.unwrap();
+    let session = pool.session().await.unwrap();
+    for i in 0..6 {
+        assert_eq!(pool.eval::<i64>("6 * 7").await.unwrap(), 42);
+        assert_eq!(
+            session
+                .eval::<i64>("globalThis.n = (globalThis.n ?? 0) + 1")
+                .await
+                .unwrap(),
+            i + 1
+        );
+    }
+    let stats = pool.worker_stats().await.unwrap();
+    let read: u64 = stats.iter().map(|s| s.fast_run_lines).sum();
+    let compiled: u64 = stats.iter().map(|s| s.script_compiles).sum();
+    if common::quickjs() {
+        // In the host's process: no lines at all.
+        assert_eq!(read, 0, "{stats:?}");
+    } else {
+        // Every run but those that brought a worker the source.
+        assert_eq!(read, 12 - compiled, "{stats:?}");
+        assert!(read >= 8, "{stats:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_cache_is_content_addressed() {
     let pool = common::builder().workers(1).build().await.unwrap();
     assert_eq!(pool.eval::<i64>("1 + 1").await.unwrap(), 2);

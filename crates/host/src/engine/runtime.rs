@@ -63,8 +63,9 @@ const MODULES: &[(&str, &str)] = &[
     module!("28_sessions.mjs"),
     module!("29_jobs.mjs"),
     module!("30_init.mjs"),
-    module!("31_dispatch.mjs"),
-    module!("32_main.mjs"),
+    module!("31_run_line.mjs"),
+    module!("32_dispatch.mjs"),
+    module!("33_main.mjs"),
 ];
 
 /// How the assembled program takes the built-in modules its files import.

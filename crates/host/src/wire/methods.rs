@@ -545,6 +545,22 @@ mod tests {
     }
 
     #[test]
+    fn a_run_by_key_is_written_in_the_shape_the_worker_reads_directly() {
+        // The worker reads this line without the JSON parser
+        // (js-client/src/31_run_line.mjs): its params in this order, and
+        // integers only. Another shape is still read, through `JSON.parse`.
+        let by_key = Run {
+            session: Some(9),
+            start_by: Some(81_234_567_891),
+            ..run()
+        };
+        assert_eq!(
+            crate::wire::encode::request(5, &by_key).text,
+            r#"{"jsonrpc":"2.0","id":5,"method":"run","params":{"key":"k1","session":9,"timeout":1500,"maxCallbacks":7,"startBy":81234567891}}"#
+        );
+    }
+
+    #[test]
     fn other_params_are_json() {
         let call = Call {
             handle: 3,

@@ -11,6 +11,7 @@ import { runById, runCount } from './26_run.mjs';
 import { openSession, closeSession, unloadModule, openCounts } from './28_sessions.mjs';
 import { runScript, loadModule, callExport } from './29_jobs.mjs';
 import { init } from './30_init.mjs';
+import { readRunLine, fastRunLines } from './31_run_line.mjs';
 
 function handleRequest(message) {
   const { id, method, params } = message;
@@ -28,6 +29,7 @@ function handleRequest(message) {
       return respond(id, JSON.stringify({
         ...cacheStats,
         ...channelCounters(),
+        fastRunLines: fastRunLines(),
         runs: runCount(),
         sessions,
         loadedModules,
@@ -118,7 +120,9 @@ export function handleLine(line, frames) {
     message.params[message.params.attachment] = line;
     return handleMessage(message);
   }
-  let message;
+  // Frames never come with a run by key alone (they are its globals').
+  let message = frames === undefined || frames.length === 0 ? readRunLine(line) : undefined;
+  if (message !== undefined) return handleMessage(message);
   try {
     message = JSON.parse(line);
   } catch (e) {

@@ -12,7 +12,7 @@
 import { connect } from './03_channel.mjs';
 import { sendLog } from './07_console.mjs';
 import { freezeWorkerRealm } from './10_sharing.mjs';
-import { handleLine } from './31_dispatch.mjs';
+import { handleLine } from './32_dispatch.mjs';
 
 /** Connects to the host over the inherited channel and serves until it closes. */
 export function serve(fd = 3) {
