@@ -141,15 +141,18 @@ export function leavePreloadCaches() {
 /**
  * The caches below are maps in least-recently-used order: a hit moves its
  * key to the end, and past the size the oldest goes. Each map keeps its
- * newest key (`newestKey`, a property of the map itself), so a hit on it
- * (the same script again, the common case) moves nothing.
+ * newest value (`newestValue`, a property of the map itself), so a hit on
+ * it (the same script again, the common case) moves nothing. Their values
+ * are objects, one for each key: the newest is known by identity, where
+ * knowing it by its key would compare two long strings (a key read from a
+ * run's line is a slice of it, compared in the runtime).
  */
 export function lruGet(map, key) {
   const value = map.get(key);
-  if (value !== undefined && map.newestKey !== key) {
+  if (value !== undefined && map.newestValue !== value) {
     map.delete(key);
     map.set(key, value);
-    map.newestKey = key;
+    map.newestValue = value;
   }
   return value;
 }
@@ -157,7 +160,7 @@ export function lruGet(map, key) {
 export function lruSet(map, key, value) {
   map.delete(key);
   map.set(key, value);
-  map.newestKey = key;
+  map.newestValue = value;
   while (map.size > config.scriptCacheSize) map.delete(map.keys().next().value);
 }
 
@@ -397,21 +400,27 @@ const QUICK_MS = 50;
 
 /** The options of code that runs without the watchdog: one object for every run. */
 const UNWATCHED = Object.freeze({ displayErrors: true });
+/** The same, for code trusted to run without it: `noteSyncTime` need not count it again. */
+const TRUSTED = Object.freeze({ displayErrors: true });
 
 /** The vm options that put the code with this key under the watchdog, if it still needs it. */
 export function watchdogFor(key, timeout) {
   if (!(timeout > 0)) return UNWATCHED;
-  if (config.watchdogTrust > 0 && key !== undefined && (trusted.get(key) ?? 0) >= config.watchdogTrust) return UNWATCHED;
+  if (config.watchdogTrust > 0 && key !== undefined && (trusted.get(key) ?? 0) >= config.watchdogTrust) return TRUSTED;
   return { timeout, displayErrors: true };
 }
 
-/** Counts a quick synchronous part towards trust; a slow one loses it. */
-export function noteSyncTime(key, started) {
+/**
+ * Counts a quick synchronous part towards trust; a slow one loses it.
+ * `options`: what `watchdogFor` gave the code.
+ */
+export function noteSyncTime(key, started, options) {
   if (key === undefined) return;
   if (nowMs() - started > QUICK_MS) {
     trusted.delete(key);
     return;
   }
+  if (options === TRUSTED) return;
   const count = trusted.get(key) ?? 0;
   if (count >= config.watchdogTrust) return;
   trusted.set(key, count + 1);

@@ -95,10 +95,11 @@ function runBody(run, state, params) {
   }
   if (params.kind === 'module') return evaluateModule(run, state, params);
   const script = scriptIn(state, compileScript(params, dynamicImport), params, dynamicImport);
-  const value = script.runInContext(state.context, watchdogFor(params.key, params.timeout));
+  const options = watchdogFor(params.key, params.timeout);
+  const value = script.runInContext(state.context, options);
   // Timed from the body's start: globals or a compile that take long cost
   // the script its trust, and a watchdog costs little beside them.
-  noteSyncTime(params.key, run.bodyStarted);
+  noteSyncTime(params.key, run.bodyStarted, options);
   return value;
 }
 
@@ -106,8 +107,9 @@ async function evaluateModule(run, state, params) {
   const module = compileModule(state, params, dynamicImport);
   await Promise.race([module.link(linkerFor(state)), run.ended]);
   const started = nowMs();
-  const evaluated = module.evaluate(watchdogFor(params.key, params.timeout));
-  noteSyncTime(params.key, started);
+  const options = watchdogFor(params.key, params.timeout);
+  const evaluated = module.evaluate(options);
+  noteSyncTime(params.key, started, options);
   await Promise.race([evaluated, run.ended]);
   return module.namespace.default;
 }
@@ -183,14 +185,14 @@ function callWithTimeout(state, thunk, timeout, key, started) {
   const options = watchdogFor(key, timeout);
   if (options.timeout === undefined) {
     const value = thunk();
-    noteSyncTime(key, started);
+    noteSyncTime(key, started, options);
     return value;
   }
   const slot = Symbol.for('outrigger.call');
   Object.defineProperty(state.context, slot, { value: thunk, configurable: true });
   try {
     const value = callScript.runInContext(state.context, options);
-    noteSyncTime(key, started);
+    noteSyncTime(key, started, options);
     return value;
   } finally {
     delete state.context[slot];
