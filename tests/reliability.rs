@@ -178,9 +178,14 @@ async fn an_idempotent_run_is_retried_when_its_worker_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_workers_again_and_again_under_load_leaves_no_run_hanging() {
     node_only!("SIGKILL to worker processes");
+    // What is asked is that every run ends (within the two minutes below),
+    // with its value or `WorkerExited`: 10,000 runs on two workers that keep
+    // restarting, on a machine busy with other tests, can keep the last of
+    // them waiting past the usual 10 s, which would end it with `Timeout`.
     let pool = common::builder()
         .workers(2)
         .isolation(Isolation::Worker)
+        .timeout(Duration::from_secs(90))
         .build()
         .await
         .unwrap();
